@@ -1,0 +1,48 @@
+# Kefu — the two set-up commands are `make run` and `make test`; both install what they need.
+SHELL := /bin/bash
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+.PHONY: run test test-unit test-integration test-e2e test-browser bench lint typecheck browser clean
+
+$(STAMP): requirements.txt requirements-dev.txt
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check --upgrade pip
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	@touch $(STAMP)
+
+## Start the whole system locally (no AWS account, no Docker) and print the URLs.
+run: $(STAMP)
+	$(PY) -m local
+
+## Headless Chromium for the browser tests, from Debian's packages.
+browser:
+	@bash local/install_browser.sh
+
+## The full test suite: unit, integration, end-to-end and browser tests.
+test: $(STAMP) browser
+	$(PY) -m pytest
+
+test-unit: $(STAMP)
+	$(PY) -m pytest tests/unit
+
+test-integration: $(STAMP)
+	$(PY) -m pytest tests/integration
+
+test-e2e: $(STAMP)
+	$(PY) -m pytest tests/e2e
+
+test-browser: $(STAMP) browser
+	$(PY) -m pytest tests/browser
+
+## Figures: each script prints one JSON object on its last line.
+bench: $(STAMP)
+	@set -e; for script in bench/*.py; do echo "== $$script"; $(PY) $$script; done
+
+typecheck: $(STAMP)
+	$(PY) -m mypy
+
+clean:
+	rm -rf $(VENV) .pytest_cache build test-artifacts

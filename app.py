@@ -1,0 +1,27 @@
+"""Kefu's Chalice app: routes and wiring only; the work lives in chalicelib/."""
+from chalicelib.api import websocket
+from chalicelib.api.application import KefuApp
+from chalicelib.api.conversations import conversations
+from chalicelib.api.errors import http_errors
+from chalicelib.api.sessions import sessions
+
+app = KefuApp(app_name="kefu")
+app.experimental_feature_flags.update(["WEBSOCKETS"])
+app.register_middleware(http_errors, "http")
+app.register_blueprint(sessions)
+app.register_blueprint(conversations)
+
+
+@app.on_ws_connect()
+def ws_connect(event):  # type: ignore[no-untyped-def]
+    return websocket.on_connect(event)
+
+
+@app.on_ws_message()
+def ws_message(event):  # type: ignore[no-untyped-def]
+    return websocket.on_message(event)
+
+
+@app.on_ws_disconnect()
+def ws_disconnect(event):  # type: ignore[no-untyped-def]
+    return websocket.on_disconnect(event)

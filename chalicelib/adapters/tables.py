@@ -1,0 +1,196 @@
+"""pynamodb models: the only module that imports pynamodb's model layer.
+
+Key schemas and indexes here must match `infra/template.yaml` (the deployment and the
+local gateway both create tables from that file); `tests/integration/test_tables_match_template.py`
+keeps the two from drifting.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from pynamodb.attributes import (
+    BooleanAttribute,
+    NumberAttribute,
+    UnicodeAttribute,
+    UnicodeSetAttribute,
+)
+from pynamodb.indexes import AllProjection, GlobalSecondaryIndex, KeysOnlyProjection
+from pynamodb.models import Model
+
+from ..config import Settings
+
+
+class _Meta:
+    region = "us-east-1"
+    host: str | None = None
+    table_name = ""
+    max_retry_attempts = 5
+
+
+class TenantItem(Model):
+    class Meta(_Meta):
+        table_name = "kefu-tenants"
+
+    class BySiteKey(GlobalSecondaryIndex["TenantItem"]):
+        class Meta:
+            index_name = "by_site_key"
+            projection = AllProjection()
+
+        site_key = UnicodeAttribute(hash_key=True)
+
+    tenant_id = UnicodeAttribute(hash_key=True)
+    name = UnicodeAttribute()
+    site_key = UnicodeAttribute()
+    created_at = NumberAttribute(default=0)
+    by_site_key = BySiteKey()
+
+
+class AgentItem(Model):
+    """Agents under (tenant_id, agent_id); a login item under ("@login", email) makes
+    emails unique across tenants and maps an email to its agent."""
+
+    class Meta(_Meta):
+        table_name = "kefu-agents"
+
+    tenant_id = UnicodeAttribute(hash_key=True)
+    agent_id = UnicodeAttribute(range_key=True)
+    email = UnicodeAttribute(null=True)
+    display_name = UnicodeAttribute(null=True)
+    password_hash = UnicodeAttribute(null=True)
+    role = UnicodeAttribute(null=True)
+    created_at = NumberAttribute(default=0)
+    # on login items only
+    login_tenant_id = UnicodeAttribute(null=True)
+    login_agent_id = UnicodeAttribute(null=True)
+
+
+class VisitorItem(Model):
+    class Meta(_Meta):
+        table_name = "kefu-visitors"
+
+    tenant_id = UnicodeAttribute(hash_key=True)
+    visitor_id = UnicodeAttribute(range_key=True)
+    created_at = NumberAttribute()
+    last_seen_at = NumberAttribute()
+    visits = NumberAttribute(default=1)
+    open_conversation_id = UnicodeAttribute(null=True)
+
+
+class ConnectionItem(Model):
+    class Meta(_Meta):
+        table_name = "kefu-connections"
+
+    class ByOwner(GlobalSecondaryIndex["ConnectionItem"]):
+        """Every connection (browser tab) of one visitor or agent: `T#visitor#V`."""
+
+        class Meta:
+            index_name = "by_owner"
+            projection = KeysOnlyProjection()
+
+        owner_key = UnicodeAttribute(hash_key=True)
+        connection_id = UnicodeAttribute(range_key=True)
+
+    class ByAudience(GlobalSecondaryIndex["ConnectionItem"]):
+        """Sparse: only agent connections, under `T#agents`."""
+
+        class Meta:
+            index_name = "by_audience"
+            projection = KeysOnlyProjection()
+
+        audience_key = UnicodeAttribute(hash_key=True)
+        connection_id = UnicodeAttribute(range_key=True)
+
+    connection_id = UnicodeAttribute(hash_key=True)
+    tenant_id = UnicodeAttribute()
+    role = UnicodeAttribute()
+    principal_id = UnicodeAttribute()
+    display_name = UnicodeAttribute(default="")
+    connected_at = NumberAttribute()
+    expires_at = NumberAttribute()  # epoch seconds: DynamoDB TTL
+    owner_key = UnicodeAttribute()
+    audience_key = UnicodeAttribute(null=True)
+    by_owner = ByOwner()
+    by_audience = ByAudience()
+
+
+class ConversationItem(Model):
+    class Meta(_Meta):
+        table_name = "kefu-conversations"
+
+    class ByStatus(GlobalSecondaryIndex["ConversationItem"]):
+        """The inbox: a tenant's conversations in one status, most recently active last."""
+
+        class Meta:
+            index_name = "by_status"
+            projection = AllProjection()
+
+        status_key = UnicodeAttribute(hash_key=True)
+        updated_at = NumberAttribute(range_key=True)
+
+    class ByVisitor(GlobalSecondaryIndex["ConversationItem"]):
+        """A visitor's conversations, oldest first."""
+
+        class Meta:
+            index_name = "by_visitor"
+            projection = AllProjection()
+
+        visitor_key = UnicodeAttribute(hash_key=True)
+        conversation_id = UnicodeAttribute(range_key=True)
+
+    tenant_id = UnicodeAttribute(hash_key=True)
+    conversation_id = UnicodeAttribute(range_key=True)
+    visitor_id = UnicodeAttribute()
+    visitor_key = UnicodeAttribute()
+    status = UnicodeAttribute()
+    status_key = UnicodeAttribute()
+    created_at = NumberAttribute()
+    updated_at = NumberAttribute()
+    last_seq = NumberAttribute(default=0)
+    last_message_preview = UnicodeAttribute(default="")
+    visitor_read_seq = NumberAttribute(default=0)
+    agent_read_seq = NumberAttribute(default=0)
+    assignee_id = UnicodeAttribute(null=True)
+    watchers = UnicodeSetAttribute(null=True)
+    rate_tokens = NumberAttribute(null=True)
+    rate_updated_ms = NumberAttribute(null=True)
+    by_status = ByStatus()
+    by_visitor = ByVisitor()
+
+
+class MessageItem(Model):
+    """Messages under (`T#C`, `m#<seq, 10 digits>`); a dedupe item per client message id
+    under (`T#C`, `c#<client_msg_id>`) holds the seq it was stored as."""
+
+    class Meta(_Meta):
+        table_name = "kefu-messages"
+
+    conversation_key = UnicodeAttribute(hash_key=True)
+    item_key = UnicodeAttribute(range_key=True)
+    seq = NumberAttribute()
+    client_msg_id = UnicodeAttribute(null=True)
+    sender_role = UnicodeAttribute(null=True)
+    sender_id = UnicodeAttribute(null=True)
+    sender_name = UnicodeAttribute(null=True)
+    text = UnicodeAttribute(null=True)
+    created_at = NumberAttribute(null=True)
+    is_dedupe = BooleanAttribute(null=True)
+
+
+ALL_MODELS: dict[str, type[Model]] = {
+    "tenants": TenantItem,
+    "agents": AgentItem,
+    "visitors": VisitorItem,
+    "connections": ConnectionItem,
+    "conversations": ConversationItem,
+    "messages": MessageItem,
+}
+
+
+def bind_tables(settings: Settings) -> None:
+    """Point every model at the configured table names, region and endpoint."""
+    for key, model in ALL_MODELS.items():
+        meta: Any = model.Meta
+        meta.table_name = getattr(settings.tables, key)
+        meta.region = settings.region
+        meta.host = settings.dynamodb_endpoint
+        model._connection = None  # type: ignore[attr-defined]  # rebuilt with the new settings

@@ -1,0 +1,44 @@
+"""WebSocket entry points: parse the API Gateway event, call one service method."""
+from __future__ import annotations
+
+from typing import Any
+
+from ..bootstrap import services
+from ..domain.errors import KefuError
+
+
+def _prepare(event: Any) -> Any:
+    svc = services()
+    svc.gateway.configure_from_event(event.domain_name, event.stage)  # type: ignore[attr-defined]
+    return svc
+
+
+def on_connect(event: Any) -> dict[str, Any]:
+    """$connect: the token comes in the query string (browsers cannot set headers on a WebSocket)."""
+    svc = _prepare(event)
+    params = event.to_dict().get("queryStringParameters") or {}
+    try:
+        identity = svc.auth.identify(params.get("token"))
+        svc.chat.connect(event.connection_id, identity)
+    except KefuError as error:
+        svc.metrics.count("RefusedConnects")
+        return {"statusCode": error.http_status if error.http_status < 500 else 401, "body": error.code}
+    finally:
+        svc.metrics.flush()
+    return {"statusCode": 200}
+
+
+def on_message(event: Any) -> None:
+    svc = _prepare(event)
+    try:
+        svc.chat.handle_raw(event.connection_id, event.to_dict().get("body"))
+    finally:
+        svc.metrics.flush()
+
+
+def on_disconnect(event: Any) -> None:
+    svc = _prepare(event)
+    try:
+        svc.chat.disconnect(event.connection_id)
+    finally:
+        svc.metrics.flush()

@@ -1,0 +1,67 @@
+"""Settings, read from the environment once per Lambda container."""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from functools import lru_cache
+
+
+def _env(name: str, default: str) -> str:
+    return os.environ.get(name, default)
+
+
+@dataclass(frozen=True)
+class TableNames:
+    tenants: str
+    agents: str
+    visitors: str
+    connections: str
+    conversations: str
+    messages: str
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything configurable. Secrets come from the environment (on AWS: from Secrets
+    Manager through the CloudFormation template), never from code."""
+
+    region: str
+    tables: TableNames
+    token_secret: str
+    dynamodb_endpoint: str | None = None
+    ws_callback_url: str | None = None  # overrides the @connections endpoint (local gateway)
+    visitor_token_ttl: int = 30 * 24 * 3600
+    agent_token_ttl: int = 12 * 3600
+    visitor_burst: int = 10
+    visitor_per_second: float = 1.0
+    extra: dict[str, str] = field(default_factory=dict)
+
+
+def _table_names() -> TableNames:
+    prefix = _env("KEFU_TABLE_PREFIX", "kefu-")
+    return TableNames(
+        tenants=_env("KEFU_TABLE_TENANTS", prefix + "tenants"),
+        agents=_env("KEFU_TABLE_AGENTS", prefix + "agents"),
+        visitors=_env("KEFU_TABLE_VISITORS", prefix + "visitors"),
+        connections=_env("KEFU_TABLE_CONNECTIONS", prefix + "connections"),
+        conversations=_env("KEFU_TABLE_CONVERSATIONS", prefix + "conversations"),
+        messages=_env("KEFU_TABLE_MESSAGES", prefix + "messages"),
+    )
+
+
+@lru_cache(maxsize=1)
+def load_settings() -> Settings:
+    secret = os.environ.get("KEFU_TOKEN_SECRET", "")
+    if len(secret) < 32:
+        raise RuntimeError("KEFU_TOKEN_SECRET must be set to at least 32 characters")
+    return Settings(
+        region=_env("AWS_REGION", _env("AWS_DEFAULT_REGION", "us-east-1")),
+        tables=_table_names(),
+        token_secret=secret,
+        dynamodb_endpoint=os.environ.get("KEFU_DYNAMODB_ENDPOINT") or None,
+        ws_callback_url=os.environ.get("KEFU_WS_CALLBACK_URL") or None,
+        visitor_token_ttl=int(_env("KEFU_VISITOR_TOKEN_TTL", str(30 * 24 * 3600))),
+        agent_token_ttl=int(_env("KEFU_AGENT_TOKEN_TTL", str(12 * 3600))),
+        visitor_burst=int(_env("KEFU_VISITOR_BURST", "10")),
+        visitor_per_second=float(_env("KEFU_VISITOR_PER_SECOND", "1")),
+    )

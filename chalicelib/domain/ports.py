@@ -1,0 +1,145 @@
+"""Ports: what the services need from the outside world. Adapters implement them for
+DynamoDB and API Gateway; `tests/fakes.py` implements them in memory."""
+from __future__ import annotations
+
+import abc
+from typing import Any
+
+from .model import Agent, Connection, Conversation, Message, RateState, Tenant, Visitor
+
+
+class TenantRepository(abc.ABC):
+    @abc.abstractmethod
+    def get(self, tenant_id: str) -> Tenant | None: ...
+
+    @abc.abstractmethod
+    def get_by_site_key(self, site_key: str) -> Tenant | None: ...
+
+    @abc.abstractmethod
+    def add(self, tenant: Tenant) -> None: ...
+
+
+class AgentRepository(abc.ABC):
+    @abc.abstractmethod
+    def get(self, tenant_id: str, agent_id: str) -> Agent | None: ...
+
+    @abc.abstractmethod
+    def get_by_email(self, email: str) -> Agent | None: ...
+
+    @abc.abstractmethod
+    def add(self, agent: Agent) -> None:
+        """Store a new agent; raises `Conflict` if the email is taken (in any tenant)."""
+
+
+class VisitorRepository(abc.ABC):
+    @abc.abstractmethod
+    def get(self, tenant_id: str, visitor_id: str) -> Visitor | None: ...
+
+    @abc.abstractmethod
+    def add(self, visitor: Visitor) -> None: ...
+
+    @abc.abstractmethod
+    def touch(self, tenant_id: str, visitor_id: str, now_ms: int) -> Visitor | None:
+        """Record a returning visit; returns the updated visitor or None if unknown."""
+
+
+class ConnectionRepository(abc.ABC):
+    @abc.abstractmethod
+    def add(self, connection: Connection) -> None: ...
+
+    @abc.abstractmethod
+    def get(self, connection_id: str) -> Connection | None: ...
+
+    @abc.abstractmethod
+    def remove(self, connection_id: str) -> Connection | None:
+        """Delete and return the connection (None if it was already gone)."""
+
+    @abc.abstractmethod
+    def agent_connections(self, tenant_id: str) -> list[str]:
+        """Ids of every open agent connection of the tenant."""
+
+    @abc.abstractmethod
+    def visitor_connections(self, tenant_id: str, visitor_id: str) -> list[str]:
+        """Ids of every open connection (browser tab) of one visitor."""
+
+
+class ConversationRepository(abc.ABC):
+    @abc.abstractmethod
+    def get(self, tenant_id: str, conversation_id: str) -> Conversation | None: ...
+
+    @abc.abstractmethod
+    def create_for_visitor(self, conversation: Conversation) -> Conversation:
+        """Create the visitor's open conversation unless one exists (race-free);
+        returns whichever conversation is the visitor's open one afterwards."""
+
+    @abc.abstractmethod
+    def add_watcher(self, tenant_id: str, conversation_id: str, connection_id: str) -> None: ...
+
+    @abc.abstractmethod
+    def remove_watcher(self, tenant_id: str, conversation_id: str, connection_id: str) -> None: ...
+
+    @abc.abstractmethod
+    def list_by_status(
+        self, tenant_id: str, status: str, limit: int, cursor: str | None
+    ) -> tuple[list[Conversation], str | None]: ...
+
+    @abc.abstractmethod
+    def list_for_visitor(self, tenant_id: str, visitor_id: str, limit: int) -> list[Conversation]: ...
+
+    @abc.abstractmethod
+    def mark_read(self, tenant_id: str, conversation_id: str, role: str, seq: int) -> bool:
+        """Raise the role's read mark to `seq`; False if it was already at or past it."""
+
+
+class MessageRepository(abc.ABC):
+    @abc.abstractmethod
+    def append(
+        self,
+        conversation: Conversation,
+        message: Message,
+        rate: RateState | None,
+    ) -> None:
+        """Store `message` as seq `conversation.last_seq + 1` in one transaction.
+
+        Raises `SequenceConflict` if another writer advanced the conversation first,
+        `DuplicateMessage` if the client message id is already stored, and
+        `ConversationClosed` if it is no longer open.
+        """
+
+    @abc.abstractmethod
+    def get_by_client_id(self, tenant_id: str, conversation_id: str, client_msg_id: str) -> Message | None: ...
+
+    @abc.abstractmethod
+    def list_after(
+        self, tenant_id: str, conversation_id: str, after_seq: int, limit: int
+    ) -> list[Message]: ...
+
+
+class ConnectionGateway(abc.ABC):
+    """Pushes frames to open WebSocket connections (API Gateway's @connections API)."""
+
+    @abc.abstractmethod
+    def post(self, connection_id: str, data: bytes) -> None:
+        """Send; raises `ConnectionGone` if the connection no longer exists."""
+
+
+class TokenSigner(abc.ABC):
+    @abc.abstractmethod
+    def issue(self, claims: dict[str, Any], ttl_seconds: int) -> str: ...
+
+    @abc.abstractmethod
+    def verify(self, token: str) -> dict[str, Any]:
+        """Return the claims of a valid, unexpired token or raise `Unauthenticated`."""
+
+
+class PasswordHasher(abc.ABC):
+    @abc.abstractmethod
+    def hash(self, password: str) -> str: ...
+
+    @abc.abstractmethod
+    def verify(self, password: str, encoded: str) -> bool: ...
+
+
+class Metrics(abc.ABC):
+    @abc.abstractmethod
+    def count(self, name: str, value: int = 1) -> None: ...

@@ -1,0 +1,242 @@
+"""The WebSocket protocol, version 1: every frame in and out is one of these models.
+
+Frames are JSON objects with an `action` field (the discriminator) and a protocol version
+`v`. `docs/protocol.md` shows an example of each; `tests/unit/test_protocol.py` checks
+that those examples parse.
+"""
+from __future__ import annotations
+
+import json
+import re
+from typing import Annotated, Any, Literal, Union
+
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, field_validator
+
+from .errors import FrameTooLarge, InvalidFrame, MalformedJson, UnknownAction
+
+PROTOCOL_VERSION = 1
+MAX_FRAME_BYTES = 32 * 1024  # API Gateway's WebSocket frame size
+MAX_TEXT_CHARS = 4000
+MAX_DRAFT_CHARS = 1000
+CLIENT_MSG_ID = r"^[A-Za-z0-9_.:\-]{1,64}$"
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+class Frame(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    v: Literal[1] = PROTOCOL_VERSION
+
+
+# ---------------------------------------------------------------- client → server
+
+
+class Hello(Frame):
+    """Sent once after the socket opens; answered by `welcome`."""
+
+    action: Literal["hello"]
+
+
+class SendMessage(Frame):
+    action: Literal["message.send"]
+    client_msg_id: str = Field(pattern=CLIENT_MSG_ID)
+    conversation_id: str | None = Field(default=None, max_length=64)
+    text: str = Field(min_length=1, max_length=MAX_TEXT_CHARS)
+
+    @field_validator("text")
+    @classmethod
+    def _plain_text(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("text must not be blank")
+        if _CONTROL.search(value):
+            raise ValueError("text must not contain control characters")
+        return value
+
+
+class Typing(Frame):
+    action: Literal["typing"]
+    conversation_id: str | None = Field(default=None, max_length=64)
+    state: Literal["start", "stop"]
+    draft: str | None = Field(default=None, max_length=MAX_DRAFT_CHARS)
+
+
+class MarkRead(Frame):
+    action: Literal["read"]
+    conversation_id: str = Field(max_length=64)
+    seq: int = Field(ge=0)
+
+
+class Sync(Frame):
+    """Ask for the messages after `after_seq` (the last one the client saw)."""
+
+    action: Literal["sync"]
+    conversation_id: str = Field(max_length=64)
+    after_seq: int = Field(default=0, ge=0)
+    limit: int = Field(default=100, ge=1, le=200)
+
+
+class Ping(Frame):
+    action: Literal["ping"]
+
+
+ClientFrame = Annotated[
+    Union[Hello, SendMessage, Typing, MarkRead, Sync, Ping], Field(discriminator="action")
+]
+CLIENT_ACTIONS = ("hello", "message.send", "typing", "read", "sync", "ping")
+
+# ---------------------------------------------------------------- server → client
+
+
+class MessageOut(BaseModel):
+    model_config = ConfigDict(frozen=True)
+    conversation_id: str
+    seq: int
+    client_msg_id: str
+    sender_role: Literal["visitor", "agent"]
+    sender_id: str
+    sender_name: str
+    text: str
+    created_at: int
+
+
+class Welcome(Frame):
+    action: Literal["welcome"] = "welcome"
+    connection_id: str
+    role: Literal["visitor", "agent"]
+    tenant_id: str
+    principal_id: str
+    conversation_id: str | None = None
+    last_seq: int = 0
+    server_time: int
+
+
+class MessageAck(Frame):
+    action: Literal["message.ack"] = "message.ack"
+    client_msg_id: str
+    conversation_id: str
+    seq: int
+    created_at: int
+    duplicate: bool = False
+
+
+class MessageNew(Frame):
+    action: Literal["message.new"] = "message.new"
+    conversation_id: str
+    message: MessageOut
+
+
+class Messages(Frame):
+    """The answer to `sync`: messages after `after_seq`, in order."""
+
+    action: Literal["messages"] = "messages"
+    conversation_id: str
+    after_seq: int
+    messages: list[MessageOut]
+    has_more: bool
+    last_seq: int
+
+
+class TypingOut(Frame):
+    action: Literal["typing"] = "typing"
+    conversation_id: str
+    role: Literal["visitor", "agent"]
+    sender_id: str
+    state: Literal["start", "stop"]
+    draft: str | None = None
+
+
+class ReadOut(Frame):
+    action: Literal["read"] = "read"
+    conversation_id: str
+    role: Literal["visitor", "agent"]
+    seq: int
+
+
+class ConversationSummary(BaseModel):
+    model_config = ConfigDict(frozen=True)
+    conversation_id: str
+    visitor_id: str
+    status: Literal["open", "resolved"]
+    created_at: int
+    updated_at: int
+    last_seq: int
+    last_message_preview: str
+    visitor_read_seq: int
+    agent_read_seq: int
+    assignee_id: str | None = None
+
+
+class ConversationNew(Frame):
+    """Tells agents a visitor has started a conversation."""
+
+    action: Literal["conversation.new"] = "conversation.new"
+    conversation: ConversationSummary
+
+
+class Pong(Frame):
+    action: Literal["pong"] = "pong"
+    server_time: int
+
+
+class ErrorOut(Frame):
+    action: Literal["error"] = "error"
+    code: str
+    message: str
+    ref: str | None = None  # the client_msg_id or action the error answers
+    retry_after_ms: int | None = None
+    details: dict[str, Any] | None = None
+
+
+ServerFrame = Annotated[
+    Union[
+        Welcome, MessageAck, MessageNew, Messages, TypingOut, ReadOut, ConversationNew, Pong,
+        ErrorOut,
+    ],
+    Field(discriminator="action"),
+]
+
+_client_adapter: TypeAdapter[Any] = TypeAdapter(ClientFrame)
+
+
+def parse_client_frame(raw: str | bytes | None) -> Hello | SendMessage | Typing | MarkRead | Sync | Ping:
+    """Parse and validate one client frame, raising a domain error with a stable code."""
+    if raw is None:
+        raise MalformedJson("empty frame")
+    size = len(raw.encode("utf-8") if isinstance(raw, str) else raw)
+    if size > MAX_FRAME_BYTES:
+        raise FrameTooLarge(
+            f"frame is {size} bytes; the limit is {MAX_FRAME_BYTES}",
+            {"limit_bytes": MAX_FRAME_BYTES, "size_bytes": size},
+        )
+    try:
+        data = json.loads(raw)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise MalformedJson(f"frame is not valid JSON: {exc}") from None
+    if not isinstance(data, dict):
+        raise InvalidFrame("a frame must be a JSON object")
+    action = data.get("action")
+    if action not in CLIENT_ACTIONS:
+        raise UnknownAction(
+            f"unknown action {action!r}", {"known_actions": list(CLIENT_ACTIONS)}
+        )
+    try:
+        return _client_adapter.validate_python(data)  # type: ignore[no-any-return]
+    except ValidationError as exc:
+        problems = [
+            {"field": ".".join(str(p) for p in err["loc"][1:]) or "frame", "problem": err["msg"]}
+            for err in exc.errors()
+        ]
+        raise InvalidFrame(f"invalid {action} frame", {"problems": problems}) from None
+
+
+def client_ref(raw: str | None) -> str | None:
+    """Best-effort reference (client_msg_id or action) of a frame that failed, for the error frame."""
+    if not raw or len(raw) > MAX_FRAME_BYTES:
+        return None
+    try:
+        data = json.loads(raw)
+    except ValueError:
+        return None
+    if not isinstance(data, dict):
+        return None
+    ref = data.get("client_msg_id") or data.get("action")
+    return ref if isinstance(ref, str) and len(ref) <= 64 else None

@@ -1,0 +1,465 @@
+"""Real-time chat: connect, send, typing, read receipts, catch-up and fan-out.
+
+Every reply reaches the client through the `ConnectionGateway` (API Gateway's
+@connections API), because a WebSocket route's Lambda return value is not sent back.
+"""
+from __future__ import annotations
+
+import logging
+import random
+import time
+from collections import OrderedDict
+from concurrent.futures import ThreadPoolExecutor
+from typing import Iterable
+
+from ..domain import protocol as p
+from ..domain.clock import Clock
+from ..domain.errors import (
+    ConnectionGone,
+    ConversationClosed,
+    ConversationNotFound,
+    DuplicateMessage,
+    Forbidden,
+    InvalidFrame,
+    KefuError,
+    RateLimited,
+    SequenceConflict,
+    Unauthenticated,
+)
+from ..domain.ids import new_id
+from ..domain.model import (
+    Connection,
+    Conversation,
+    ConversationStatus,
+    Identity,
+    Message,
+    Role,
+)
+from ..domain.ports import (
+    ConnectionGateway,
+    ConnectionRepository,
+    ConversationRepository,
+    MessageRepository,
+    Metrics,
+    VisitorRepository,
+)
+from ..domain.ratelimit import RateLimit
+
+log = logging.getLogger("kefu.chat")
+
+CONNECTION_TTL_MS = 2 * 60 * 60 * 1000 + 10 * 60 * 1000  # API Gateway's 2 h limit, plus slack
+MAX_APPEND_ATTEMPTS = 8
+PREVIEW_CHARS = 140
+
+
+def message_out(message: Message) -> p.MessageOut:
+    return p.MessageOut(
+        conversation_id=message.conversation_id,
+        seq=message.seq,
+        client_msg_id=message.client_msg_id,
+        sender_role=message.sender_role.value,
+        sender_id=message.sender_id,
+        sender_name=message.sender_name,
+        text=message.text,
+        created_at=message.created_at,
+    )
+
+
+def conversation_summary(conversation: Conversation) -> p.ConversationSummary:
+    return p.ConversationSummary(
+        conversation_id=conversation.conversation_id,
+        visitor_id=conversation.visitor_id,
+        status=conversation.status.value,
+        created_at=conversation.created_at,
+        updated_at=conversation.updated_at,
+        last_seq=conversation.last_seq,
+        last_message_preview=conversation.last_message_preview,
+        visitor_read_seq=conversation.visitor_read_seq,
+        agent_read_seq=conversation.agent_read_seq,
+        assignee_id=conversation.assignee_id,
+    )
+
+
+class ChatService:
+    def __init__(
+        self,
+        connections: ConnectionRepository,
+        conversations: ConversationRepository,
+        messages: MessageRepository,
+        visitors: VisitorRepository,
+        gateway: ConnectionGateway,
+        clock: Clock,
+        visitor_rate: RateLimit,
+        metrics: Metrics,
+        fanout_threads: int = 8,
+    ) -> None:
+        self._connections = connections
+        self._conversations = conversations
+        self._messages = messages
+        self._visitors = visitors
+        self._gateway = gateway
+        self._clock = clock
+        self._visitor_rate = visitor_rate
+        self._metrics = metrics
+        self._fanout_threads = fanout_threads
+        self._pool: ThreadPoolExecutor | None = None
+        # Connections never change after $connect, so a warm Lambda keeps them.
+        self._connection_cache: OrderedDict[str, Connection] = OrderedDict()
+
+    # ------------------------------------------------------------ lifecycle
+
+    def connect(self, connection_id: str, identity: Identity) -> Connection:
+        now = self._clock.now_ms()
+        connection = Connection(
+            connection_id=connection_id,
+            tenant_id=identity.tenant_id,
+            role=identity.role,
+            principal_id=identity.principal_id,
+            display_name=identity.display_name,
+            connected_at=now,
+            expires_at=now + CONNECTION_TTL_MS,
+        )
+        if identity.role is Role.VISITOR:
+            visitor = self._visitors.get(identity.tenant_id, identity.principal_id)
+            if visitor is None:
+                raise Unauthenticated("unknown visitor")
+            self._connections.add(connection)
+            if visitor.open_conversation_id:
+                self._conversations.add_watcher(
+                    identity.tenant_id, visitor.open_conversation_id, connection_id
+                )
+        else:
+            self._connections.add(connection)
+        self._remember(connection)
+        self._metrics.count("Connects")
+        return connection
+
+    def disconnect(self, connection_id: str) -> None:
+        self._connection_cache.pop(connection_id, None)
+        connection = self._connections.remove(connection_id)
+        if connection is None:
+            return
+        self._metrics.count("Disconnects")
+        if connection.role is Role.VISITOR:
+            visitor = self._visitors.get(connection.tenant_id, connection.principal_id)
+            if visitor and visitor.open_conversation_id:
+                self._conversations.remove_watcher(
+                    connection.tenant_id, visitor.open_conversation_id, connection_id
+                )
+
+    # ------------------------------------------------------------ frames
+
+    def handle_raw(self, connection_id: str, raw: str | None) -> None:
+        """Parse one frame and act on it; any domain error becomes an error frame to the sender."""
+        try:
+            connection = self._connection(connection_id)
+            frame = p.parse_client_frame(raw)
+            self._dispatch(connection, frame)
+        except KefuError as error:
+            self._metrics.count("Errors")
+            retry = error.details.get("retry_after_ms") if isinstance(error, RateLimited) else None
+            details = {k: v for k, v in error.details.items() if k != "retry_after_ms"} or None
+            self._reply(
+                connection_id,
+                p.ErrorOut(
+                    code=error.code,
+                    message=error.message,
+                    ref=p.client_ref(raw),
+                    retry_after_ms=retry,
+                    details=details,
+                ),
+            )
+
+    def _dispatch(self, connection: Connection, frame: object) -> None:
+        if isinstance(frame, p.SendMessage):
+            self.send_message(connection, frame)
+        elif isinstance(frame, p.Typing):
+            self.typing(connection, frame)
+        elif isinstance(frame, p.MarkRead):
+            self.mark_read(connection, frame)
+        elif isinstance(frame, p.Sync):
+            self.sync(connection, frame)
+        elif isinstance(frame, p.Hello):
+            self.hello(connection)
+        elif isinstance(frame, p.Ping):
+            self._reply(connection.connection_id, p.Pong(server_time=self._clock.now_ms()))
+
+    def hello(self, connection: Connection) -> None:
+        conversation_id, last_seq = None, 0
+        if connection.role is Role.VISITOR:
+            visitor = self._visitors.get(connection.tenant_id, connection.principal_id)
+            if visitor and visitor.open_conversation_id:
+                conversation = self._conversations.get(connection.tenant_id, visitor.open_conversation_id)
+                if conversation:
+                    conversation_id, last_seq = conversation.conversation_id, conversation.last_seq
+                    if connection.connection_id not in conversation.watchers:
+                        self._conversations.add_watcher(
+                            connection.tenant_id, conversation_id, connection.connection_id
+                        )
+        self._reply(
+            connection.connection_id,
+            p.Welcome(
+                connection_id=connection.connection_id,
+                role=connection.role.value,
+                tenant_id=connection.tenant_id,
+                principal_id=connection.principal_id,
+                conversation_id=conversation_id,
+                last_seq=last_seq,
+                server_time=self._clock.now_ms(),
+            ),
+        )
+
+    def send_message(self, connection: Connection, frame: p.SendMessage) -> p.MessageAck:
+        identity = connection.identity
+        created = False
+        if frame.conversation_id is None:
+            if identity.is_agent:
+                raise InvalidFrame("agents must name the conversation_id")
+            conversation, created = self._visitor_conversation(connection)
+        else:
+            conversation = self._readable(identity, frame.conversation_id)
+
+        for attempt in range(MAX_APPEND_ATTEMPTS):
+            if attempt:
+                conversation = self._readable(identity, conversation.conversation_id)
+            try:
+                ack, message = self._append(connection, conversation, frame)
+            except SequenceConflict:
+                time.sleep(random.uniform(0, 0.004 * attempt))
+                continue
+            except (DuplicateMessage, RateLimited, ConversationClosed) as error:
+                stored = self._messages.get_by_client_id(
+                    identity.tenant_id, conversation.conversation_id, frame.client_msg_id
+                )
+                if stored is None:
+                    if isinstance(error, DuplicateMessage):
+                        continue  # the dedupe item exists but its message is not visible yet
+                    raise
+                ack = p.MessageAck(
+                    client_msg_id=stored.client_msg_id,
+                    conversation_id=stored.conversation_id,
+                    seq=stored.seq,
+                    created_at=stored.created_at,
+                    duplicate=True,
+                )
+                self._reply(connection.connection_id, ack)
+                return ack
+            break
+        else:
+            raise SequenceConflict("the conversation is too busy; retry the message")
+
+        self._metrics.count("MessagesSent")
+        self._reply(connection.connection_id, ack)
+        conversation.last_seq = message.seq
+        conversation.last_message_preview = message.text[:PREVIEW_CHARS]
+        agents = self._connections.agent_connections(identity.tenant_id)
+        if created:
+            self._fan_out(
+                conversation, agents, p.ConversationNew(conversation=conversation_summary(conversation))
+            )
+        targets = (set(conversation.watchers) | set(agents)) - {connection.connection_id}
+        self._fan_out(conversation, targets, p.MessageNew(conversation_id=conversation.conversation_id,
+                                                           message=message_out(message)))
+        return ack
+
+    def _append(
+        self, connection: Connection, conversation: Conversation, frame: p.SendMessage
+    ) -> tuple[p.MessageAck, Message]:
+        if conversation.status is not ConversationStatus.OPEN:
+            raise ConversationClosed("this conversation is resolved; start a new one")
+        now = self._clock.now_ms()
+        rate = None
+        if connection.role is Role.VISITOR:
+            allowed, rate, retry_ms = self._visitor_rate.take(conversation.rate, now)
+            if not allowed:
+                raise RateLimited(
+                    "you are sending messages too fast; wait a moment",
+                    {"retry_after_ms": retry_ms},
+                )
+        message = Message(
+            tenant_id=conversation.tenant_id,
+            conversation_id=conversation.conversation_id,
+            seq=conversation.last_seq + 1,
+            client_msg_id=frame.client_msg_id,
+            sender_role=connection.role,
+            sender_id=connection.principal_id,
+            sender_name=connection.display_name,
+            text=frame.text,
+            created_at=now,
+        )
+        self._messages.append(conversation, message, rate)
+        ack = p.MessageAck(
+            client_msg_id=message.client_msg_id,
+            conversation_id=message.conversation_id,
+            seq=message.seq,
+            created_at=message.created_at,
+        )
+        return ack, message
+
+    def typing(self, connection: Connection, frame: p.Typing) -> None:
+        identity = connection.identity
+        if frame.conversation_id is None:
+            if identity.is_agent:
+                raise InvalidFrame("agents must name the conversation_id")
+            visitor = self._visitors.get(identity.tenant_id, identity.principal_id)
+            if visitor is None or not visitor.open_conversation_id:
+                return  # nothing to be typing into yet
+            conversation = self._readable(identity, visitor.open_conversation_id)
+        else:
+            conversation = self._readable(identity, frame.conversation_id)
+        out = p.TypingOut(
+            conversation_id=conversation.conversation_id,
+            role=identity.role.value,
+            sender_id=identity.principal_id,
+            state=frame.state,
+            # Only agents see the visitor's draft ("input preview"); agents' drafts stay private.
+            draft=frame.draft if identity.role is Role.VISITOR else None,
+        )
+        self._fan_out(conversation, self._other_side(connection, conversation), out)
+
+    def mark_read(self, connection: Connection, frame: p.MarkRead) -> None:
+        identity = connection.identity
+        conversation = self._readable(identity, frame.conversation_id)
+        seq = min(frame.seq, conversation.last_seq)
+        if not self._conversations.mark_read(identity.tenant_id, conversation.conversation_id,
+                                             identity.role.value, seq):
+            return
+        out = p.ReadOut(conversation_id=conversation.conversation_id, role=identity.role.value, seq=seq)
+        self._fan_out(conversation, self._other_side(connection, conversation), out)
+
+    def sync(self, connection: Connection, frame: p.Sync) -> p.Messages:
+        identity = connection.identity
+        conversation = self._readable(identity, frame.conversation_id)
+        if connection.role is Role.VISITOR and connection.connection_id not in conversation.watchers:
+            self._conversations.add_watcher(identity.tenant_id, conversation.conversation_id,
+                                            connection.connection_id)
+        messages = self.history(identity, conversation.conversation_id, frame.after_seq, frame.limit,
+                                conversation)
+        self._reply(connection.connection_id, messages)
+        return messages
+
+    def history(
+        self,
+        identity: Identity,
+        conversation_id: str,
+        after_seq: int,
+        limit: int,
+        conversation: Conversation | None = None,
+    ) -> p.Messages:
+        """Messages after `after_seq`, oldest first (WebSocket `sync` and REST share this)."""
+        if conversation is None:
+            conversation = self._readable(identity, conversation_id)
+        stored = self._messages.list_after(identity.tenant_id, conversation_id, after_seq, limit + 1)
+        return p.Messages(
+            conversation_id=conversation_id,
+            after_seq=after_seq,
+            messages=[message_out(m) for m in stored[:limit]],
+            has_more=len(stored) > limit,
+            last_seq=conversation.last_seq,
+        )
+
+    def conversation(self, identity: Identity, conversation_id: str) -> Conversation:
+        return self._readable(identity, conversation_id)
+
+    def list_conversations(
+        self, identity: Identity, status: str, limit: int, cursor: str | None
+    ) -> tuple[list[Conversation], str | None]:
+        if not identity.is_agent:
+            raise Forbidden("only agents list conversations")
+        return self._conversations.list_by_status(identity.tenant_id, status, limit, cursor)
+
+    # ------------------------------------------------------------ helpers
+
+    def _connection(self, connection_id: str) -> Connection:
+        cached = self._connection_cache.get(connection_id)
+        if cached is not None:
+            self._connection_cache.move_to_end(connection_id)
+            return cached
+        connection = self._connections.get(connection_id)
+        if connection is None:
+            raise Unauthenticated("this connection is not registered; reconnect")
+        self._remember(connection)
+        return connection
+
+    def _remember(self, connection: Connection) -> None:
+        self._connection_cache[connection.connection_id] = connection
+        while len(self._connection_cache) > 10_000:
+            self._connection_cache.popitem(last=False)
+
+    def _readable(self, identity: Identity, conversation_id: str) -> Conversation:
+        conversation = self._conversations.get(identity.tenant_id, conversation_id)
+        if conversation is None or not conversation.readable_by(identity):
+            # Same answer for "not yours" and "does not exist": ids are not an oracle.
+            raise ConversationNotFound("no such conversation")
+        return conversation
+
+    def _visitor_conversation(self, connection: Connection) -> tuple[Conversation, bool]:
+        identity = connection.identity
+        visitor = self._visitors.get(identity.tenant_id, identity.principal_id)
+        if visitor is None:
+            raise Unauthenticated("unknown visitor")
+        if visitor.open_conversation_id:
+            return self._readable(identity, visitor.open_conversation_id), False
+        now = self._clock.now_ms()
+        draft = Conversation(
+            tenant_id=identity.tenant_id,
+            conversation_id=new_id("c"),
+            visitor_id=identity.principal_id,
+            status=ConversationStatus.OPEN,
+            created_at=now,
+            updated_at=now,
+            watchers=set(self._connections.visitor_connections(identity.tenant_id, identity.principal_id))
+            | {connection.connection_id},
+        )
+        conversation = self._conversations.create_for_visitor(draft)
+        created = conversation.conversation_id == draft.conversation_id
+        if created:
+            # A tab that connected while we created the conversation saw no open conversation
+            # and did not join it: list the tabs again now that it is committed.
+            late = set(self._connections.visitor_connections(identity.tenant_id, identity.principal_id))
+            for connection_id in late - conversation.watchers:
+                self._conversations.add_watcher(identity.tenant_id, conversation.conversation_id, connection_id)
+                conversation.watchers.add(connection_id)
+        return conversation, created
+
+    def _other_side(self, connection: Connection, conversation: Conversation) -> set[str]:
+        if connection.role is Role.VISITOR:
+            return set(self._connections.agent_connections(connection.tenant_id))
+        return set(conversation.watchers)
+
+    def _reply(self, connection_id: str, frame: p.Frame) -> None:
+        try:
+            self._gateway.post(connection_id, frame.model_dump_json(exclude_none=True).encode())
+        except ConnectionGone:
+            self._forget(connection_id, None)
+
+    def _fan_out(self, conversation: Conversation, targets: Iterable[str], frame: p.Frame) -> None:
+        data = frame.model_dump_json(exclude_none=True).encode()
+        targets = list(targets)
+        if len(targets) <= 2:
+            gone = [t for t in targets if not self._post(t, data)]
+        else:
+            if self._pool is None:
+                self._pool = ThreadPoolExecutor(max_workers=self._fanout_threads,
+                                                thread_name_prefix="fanout")
+            results = list(self._pool.map(lambda t: (t, self._post(t, data)), targets))
+            gone = [t for t, ok in results if not ok]
+        for connection_id in gone:
+            self._forget(connection_id, conversation)
+
+    def _post(self, connection_id: str, data: bytes) -> bool:
+        try:
+            self._gateway.post(connection_id, data)
+            return True
+        except ConnectionGone:
+            return False
+
+    def _forget(self, connection_id: str, conversation: Conversation | None) -> None:
+        """A connection API Gateway calls gone: remove it so nobody posts to it again."""
+        log.info("removing gone connection", extra={"gone_connection_id": connection_id})
+        self._connection_cache.pop(connection_id, None)
+        self._connections.remove(connection_id)
+        if conversation is not None and connection_id in conversation.watchers:
+            self._conversations.remove_watcher(conversation.tenant_id, conversation.conversation_id,
+                                               connection_id)
+            conversation.watchers.discard(connection_id)

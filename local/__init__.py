@@ -1,0 +1,1 @@
+"""Kefu's local gateway: development and tests only, never packaged into a Lambda."""

@@ -1,0 +1,41 @@
+"""`make run`: the whole of Kefu on this machine, no AWS account and no Docker."""
+from __future__ import annotations
+
+import os
+import sys
+
+
+def main() -> None:
+    port = int(os.environ.get("KEFU_PORT", "8000"))
+    print("Starting Kefu locally (moto standing in for AWS)...", flush=True)
+    from .server import LocalStack
+
+    stack = LocalStack(port=port)
+    demo = stack.demo
+    lines = [
+        "",
+        "Kefu is running:",
+        f"  Home            {stack.url}/",
+        f"  Demo site       {stack.url}/demo/",
+        f"  Agent console   {stack.url}/console/",
+        f"  REST API        {stack.url}/v1/   (e.g. {stack.url}/v1/health)",
+        f"  WebSocket API   {stack.ws_url}",
+        "",
+        f"Demo tenant '{demo['name']}'  site key: {demo['site_key']}",
+    ]
+    lines += [f"  agent login: {a['email']} / {demo['password']}" for a in demo["agents"]]
+    lines += ["", "Embed on a page:",
+              f'  <script src="{stack.url}/widget/widget.js" data-site-key="{demo["site_key"]}" async></script>',
+              "", "Press Ctrl+C to stop."]
+    print("\n".join(lines), flush=True)
+    try:
+        stack.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        stack.moto.stop()
+    sys.exit(0)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,108 @@
+"""Starts moto, creates the tables from infra/template.yaml, seeds a demo tenant and
+serves the local gateway with uvicorn."""
+from __future__ import annotations
+
+import os
+import secrets
+import socket
+import threading
+import time
+from dataclasses import asdict
+from typing import Any
+
+from .aws import MotoServer, create_tables
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def configure_environment(port: int, moto_url: str) -> None:
+    """Point the handlers at moto and at this gateway; never at a real AWS account."""
+    os.environ.update({
+        "AWS_ACCESS_KEY_ID": "local",
+        "AWS_SECRET_ACCESS_KEY": "local",
+        "AWS_SESSION_TOKEN": "local",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_REGION": "us-east-1",
+        "KEFU_DYNAMODB_ENDPOINT": moto_url,
+        "AWS_ENDPOINT_URL": moto_url,
+        "KEFU_WS_CALLBACK_URL": f"http://127.0.0.1:{port}/_aws/ws",
+        "POWERTOOLS_METRICS_DISABLED": os.environ.get("POWERTOOLS_METRICS_DISABLED", "true"),
+        "POWERTOOLS_LOG_LEVEL": os.environ.get("POWERTOOLS_LOG_LEVEL", "WARNING"),
+    })
+    os.environ.pop("AWS_PROFILE", None)
+    # A fresh secret per run unless one is configured: tokens die with the in-memory data.
+    os.environ.setdefault("KEFU_TOKEN_SECRET", secrets.token_urlsafe(48))
+
+
+class LocalStack:
+    """Everything `make run` starts, usable from tests (in a thread) too."""
+
+    def __init__(self, port: int = 0, seed_demo: bool = True) -> None:
+        self.port = port or free_port()
+        self.moto = MotoServer().start()
+        configure_environment(self.port, self.moto.url)
+        import boto3
+
+        from chalicelib import bootstrap
+        from chalicelib.config import load_settings
+
+        load_settings.cache_clear()
+        bootstrap.reset()
+        settings = load_settings()
+        dynamodb = boto3.client("dynamodb", endpoint_url=self.moto.url, region_name=settings.region)
+        create_tables(dynamodb, {k: getattr(settings.tables, k) for k in vars(settings.tables)})
+        bootstrap.services()  # binds the pynamodb models to moto
+
+        from .gateway import LocalGateway, build_asgi
+
+        self.demo: dict[str, Any] = {}
+        if seed_demo:
+            from .seed import seed_tenant
+
+            seeded = seed_tenant(
+                "Demo Shop",
+                [("alice@demo.kefu.dev", "Alice"), ("bob@demo.kefu.dev", "Bob")],
+                os.environ.get("KEFU_DEMO_PASSWORD", "kefu-demo"),
+                site_key=os.environ.get("KEFU_DEMO_SITE_KEY", "pk_demo_kefu_local"),
+            )
+            self.demo = asdict(seeded)
+        self.gateway = LocalGateway()
+        self.gateway.host = f"127.0.0.1:{self.port}"
+        self.asgi = build_asgi(self.gateway, self.moto.stats.snapshot, self.moto.stats.reset, self.demo)
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.ws_url = f"ws://127.0.0.1:{self.port}/ws"
+        self._server: Any = None
+        self._thread: threading.Thread | None = None
+
+    def _uvicorn(self) -> Any:
+        import uvicorn
+
+        config = uvicorn.Config(self.asgi, host="127.0.0.1", port=self.port, log_level="warning",
+                                ws_max_size=1024 * 1024, lifespan="off", ws="websockets-sansio")
+        return uvicorn.Server(config)
+
+    def serve_forever(self) -> None:
+        self._server = self._uvicorn()
+        self._server.run()
+
+    def start_in_thread(self) -> "LocalStack":
+        self._server = self._uvicorn()
+        self._thread = threading.Thread(target=self._server.run, name="gateway", daemon=True)
+        self._thread.start()
+        deadline = time.time() + 15
+        while not self._server.started:
+            if time.time() > deadline:
+                raise RuntimeError("the local gateway did not start")
+            time.sleep(0.02)
+        return self
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.should_exit = True
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+        self.moto.stop()
