@@ -1,0 +1,137 @@
+"""Fixtures for the browser tests: one local stack and one headless Chromium per session.
+
+`stack` is a `local.server.LocalStack` serving the widget, the demo site, the console, REST
+and the WebSocket API in a thread of this process; `tenant` seeds a fresh tenant with one
+agent per test so tests never see each other's conversations; `chromium` is Debian's
+Chromium driven by Playwright (installed by `make browser`, never by `playwright install`).
+"""
+from __future__ import annotations
+
+import json
+import re
+import secrets
+import shutil
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterator
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+ARTIFACTS = ROOT / "test-artifacts"
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+]
+DEMO_SITE_KEY = "pk_demo_kefu_local"
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Everything under tests/browser drives a browser: mark it so `-m "not browser"` skips it."""
+    for item in items:
+        if "tests/browser" in str(item.fspath).replace("\\", "/"):
+            item.add_marker(pytest.mark.browser)
+
+
+@dataclass(frozen=True)
+class TenantInfo:
+    """A freshly seeded tenant with one agent."""
+
+    tenant_id: str
+    name: str
+    site_key: str
+    agent_id: str
+    agent_email: str
+    agent_name: str
+    agent_password: str
+
+
+def http_json(method: str, url: str, body: Any = None, token: str | None = None,
+              timeout: float = 10) -> tuple[int, Any]:
+    """One JSON request to the local stack; returns (status, parsed body or None)."""
+    data = None if body is None else json.dumps(body).encode()
+    request = urllib.request.Request(url, data=data, method=method)
+    request.add_header("Content-Type", "application/json")
+    if token:
+        request.add_header("Authorization", f"Bearer {token}")
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            raw = response.read()
+            return response.status, (json.loads(raw) if raw else None)
+    except urllib.error.HTTPError as error:
+        raw = error.read()
+        try:
+            return error.code, json.loads(raw) if raw else None
+        except ValueError:
+            return error.code, raw.decode("utf-8", "replace")
+
+
+def agent_token(stack: Any, email: str, password: str) -> str:
+    """Log an agent in over REST and return the bearer token (for REST calls or /ws?token=)."""
+    status, body = http_json("POST", f"{stack.url}/v1/agent/login", {"email": email, "password": password})
+    assert status == 200, (status, body)
+    return str(body["token"])
+
+
+@pytest.fixture(scope="session")
+def stack() -> Iterator[Any]:
+    from local.server import LocalStack
+
+    local_stack = LocalStack(port=0).start_in_thread()
+    yield local_stack
+    local_stack.stop()
+
+
+@pytest.fixture(scope="session")
+def chromium() -> Iterator[Any]:
+    if not Path(CHROMIUM).exists():
+        pytest.skip(f"Debian's chromium is not installed ({CHROMIUM}); run `make browser`")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def tenant(stack: Any) -> TenantInfo:
+    from local.seed import seed_tenant
+
+    suffix = secrets.token_hex(4)
+    password = f"pw-{secrets.token_urlsafe(9)}"
+    seeded = seed_tenant(f"Shop {suffix}", [(f"agent-{suffix}@test.kefu.dev", f"Agent {suffix}")], password)
+    agent = seeded.agents[0]
+    return TenantInfo(seeded.tenant_id, seeded.name, seeded.site_key, agent["agent_id"], agent["email"],
+                      agent["display_name"], password)
+
+
+@pytest.fixture
+def artifacts(request: pytest.FixtureRequest) -> Path:
+    """test-artifacts/<test name>/ (emptied first) for screenshots and logs; git-ignored."""
+    name = re.sub(r"[^A-Za-z0-9_.-]+", "_", request.node.name)[:120]
+    folder = ARTIFACTS / name
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def demo_context(chromium: Any, site_key: str, **options: Any) -> Any:
+    """A browser context in which the demo site embeds `site_key` instead of the demo tenant's key.
+
+    The demo pages hard-code `pk_demo_kefu_local`; rewriting the HTML on the way in lets each
+    test use its own tenant without changing what a person running `make run` sees.
+    """
+    context = chromium.new_context(**options)
+    if site_key != DEMO_SITE_KEY:
+        def rewrite(route: Any) -> None:
+            response = route.fetch()
+            body = response.text()
+            if "text/html" in (response.headers.get("content-type") or ""):
+                body = body.replace(DEMO_SITE_KEY, site_key)
+            route.fulfill(response=response, body=body)
+
+        context.route(re.compile(r"/demo/([^?#]*\.html|[^.?#]*/?)(\?.*)?$"), rewrite)
+    return context
