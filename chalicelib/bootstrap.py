@@ -7,21 +7,21 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass
+from typing import Any
 
 from .config import Settings, load_settings
-from .domain.clock import SystemClock
-from .domain.ratelimit import RateLimit
-from .services.auth import AuthService
-from .services.chat import ChatService
 
 
 @dataclass
 class Services:
     settings: Settings
-    auth: AuthService
-    chat: ChatService
-    metrics: object
-    gateway: object
+    auth: Any  # AuthService
+    chat: Any  # ChatService
+    visitors: Any  # VisitorService
+    workspace: Any  # WorkspaceService
+    files: Any  # FileService
+    metrics: Any
+    gateway: Any
 
 
 _lock = threading.Lock()
@@ -29,10 +29,12 @@ _services: Services | None = None
 
 
 def build(settings: Settings | None = None) -> Services:
+    from .adapters.files import S3FileStore
     from .adapters.gateway import ApiGatewayConnections
     from .adapters.observability import PowertoolsMetrics
     from .adapters.repositories import (
         DynamoAgents,
+        DynamoCannedReplies,
         DynamoConnections,
         DynamoConversations,
         DynamoMessages,
@@ -41,16 +43,26 @@ def build(settings: Settings | None = None) -> Services:
     )
     from .adapters.security import JwtSigner, ScryptHasher
     from .adapters.tables import bind_tables
+    from .domain.clock import SystemClock
+    from .domain.ratelimit import RateLimit
+    from .services.auth import AuthService
+    from .services.chat import ChatService
+    from .services.files import FileService
+    from .services.notifier import Notifier
+    from .services.visitors import VisitorService
+    from .services.workspace import WorkspaceService
 
     settings = settings or load_settings()
     bind_tables(settings)
     clock = SystemClock()
-    visitors = DynamoVisitors()
+    tenants, agents, visitors = DynamoTenants(), DynamoAgents(), DynamoVisitors()
+    connections, conversations = DynamoConnections(), DynamoConversations()
     metrics = PowertoolsMetrics()
     gateway = ApiGatewayConnections(settings.region, settings.ws_callback_url)
+    notifier = Notifier(connections, conversations, gateway)
     auth = AuthService(
-        tenants=DynamoTenants(),
-        agents=DynamoAgents(),
+        tenants=tenants,
+        agents=agents,
         visitors=visitors,
         signer=JwtSigner(settings.token_secret),
         hasher=ScryptHasher(),
@@ -59,16 +71,27 @@ def build(settings: Settings | None = None) -> Services:
         agent_token_ttl=settings.agent_token_ttl,
     )
     chat = ChatService(
-        connections=DynamoConnections(),
-        conversations=DynamoConversations(),
+        connections=connections,
+        conversations=conversations,
         messages=DynamoMessages(),
         visitors=visitors,
-        gateway=gateway,
+        notifier=notifier,
         clock=clock,
         visitor_rate=RateLimit(burst=settings.visitor_burst, per_second=settings.visitor_per_second),
         metrics=metrics,
     )
-    return Services(settings=settings, auth=auth, chat=chat, metrics=metrics, gateway=gateway)
+    files = FileService(S3FileStore(settings.uploads_bucket, settings.region, settings.s3_endpoint),
+                        chat.conversation)
+    chat.attach_files(files.resolve, files.url)
+    visitor_service = VisitorService(visitors, tenants, conversations, notifier, clock)
+    workspace = WorkspaceService(agents, DynamoCannedReplies(), notifier, clock)
+    chat.frame_handlers.update({
+        "page.view": visitor_service.page_view,
+        "identify": visitor_service.identify,
+        "presence.set": workspace.set_presence,
+    })
+    return Services(settings=settings, auth=auth, chat=chat, visitors=visitor_service,
+                    workspace=workspace, files=files, metrics=metrics, gateway=gateway)
 
 
 def services() -> Services:

@@ -18,6 +18,7 @@ class TableNames:
     connections: str
     conversations: str
     messages: str
+    settings: str
 
 
 @dataclass(frozen=True)
@@ -30,6 +31,8 @@ class Settings:
     token_secret: str
     dynamodb_endpoint: str | None = None
     ws_callback_url: str | None = None  # overrides the @connections endpoint (local gateway)
+    uploads_bucket: str = "kefu-uploads"
+    s3_endpoint: str | None = None  # the local gateway's S3 proxy
     visitor_token_ttl: int = 30 * 24 * 3600
     agent_token_ttl: int = 12 * 3600
     visitor_burst: int = 10
@@ -46,6 +49,7 @@ def _table_names() -> TableNames:
         connections=_env("KEFU_TABLE_CONNECTIONS", prefix + "connections"),
         conversations=_env("KEFU_TABLE_CONVERSATIONS", prefix + "conversations"),
         messages=_env("KEFU_TABLE_MESSAGES", prefix + "messages"),
+        settings=_env("KEFU_TABLE_SETTINGS", prefix + "settings"),
     )
 
 
@@ -60,6 +64,8 @@ def load_settings() -> Settings:
         token_secret=secret,
         dynamodb_endpoint=os.environ.get("KEFU_DYNAMODB_ENDPOINT") or None,
         ws_callback_url=os.environ.get("KEFU_WS_CALLBACK_URL") or None,
+        uploads_bucket=_env("KEFU_UPLOADS_BUCKET", "kefu-uploads"),
+        s3_endpoint=os.environ.get("KEFU_S3_ENDPOINT") or None,
         visitor_token_ttl=int(_env("KEFU_VISITOR_TOKEN_TTL", str(30 * 24 * 3600))),
         agent_token_ttl=int(_env("KEFU_AGENT_TOKEN_TTL", str(12 * 3600))),
         visitor_burst=int(_env("KEFU_VISITOR_BURST", "10")),

@@ -20,6 +20,7 @@ TABLE_RESOURCES = {
     "ConnectionsTable": "connections",
     "ConversationsTable": "conversations",
     "MessagesTable": "messages",
+    "SettingsTable": "settings",
 }
 
 

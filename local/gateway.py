@@ -244,8 +244,28 @@ class LocalGateway:
         return Response(content=raw, status_code=int(result["statusCode"]), headers=out_headers)
 
 
+def s3_proxy(moto_url: str) -> Callable[[Request], Any]:
+    """Forward /_aws/s3/* to moto's S3, so presigned URLs are same-origin for the browser."""
+    import httpx
+
+    client = httpx.AsyncClient(base_url=moto_url, timeout=30)
+
+    async def proxy(request: Request) -> Response:
+        path = request.url.path[len("/_aws/s3"):] or "/"
+        headers = {k: v for k, v in request.headers.items() if k.lower() not in ("host", "content-length")}
+        upstream = await client.request(request.method, path, params=request.url.query or None,
+                                        headers=headers, content=await request.body())
+        dropped = ("transfer-encoding", "connection", "content-encoding")
+        if request.method != "HEAD":  # a HEAD's Content-Length is the object's size: keep it
+            dropped += ("content-length",)
+        keep = {k: v for k, v in upstream.headers.items() if k.lower() not in dropped}
+        return Response(content=upstream.content, status_code=upstream.status_code, headers=keep)
+
+    return proxy
+
+
 def build_asgi(gateway: LocalGateway, stats: Callable[[], dict[str, Any]],
-               reset_stats: Callable[[], None], demo: dict[str, Any]) -> Starlette:
+               reset_stats: Callable[[], None], demo: dict[str, Any], moto_url: str) -> Starlette:
     async def index(request: Request) -> Response:
         return HTMLResponse(_index_html(request, demo))
 
@@ -272,6 +292,7 @@ def build_asgi(gateway: LocalGateway, stats: Callable[[], dict[str, Any]],
         Route("/_aws/ws/@connections/{connection_id:path}", gateway.connections_api,
               methods=["GET", "POST", "DELETE"]),
         WebSocketRoute("/ws", gateway.websocket),
+        Route("/_aws/s3/{key:path}", s3_proxy(moto_url), methods=["GET", "HEAD", "POST", "PUT"]),
         Route("/v1/{rest:path}", gateway.rest, methods=["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]),
     ]
     for prefix, folder in (("/widget", ROOT / "widget"), ("/console", ROOT / "console"),

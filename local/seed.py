@@ -18,13 +18,15 @@ class SeededTenant:
     site_key: str
     agents: list[dict[str, str]]
     password: str
+    identity_secret: str
 
 
 def seed_tenant(name: str, agents: list[tuple[str, str]], password: str,
                 site_key: str | None = None) -> SeededTenant:
     """Create a tenant and its agents (email, display name), all with `password`."""
     now = int(time.time() * 1000)
-    tenant = Tenant(new_id("t"), name, site_key or f"pk_{secrets.token_urlsafe(18)}", now)
+    tenant = Tenant(new_id("t"), name, site_key or f"pk_{secrets.token_urlsafe(18)}", now,
+                    identity_secret=secrets.token_hex(32))
     DynamoTenants().add(tenant)
     hasher = ScryptHasher()
     hashed = hasher.hash(password)
@@ -33,4 +35,4 @@ def seed_tenant(name: str, agents: list[tuple[str, str]], password: str,
         agent = Agent(tenant.tenant_id, new_id("a"), email.lower(), display_name, hashed, "agent", now)
         DynamoAgents().add(agent)
         created.append({"agent_id": agent.agent_id, "email": agent.email, "display_name": display_name})
-    return SeededTenant(tenant.tenant_id, name, tenant.site_key, created, password)
+    return SeededTenant(tenant.tenant_id, name, tenant.site_key, created, password, tenant.identity_secret)

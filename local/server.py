@@ -30,6 +30,9 @@ def configure_environment(port: int, moto_url: str) -> None:
         "KEFU_DYNAMODB_ENDPOINT": moto_url,
         "AWS_ENDPOINT_URL": moto_url,
         "KEFU_WS_CALLBACK_URL": f"http://127.0.0.1:{port}/_aws/ws",
+        # Browsers upload and download attachments through the gateway's S3 proxy (same origin).
+        "KEFU_S3_ENDPOINT": f"http://127.0.0.1:{port}/_aws/s3",
+        "KEFU_UPLOADS_BUCKET": os.environ.get("KEFU_UPLOADS_BUCKET", "kefu-uploads"),
         "POWERTOOLS_METRICS_DISABLED": os.environ.get("POWERTOOLS_METRICS_DISABLED", "true"),
         "POWERTOOLS_LOG_LEVEL": os.environ.get("POWERTOOLS_LOG_LEVEL", "WARNING"),
     })
@@ -55,6 +58,8 @@ class LocalStack:
         settings = load_settings()
         dynamodb = boto3.client("dynamodb", endpoint_url=self.moto.url, region_name=settings.region)
         create_tables(dynamodb, {k: getattr(settings.tables, k) for k in vars(settings.tables)})
+        s3 = boto3.client("s3", endpoint_url=self.moto.url, region_name=settings.region)
+        s3.create_bucket(Bucket=settings.uploads_bucket)
         bootstrap.services()  # binds the pynamodb models to moto
 
         from .gateway import LocalGateway, build_asgi
@@ -72,7 +77,8 @@ class LocalStack:
             self.demo = asdict(seeded)
         self.gateway = LocalGateway()
         self.gateway.host = f"127.0.0.1:{self.port}"
-        self.asgi = build_asgi(self.gateway, self.moto.stats.snapshot, self.moto.stats.reset, self.demo)
+        self.asgi = build_asgi(self.gateway, self.moto.stats.snapshot, self.moto.stats.reset, self.demo,
+                               self.moto.url)
         self.url = f"http://127.0.0.1:{self.port}"
         self.ws_url = f"ws://127.0.0.1:{self.port}/ws"
         self._server: Any = None

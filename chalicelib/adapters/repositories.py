@@ -4,17 +4,22 @@ SDK errors become domain errors here (ConditionalCheckFailed → SequenceConflic
 """
 from __future__ import annotations
 
+import json
+
 from pynamodb.connection import Connection as PynamoConnection
 from pynamodb.exceptions import DoesNotExist, PutError, TransactWriteError, UpdateError
 from pynamodb.transactions import TransactWrite
 
-from ..domain.errors import Conflict, ConversationClosed, DuplicateMessage, SequenceConflict
+from ..domain.errors import Conflict, DuplicateMessage, SequenceConflict
 from ..domain.model import (
     Agent,
+    Attachment,
+    CannedReply,
     Connection,
     Conversation,
     ConversationStatus,
     Message,
+    PageVisit,
     RateState,
     Role,
     Tenant,
@@ -22,6 +27,7 @@ from ..domain.model import (
 )
 from ..domain.ports import (
     AgentRepository,
+    CannedReplyRepository,
     ConnectionRepository,
     ConversationRepository,
     MessageRepository,
@@ -33,6 +39,7 @@ from .tables import (
     ConnectionItem,
     ConversationItem,
     MessageItem,
+    SettingsItem,
     TenantItem,
     VisitorItem,
 )
@@ -59,16 +66,20 @@ class DynamoTenants(TenantRepository):
             item = TenantItem.get(tenant_id)
         except DoesNotExist:
             return None
-        return Tenant(item.tenant_id, item.name, item.site_key, int(item.created_at))
+        return self._tenant(item)
 
     def get_by_site_key(self, site_key: str) -> Tenant | None:
         for item in TenantItem.by_site_key.query(site_key, limit=1):
-            return Tenant(item.tenant_id, item.name, item.site_key, int(item.created_at))
+            return self._tenant(item)
         return None
 
     def add(self, tenant: Tenant) -> None:
         TenantItem(tenant.tenant_id, name=tenant.name, site_key=tenant.site_key,
-                   created_at=tenant.created_at).save()
+                   created_at=tenant.created_at, identity_secret=tenant.identity_secret or None).save()
+
+    @staticmethod
+    def _tenant(item: TenantItem) -> Tenant:
+        return Tenant(item.tenant_id, item.name, item.site_key, int(item.created_at), item.identity_secret or "")
 
 
 class DynamoAgents(AgentRepository):
@@ -104,10 +115,21 @@ class DynamoAgents(AgentRepository):
         except TransactWriteError:
             raise Conflict(f"an agent with email {email} already exists") from None
 
+    def set_presence(self, tenant_id: str, agent_id: str, state: str, now_ms: int) -> None:
+        try:
+            AgentItem(tenant_id, agent_id).update(
+                actions=[AgentItem.presence.set(state), AgentItem.presence_at.set(now_ms)],
+                condition=AgentItem.agent_id.exists(),
+            )
+        except UpdateError as error:
+            if not _conditional_failed(error):
+                raise
+
     @staticmethod
     def _agent(item: AgentItem) -> Agent:
         return Agent(item.tenant_id, item.agent_id, item.email or "", item.display_name or "",
-                     item.password_hash or "", item.role or "agent", int(item.created_at))
+                     item.password_hash or "", item.role or "agent", int(item.created_at),
+                     item.presence or "offline", int(item.presence_at or 0))
 
 
 class DynamoVisitors(VisitorRepository):
@@ -120,27 +142,60 @@ class DynamoVisitors(VisitorRepository):
 
     def add(self, visitor: Visitor) -> None:
         VisitorItem(visitor.tenant_id, visitor.visitor_id, created_at=visitor.created_at,
-                    last_seen_at=visitor.last_seen_at, visits=visitor.visits).save(
-            condition=VisitorItem.visitor_id.does_not_exist()
-        )
+                    last_seen_at=visitor.last_seen_at, visits=visitor.visits, device=visitor.device,
+                    version=0).save(condition=VisitorItem.visitor_id.does_not_exist())
 
-    def touch(self, tenant_id: str, visitor_id: str, now_ms: int) -> Visitor | None:
+    def touch(self, tenant_id: str, visitor_id: str, now_ms: int, device: str | None) -> Visitor | None:
         item = VisitorItem(tenant_id, visitor_id)
+        actions = [VisitorItem.last_seen_at.set(now_ms), VisitorItem.visits.add(1)]
+        if device:
+            actions.append(VisitorItem.device.set(device))
         try:
-            item.update(
-                actions=[VisitorItem.last_seen_at.set(now_ms), VisitorItem.visits.add(1)],
-                condition=VisitorItem.visitor_id.exists(),
-            )
+            item.update(actions=actions, condition=VisitorItem.visitor_id.exists())
         except UpdateError as error:
             if _conditional_failed(error):
                 return None
             raise
         return self._visitor(item)
 
+    def save_profile(self, visitor: Visitor) -> None:
+        v = visitor
+        actions = [
+            VisitorItem.last_seen_at.set(v.last_seen_at),
+            VisitorItem.attributes_json.set(json.dumps(v.attributes)),
+            VisitorItem.trail_json.set(json.dumps([[t.url, t.title, t.at] for t in v.trail])),
+            VisitorItem.utm_json.set(json.dumps(v.utm)),
+            VisitorItem.verified.set(v.verified),
+            VisitorItem.version.set(v.version + 1),
+        ]
+        for attribute, value in ((VisitorItem.name, v.name), (VisitorItem.email, v.email),
+                                 (VisitorItem.phone, v.phone), (VisitorItem.referrer, v.referrer),
+                                 (VisitorItem.source, v.source), (VisitorItem.language, v.language),
+                                 (VisitorItem.screen, v.screen)):
+            actions.append(attribute.set(value) if value else attribute.remove())
+        condition = (VisitorItem.version == v.version) if v.version else (
+            VisitorItem.version.does_not_exist() | (VisitorItem.version == 0))
+        try:
+            VisitorItem(v.tenant_id, v.visitor_id).update(
+                actions=actions, condition=VisitorItem.visitor_id.exists() & condition)
+        except UpdateError as error:
+            if _conditional_failed(error):
+                raise Conflict("the visitor changed meanwhile") from None
+            raise
+        v.version += 1
+
     @staticmethod
     def _visitor(item: VisitorItem) -> Visitor:
-        return Visitor(item.tenant_id, item.visitor_id, int(item.created_at), int(item.last_seen_at),
-                       item.open_conversation_id, int(item.visits))
+        trail = [PageVisit(url, title, int(at)) for url, title, at in json.loads(item.trail_json or "[]")]
+        return Visitor(
+            tenant_id=item.tenant_id, visitor_id=item.visitor_id, created_at=int(item.created_at),
+            last_seen_at=int(item.last_seen_at), open_conversation_id=item.open_conversation_id,
+            visits=int(item.visits), name=item.name, email=item.email, phone=item.phone,
+            verified=bool(item.verified), attributes=json.loads(item.attributes_json or "{}"),
+            trail=trail, referrer=item.referrer, source=item.source,
+            utm=json.loads(item.utm_json or "{}"), device=item.device, language=item.language,
+            screen=item.screen, version=int(item.version or 0),
+        )
 
 
 # ------------------------------------------------------------------ connections
@@ -319,6 +374,22 @@ class DynamoConversations(ConversationRepository):
         return True
 
 
+    def set_status(self, tenant_id: str, conversation_id: str, status: str, now_ms: int) -> Conversation | None:
+        item = ConversationItem(tenant_id, conversation_id)
+        try:
+            item.update(
+                actions=[ConversationItem.status.set(status),
+                         ConversationItem.status_key.set(f"{tenant_id}#{status}"),
+                         ConversationItem.updated_at.set(now_ms)],
+                condition=ConversationItem.conversation_id.exists() & (ConversationItem.status != status),
+            )
+        except UpdateError as error:
+            if _conditional_failed(error):
+                return None
+            raise
+        return _conversation(item)
+
+
 def _message_key(tenant_id: str, conversation_id: str) -> str:
     return f"{tenant_id}#{conversation_id}"
 
@@ -328,7 +399,8 @@ def _seq_key(seq: int) -> str:
 
 
 class DynamoMessages(MessageRepository):
-    def append(self, conversation: Conversation, message: Message, rate: RateState | None) -> None:
+    def append(self, conversation: Conversation, message: Message, rate: RateState | None,
+               assign_to: str | None = None, reopen: bool = False) -> None:
         """One TransactWriteItems request: advance the conversation's seq (conditional on
         the value we read), store the message, and claim its client message id."""
         c, m = conversation, message
@@ -336,8 +408,15 @@ class DynamoMessages(MessageRepository):
         actions = [
             ConversationItem.last_seq.set(m.seq),
             ConversationItem.updated_at.set(m.created_at),
-            ConversationItem.last_message_preview.set(m.text[:140]),
         ]
+        if not m.internal:
+            preview = m.text[:140] if m.text.strip() else f"[{m.attachment.name}]" if m.attachment else ""
+            actions.append(ConversationItem.last_message_preview.set(preview))
+        if assign_to:
+            actions.append(ConversationItem.assignee_id.set(assign_to))
+        if reopen:
+            actions += [ConversationItem.status.set(ConversationStatus.OPEN.value),
+                        ConversationItem.status_key.set(f"{c.tenant_id}#{ConversationStatus.OPEN.value}")]
         if rate is not None:
             actions += [ConversationItem.rate_tokens.set(rate.tokens),
                         ConversationItem.rate_updated_ms.set(rate.updated_ms)]
@@ -346,17 +425,25 @@ class DynamoMessages(MessageRepository):
             if c.last_seq
             else (ConversationItem.last_seq.does_not_exist() | (ConversationItem.last_seq == 0))
         )
+        # The status we decided on (reopen or not) must still hold when we write.
+        seq_condition &= ConversationItem.status == c.status.value
+        if assign_to:
+            seq_condition &= ConversationItem.assignee_id.does_not_exist()
         try:
             with TransactWrite(connection=_transaction_connection()) as tx:
                 tx.update(
                     ConversationItem(c.tenant_id, c.conversation_id),
                     actions=actions,
-                    condition=seq_condition & (ConversationItem.status == ConversationStatus.OPEN.value),
+                    condition=seq_condition,
                 )
+                a = m.attachment
                 tx.save(
                     MessageItem(key, _seq_key(m.seq), seq=m.seq, client_msg_id=m.client_msg_id,
                                 sender_role=m.sender_role.value, sender_id=m.sender_id,
-                                sender_name=m.sender_name, text=m.text, created_at=m.created_at),
+                                sender_name=m.sender_name, text=m.text, created_at=m.created_at,
+                                internal=m.internal or None,
+                                att_file_id=a.file_id if a else None, att_name=a.name if a else None,
+                                att_type=a.content_type if a else None, att_size=a.size if a else None),
                     condition=MessageItem.item_key.does_not_exist(),
                 )
                 tx.save(
@@ -370,9 +457,6 @@ class DynamoMessages(MessageRepository):
             if 1 in failed:
                 raise DuplicateMessage("this client_msg_id is already stored") from None
             if 2 in failed or 0 in failed:
-                current = DynamoConversations().get(c.tenant_id, c.conversation_id)
-                if current is not None and current.status is not ConversationStatus.OPEN:
-                    raise ConversationClosed("this conversation is resolved") from None
                 raise SequenceConflict("the conversation moved on; read it again") from None
             if "TransactionConflict" in reasons:
                 raise SequenceConflict("a concurrent transaction touched the conversation") from None
@@ -397,6 +481,17 @@ class DynamoMessages(MessageRepository):
         )
         return [self._message(tenant_id, conversation_id, i) for i in items]
 
+    def list_before(self, tenant_id: str, conversation_id: str, before_seq: int, limit: int) -> list[Message]:
+        key = _message_key(tenant_id, conversation_id)
+        items = MessageItem.query(
+            key,
+            MessageItem.item_key.between(_seq_key(0), _seq_key(max(0, before_seq - 1))),
+            consistent_read=True,
+            scan_index_forward=False,
+            limit=limit,
+        )
+        return list(reversed([self._message(tenant_id, conversation_id, i) for i in items]))
+
     @staticmethod
     def _message(tenant_id: str, conversation_id: str, item: MessageItem) -> Message:
         return Message(
@@ -409,4 +504,34 @@ class DynamoMessages(MessageRepository):
             sender_name=item.sender_name or "",
             text=item.text or "",
             created_at=int(item.created_at or 0),
+            internal=bool(item.internal),
+            attachment=Attachment(item.att_file_id, item.att_name or "", item.att_type or "",
+                                  int(item.att_size or 0)) if item.att_file_id else None,
         )
+
+
+class DynamoCannedReplies(CannedReplyRepository):
+    PREFIX = "canned#"
+
+    def list(self, tenant_id: str) -> list[CannedReply]:
+        return [self._reply(i) for i in SettingsItem.query(
+            tenant_id, SettingsItem.item_key.startswith(self.PREFIX))]
+
+    def get(self, tenant_id: str, reply_id: str) -> CannedReply | None:
+        try:
+            return self._reply(SettingsItem.get(tenant_id, self.PREFIX + reply_id))
+        except DoesNotExist:
+            return None
+
+    def put(self, reply: CannedReply) -> None:
+        SettingsItem(reply.tenant_id, self.PREFIX + reply.reply_id, shortcut=reply.shortcut, text=reply.text,
+                     updated_at=reply.updated_at).save()
+
+    def delete(self, tenant_id: str, reply_id: str) -> bool:
+        raw = SettingsItem._get_connection().delete_item(tenant_id, self.PREFIX + reply_id,
+                                                          return_values="ALL_OLD")
+        return bool(raw and raw.get("Attributes"))
+
+    def _reply(self, item: SettingsItem) -> CannedReply:
+        return CannedReply(item.tenant_id, item.item_key[len(self.PREFIX):], item.shortcut or "",
+                           item.text or "", int(item.updated_at))

@@ -42,6 +42,7 @@ class TenantItem(Model):
     name = UnicodeAttribute()
     site_key = UnicodeAttribute()
     created_at = NumberAttribute(default=0)
+    identity_secret = UnicodeAttribute(null=True)
     by_site_key = BySiteKey()
 
 
@@ -59,6 +60,8 @@ class AgentItem(Model):
     password_hash = UnicodeAttribute(null=True)
     role = UnicodeAttribute(null=True)
     created_at = NumberAttribute(default=0)
+    presence = UnicodeAttribute(null=True)
+    presence_at = NumberAttribute(null=True)
     # on login items only
     login_tenant_id = UnicodeAttribute(null=True)
     login_agent_id = UnicodeAttribute(null=True)
@@ -74,6 +77,20 @@ class VisitorItem(Model):
     last_seen_at = NumberAttribute()
     visits = NumberAttribute(default=1)
     open_conversation_id = UnicodeAttribute(null=True)
+    # profile (see chalicelib/domain/visitors.py); lists and maps kept as JSON text
+    name = UnicodeAttribute(null=True)
+    email = UnicodeAttribute(null=True)
+    phone = UnicodeAttribute(null=True)
+    verified = BooleanAttribute(null=True)
+    attributes_json = UnicodeAttribute(null=True)
+    trail_json = UnicodeAttribute(null=True)
+    referrer = UnicodeAttribute(null=True)
+    source = UnicodeAttribute(null=True)
+    utm_json = UnicodeAttribute(null=True)
+    device = UnicodeAttribute(null=True)
+    language = UnicodeAttribute(null=True)
+    screen = UnicodeAttribute(null=True)
+    version = NumberAttribute(default=0)
 
 
 class ConnectionItem(Model):
@@ -174,6 +191,25 @@ class MessageItem(Model):
     text = UnicodeAttribute(null=True)
     created_at = NumberAttribute(null=True)
     is_dedupe = BooleanAttribute(null=True)
+    internal = BooleanAttribute(null=True)
+    att_file_id = UnicodeAttribute(null=True)
+    att_name = UnicodeAttribute(null=True)
+    att_type = UnicodeAttribute(null=True)
+    att_size = NumberAttribute(null=True)
+
+
+class SettingsItem(Model):
+    """A tenant's configuration items under (tenant_id, `<kind>#<id>`): canned replies now;
+    groups, routing rules and SLA policies share the table."""
+
+    class Meta(_Meta):
+        table_name = "kefu-settings"
+
+    tenant_id = UnicodeAttribute(hash_key=True)
+    item_key = UnicodeAttribute(range_key=True)
+    shortcut = UnicodeAttribute(null=True)
+    text = UnicodeAttribute(null=True)
+    updated_at = NumberAttribute(default=0)
 
 
 ALL_MODELS: dict[str, type[Model]] = {
@@ -183,6 +219,7 @@ ALL_MODELS: dict[str, type[Model]] = {
     "connections": ConnectionItem,
     "conversations": ConversationItem,
     "messages": MessageItem,
+    "settings": SettingsItem,
 }
 
 

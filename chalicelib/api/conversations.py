@@ -34,4 +34,5 @@ def conversation_messages(conversation_id: str) -> Response:
     request = conversations.current_request
     identity = services().auth.identify(bearer_token(request))
     query = parse_query(request, HistoryQuery)
-    return json_response(services().chat.history(identity, conversation_id, query.after_seq, query.limit))
+    return json_response(services().chat.history(identity, conversation_id, query.after_seq, query.limit,
+                                                 before_seq=query.before_seq))

@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from ..domain.protocol import ConversationSummary, Messages
+from ..domain.protocol import ConversationSummary, Messages, VisitorProfile
 
 
 class Body(BaseModel):
@@ -66,7 +66,54 @@ class ConversationListQuery(Body):
 
 class HistoryQuery(Body):
     after_seq: int = Field(default=0, ge=0)
+    before_seq: int | None = Field(default=None, ge=1, description="page backwards: the messages just before this seq")
     limit: int = Field(default=100, ge=1, le=200)
+
+
+class AgentMeOut(BaseModel):
+    agent_id: str
+    tenant_id: str
+    email: str
+    display_name: str
+    role: str
+    presence: Literal["online", "away", "offline"]
+
+
+class CannedReplyIn(Body):
+    shortcut: str = Field(pattern=r"^[a-z0-9_-]{1,32}$")
+    text: str = Field(min_length=1, max_length=4000)
+
+
+class CannedReplyOut(BaseModel):
+    id: str
+    shortcut: str
+    text: str
+
+
+class CannedReplyList(BaseModel):
+    canned_replies: list[CannedReplyOut]
+
+
+class VisitorDetails(VisitorProfile):
+    conversations: list[ConversationSummary]
+
+
+class UploadIn(Body):
+    conversation_id: str = Field(max_length=64)
+    name: str = Field(min_length=1, max_length=200)
+    content_type: str = Field(max_length=100)
+    size: int = Field(ge=1)
+
+
+class PresignedPost(BaseModel):
+    url: str
+    fields: dict[str, str]
+
+
+class UploadOut(BaseModel):
+    file_id: str
+    upload: PresignedPost
+    max_bytes: int
 
 
 class HealthOut(BaseModel):
@@ -86,5 +133,16 @@ ENDPOINTS = {
     ("GET", "/v1/conversations/{conversation_id}"): (None, ConversationSummary,
                                                      "One conversation", "agent or its visitor"),
     ("GET", "/v1/conversations/{conversation_id}/messages"): (
-        HistoryQuery, Messages, "Messages after a sequence number, oldest first", "agent or its visitor"),
+        HistoryQuery, Messages, "Messages after (or just before) a sequence number, oldest first",
+        "agent or its visitor"),
+    ("GET", "/v1/agents/me"): (None, AgentMeOut, "The signed-in agent, with their last presence", "agent"),
+    ("GET", "/v1/canned-replies"): (None, CannedReplyList, "The tenant's canned replies", "agent"),
+    ("POST", "/v1/canned-replies"): (CannedReplyIn, CannedReplyOut, "Create a canned reply", "agent"),
+    ("PUT", "/v1/canned-replies/{reply_id}"): (CannedReplyIn, CannedReplyOut, "Change a canned reply", "agent"),
+    ("DELETE", "/v1/canned-replies/{reply_id}"): (None, None, "Delete a canned reply (204)", "agent"),
+    ("GET", "/v1/visitors/{visitor_id}"): (None, VisitorDetails,
+                                           "A visitor's profile, page trail and conversations", "agent"),
+    ("POST", "/v1/uploads"): (UploadIn, UploadOut,
+                              "A presigned POST to upload an attachment straight to storage",
+                              "agent or the conversation's visitor"),
 }

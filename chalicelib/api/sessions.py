@@ -20,8 +20,10 @@ def health() -> Response:
 
 @sessions.route("/v1/visitor/sessions", methods=["POST"], cors=PUBLIC_CORS)
 def start_visitor_session() -> Response:
-    body = parse_body(sessions.current_request, VisitorSessionIn)
-    session = services().auth.start_visitor_session(body.site_key, body.token)
+    request = sessions.current_request
+    body = parse_body(request, VisitorSessionIn)
+    session = services().auth.start_visitor_session(body.site_key, body.token,
+                                                    request.headers.get("user-agent"))
     return json_response(
         VisitorSessionOut(
             token=session.token,

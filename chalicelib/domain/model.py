@@ -35,6 +35,7 @@ class Tenant:
     name: str
     site_key: str
     created_at: int = 0
+    identity_secret: str = ""  # HMAC key for identify()'s user_hash (verified identity)
 
 
 @dataclass
@@ -46,16 +47,40 @@ class Agent:
     password_hash: str
     role: str = "agent"  # agent | supervisor | admin
     created_at: int = 0
+    presence: str = "offline"  # online | away | offline
+    presence_at: int = 0
+
+
+@dataclass
+class PageVisit:
+    url: str
+    title: str
+    at: int
 
 
 @dataclass
 class Visitor:
+    """A person on the site, known by the token in their browser; the profile agents see."""
+
     tenant_id: str
     visitor_id: str
     created_at: int
     last_seen_at: int
     open_conversation_id: str | None = None
     visits: int = 1
+    name: str | None = None
+    email: str | None = None
+    phone: str | None = None
+    verified: bool = False
+    attributes: dict[str, str] = field(default_factory=dict)
+    trail: list[PageVisit] = field(default_factory=list)  # most recent last
+    referrer: str | None = None
+    source: str | None = None
+    utm: dict[str, str] = field(default_factory=dict)
+    device: str | None = None
+    language: str | None = None
+    screen: str | None = None
+    version: int = 0  # optimistic concurrency for profile updates
 
 
 @dataclass(frozen=True)
@@ -107,6 +132,14 @@ class Conversation:
 
 
 @dataclass(frozen=True)
+class Attachment:
+    file_id: str
+    name: str
+    content_type: str
+    size: int
+
+
+@dataclass(frozen=True)
 class Message:
     tenant_id: str
     conversation_id: str
@@ -117,3 +150,17 @@ class Message:
     sender_name: str
     text: str
     created_at: int
+    internal: bool = False
+    attachment: Attachment | None = None
+
+    def visible_to(self, role: Role) -> bool:
+        return not self.internal or role is Role.AGENT
+
+
+@dataclass
+class CannedReply:
+    tenant_id: str
+    reply_id: str
+    shortcut: str
+    text: str
+    updated_at: int = 0

@@ -5,7 +5,7 @@ from __future__ import annotations
 import abc
 from typing import Any
 
-from .model import Agent, Connection, Conversation, Message, RateState, Tenant, Visitor
+from .model import Agent, CannedReply, Connection, Conversation, Message, RateState, Tenant, Visitor
 
 
 class TenantRepository(abc.ABC):
@@ -30,6 +30,9 @@ class AgentRepository(abc.ABC):
     def add(self, agent: Agent) -> None:
         """Store a new agent; raises `Conflict` if the email is taken (in any tenant)."""
 
+    @abc.abstractmethod
+    def set_presence(self, tenant_id: str, agent_id: str, state: str, now_ms: int) -> None: ...
+
 
 class VisitorRepository(abc.ABC):
     @abc.abstractmethod
@@ -39,8 +42,13 @@ class VisitorRepository(abc.ABC):
     def add(self, visitor: Visitor) -> None: ...
 
     @abc.abstractmethod
-    def touch(self, tenant_id: str, visitor_id: str, now_ms: int) -> Visitor | None:
+    def touch(self, tenant_id: str, visitor_id: str, now_ms: int, device: str | None) -> Visitor | None:
         """Record a returning visit; returns the updated visitor or None if unknown."""
+
+    @abc.abstractmethod
+    def save_profile(self, visitor: Visitor) -> None:
+        """Write the profile fields if nobody else did since `visitor.version` was read
+        (raises `Conflict` otherwise); bumps `visitor.version`."""
 
 
 class ConnectionRepository(abc.ABC):
@@ -90,6 +98,11 @@ class ConversationRepository(abc.ABC):
     def mark_read(self, tenant_id: str, conversation_id: str, role: str, seq: int) -> bool:
         """Raise the role's read mark to `seq`; False if it was already at or past it."""
 
+    @abc.abstractmethod
+    def set_status(self, tenant_id: str, conversation_id: str, status: str, now_ms: int) -> Conversation | None:
+        """Move the conversation to `status` if it is not there already (conditional);
+        returns the updated conversation, or None if it already had that status."""
+
 
 class MessageRepository(abc.ABC):
     @abc.abstractmethod
@@ -98,12 +111,14 @@ class MessageRepository(abc.ABC):
         conversation: Conversation,
         message: Message,
         rate: RateState | None,
+        assign_to: str | None = None,
+        reopen: bool = False,
     ) -> None:
-        """Store `message` as seq `conversation.last_seq + 1` in one transaction.
+        """Store `message` as seq `conversation.last_seq + 1` in one transaction, optionally
+        making `assign_to` the assignee and reopening a resolved conversation.
 
-        Raises `SequenceConflict` if another writer advanced the conversation first,
-        `DuplicateMessage` if the client message id is already stored, and
-        `ConversationClosed` if it is no longer open.
+        Raises `SequenceConflict` if another writer advanced the conversation first and
+        `DuplicateMessage` if the client message id is already stored.
         """
 
     @abc.abstractmethod
@@ -113,6 +128,41 @@ class MessageRepository(abc.ABC):
     def list_after(
         self, tenant_id: str, conversation_id: str, after_seq: int, limit: int
     ) -> list[Message]: ...
+
+    @abc.abstractmethod
+    def list_before(
+        self, tenant_id: str, conversation_id: str, before_seq: int, limit: int
+    ) -> list[Message]:
+        """The `limit` messages just before `before_seq`, oldest first."""
+
+
+class CannedReplyRepository(abc.ABC):
+    @abc.abstractmethod
+    def list(self, tenant_id: str) -> list[CannedReply]: ...
+
+    @abc.abstractmethod
+    def get(self, tenant_id: str, reply_id: str) -> CannedReply | None: ...
+
+    @abc.abstractmethod
+    def put(self, reply: CannedReply) -> None: ...
+
+    @abc.abstractmethod
+    def delete(self, tenant_id: str, reply_id: str) -> bool: ...
+
+
+class FileStore(abc.ABC):
+    """Object storage for attachments: browsers upload and download directly with presigned URLs."""
+
+    @abc.abstractmethod
+    def presign_upload(self, key: str, content_type: str, max_bytes: int) -> dict[str, Any]:
+        """{"url": ..., "fields": {...}} for a browser's multipart POST."""
+
+    @abc.abstractmethod
+    def head(self, key: str) -> tuple[int, str] | None:
+        """(size, content type) of a stored object, or None."""
+
+    @abc.abstractmethod
+    def download_url(self, key: str, name: str, content_type: str) -> str: ...
 
 
 class ConnectionGateway(abc.ABC):

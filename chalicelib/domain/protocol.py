@@ -10,7 +10,15 @@ import json
 import re
 from typing import Annotated, Any, Literal, Union
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    TypeAdapter,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from .errors import FrameTooLarge, InvalidFrame, MalformedJson, UnknownAction
 
@@ -36,20 +44,34 @@ class Hello(Frame):
     action: Literal["hello"]
 
 
+class AttachmentIn(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    file_id: str = Field(pattern=r"^f_[a-z0-9]{26}$")
+    name: str = Field(min_length=1, max_length=200)
+    content_type: str = Field(max_length=100)
+    size: int = Field(ge=1)
+
+
 class SendMessage(Frame):
     action: Literal["message.send"]
     client_msg_id: str = Field(pattern=CLIENT_MSG_ID)
     conversation_id: str | None = Field(default=None, max_length=64)
-    text: str = Field(min_length=1, max_length=MAX_TEXT_CHARS)
+    text: str = Field(default="", max_length=MAX_TEXT_CHARS)
+    internal: bool = False  # an agent's note: never sent to or synced by the visitor
+    attachment: AttachmentIn | None = None
 
     @field_validator("text")
     @classmethod
     def _plain_text(cls, value: str) -> str:
-        if not value.strip():
-            raise ValueError("text must not be blank")
         if _CONTROL.search(value):
             raise ValueError("text must not contain control characters")
         return value
+
+    @model_validator(mode="after")
+    def _has_content(self) -> "SendMessage":
+        if not self.text.strip() and self.attachment is None:
+            raise ValueError("a message needs text or an attachment")
+        return self
 
 
 class Typing(Frame):
@@ -78,12 +100,83 @@ class Ping(Frame):
     action: Literal["ping"]
 
 
+class Utm(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    source: str | None = Field(default=None, max_length=200)
+    medium: str | None = Field(default=None, max_length=200)
+    campaign: str | None = Field(default=None, max_length=200)
+    term: str | None = Field(default=None, max_length=200)
+    content: str | None = Field(default=None, max_length=200)
+
+
+class PageView(Frame):
+    """The visitor opened a page of the site (sent by the widget on load and SPA navigation)."""
+
+    action: Literal["page.view"]
+    url: str = Field(min_length=1, max_length=2048)
+    title: str = Field(default="", max_length=300)
+    referrer: str | None = Field(default=None, max_length=2048)
+    language: str | None = Field(default=None, max_length=35)
+    screen: str | None = Field(default=None, max_length=20)
+    utm: Utm | None = None
+
+
+class Identify(Frame):
+    """The host page tells who the visitor is (`Kefu.identify`)."""
+
+    action: Literal["identify"]
+    name: str | None = Field(default=None, max_length=200)
+    email: str | None = Field(default=None, max_length=254)
+    phone: str | None = Field(default=None, max_length=40)
+    attributes: dict[str, str] | None = None
+    user_hash: str | None = Field(default=None, max_length=128)
+
+    @field_validator("attributes")
+    @classmethod
+    def _small_attributes(cls, value: dict[str, str] | None) -> dict[str, str] | None:
+        if value is None:
+            return None
+        if len(value) > 50:
+            raise ValueError("at most 50 attributes")
+        for key, item in value.items():
+            if not re.fullmatch(r"[A-Za-z0-9_.\-]{1,64}", key) or len(item) > 500:
+                raise ValueError("attribute keys are 1-64 of [A-Za-z0-9_.-]; values at most 500 chars")
+        return value
+
+
+class ResolveConversation(Frame):
+    action: Literal["conversation.resolve"]
+    conversation_id: str = Field(max_length=64)
+
+
+class ReopenConversation(Frame):
+    action: Literal["conversation.reopen"]
+    conversation_id: str = Field(max_length=64)
+
+
+class SetPresence(Frame):
+    action: Literal["presence.set"]
+    state: Literal["online", "away", "offline"]
+
+
 ClientFrame = Annotated[
-    Union[Hello, SendMessage, Typing, MarkRead, Sync, Ping], Field(discriminator="action")
+    Union[Hello, SendMessage, Typing, MarkRead, Sync, Ping, PageView, Identify, ResolveConversation,
+          ReopenConversation, SetPresence],
+    Field(discriminator="action"),
 ]
-CLIENT_ACTIONS = ("hello", "message.send", "typing", "read", "sync", "ping")
+CLIENT_ACTIONS = ("hello", "message.send", "typing", "read", "sync", "ping", "page.view", "identify",
+                  "conversation.resolve", "conversation.reopen", "presence.set")
 
 # ---------------------------------------------------------------- server → client
+
+
+class AttachmentOut(BaseModel):
+    model_config = ConfigDict(frozen=True)
+    file_id: str
+    name: str
+    content_type: str
+    size: int
+    url: str  # time-limited download link
 
 
 class MessageOut(BaseModel):
@@ -96,6 +189,8 @@ class MessageOut(BaseModel):
     sender_name: str
     text: str
     created_at: int
+    internal: bool = False
+    attachment: AttachmentOut | None = None
 
 
 class Welcome(Frame):
@@ -172,6 +267,51 @@ class ConversationNew(Frame):
     conversation: ConversationSummary
 
 
+class ConversationUpdated(Frame):
+    """Status or assignee changed (agents and the visitor's tabs)."""
+
+    action: Literal["conversation.updated"] = "conversation.updated"
+    conversation: ConversationSummary
+
+
+class PageOut(BaseModel):
+    url: str
+    title: str = ""
+    at: int = 0
+
+
+class VisitorProfile(BaseModel):
+    visitor_id: str
+    name: str | None = None
+    email: str | None = None
+    phone: str | None = None
+    verified: bool = False  # identify() carried a valid user_hash
+    attributes: dict[str, str] = Field(default_factory=dict)
+    current_page: PageOut | None = None
+    trail: list[PageOut] = Field(default_factory=list)
+    referrer: str | None = None
+    source: str | None = None  # search / social / campaign / referral / direct
+    utm: Utm | None = None
+    device: str | None = None
+    language: str | None = None
+    screen: str | None = None
+    visits: int = 1
+    returning: bool = False
+    first_seen_at: int = 0
+    last_seen_at: int = 0
+
+
+class VisitorUpdated(Frame):
+    action: Literal["visitor.updated"] = "visitor.updated"
+    visitor: VisitorProfile
+
+
+class AgentPresence(Frame):
+    action: Literal["agent.presence"] = "agent.presence"
+    agent_id: str
+    state: Literal["online", "away", "offline"]
+
+
 class Pong(Frame):
     action: Literal["pong"] = "pong"
     server_time: int
@@ -188,8 +328,8 @@ class ErrorOut(Frame):
 
 ServerFrame = Annotated[
     Union[
-        Welcome, MessageAck, MessageNew, Messages, TypingOut, ReadOut, ConversationNew, Pong,
-        ErrorOut,
+        Welcome, MessageAck, MessageNew, Messages, TypingOut, ReadOut, ConversationNew,
+        ConversationUpdated, VisitorUpdated, AgentPresence, Pong, ErrorOut,
     ],
     Field(discriminator="action"),
 ]
@@ -197,7 +337,7 @@ ServerFrame = Annotated[
 _client_adapter: TypeAdapter[Any] = TypeAdapter(ClientFrame)
 
 
-def parse_client_frame(raw: str | bytes | None) -> Hello | SendMessage | Typing | MarkRead | Sync | Ping:
+def parse_client_frame(raw: str | bytes | None) -> Frame:
     """Parse and validate one client frame, raising a domain error with a stable code."""
     if raw is None:
         raise MalformedJson("empty frame")

@@ -7,6 +7,7 @@ from ..domain.clock import Clock
 from ..domain.errors import Forbidden, NotFound, Unauthenticated
 from ..domain.ids import new_id
 from ..domain.model import Agent, Identity, Role, Tenant, Visitor
+from ..domain.visitors import describe_device
 from ..domain.ports import AgentRepository, PasswordHasher, TenantRepository, TokenSigner, VisitorRepository
 
 
@@ -49,23 +50,24 @@ class AuthService:
         # Verified against when the email is unknown, so timing does not reveal which emails exist.
         self._dummy_hash: str | None = None
 
-    def start_visitor_session(self, site_key: str, token: str | None) -> VisitorSession:
+    def start_visitor_session(self, site_key: str, token: str | None, user_agent: str | None = None) -> VisitorSession:
         """Give a visitor a token for the site `site_key`, keeping their identity when
         they present a still-valid token of the same tenant (a returning visitor)."""
         tenant = self._tenants.get_by_site_key(site_key)
         if tenant is None:
             raise NotFound("unknown site key")
         now = self._clock.now_ms()
+        device = describe_device(user_agent)
         if token:
             try:
                 identity = self.identify(token)
             except Unauthenticated:
                 identity = None
             if identity and identity.role is Role.VISITOR and identity.tenant_id == tenant.tenant_id:
-                visitor = self._visitors.touch(tenant.tenant_id, identity.principal_id, now)
+                visitor = self._visitors.touch(tenant.tenant_id, identity.principal_id, now, device)
                 if visitor is not None:
                     return VisitorSession(self._visitor_token(visitor), tenant, visitor, True, self._visitor_ttl)
-        visitor = Visitor(tenant.tenant_id, new_id("v"), created_at=now, last_seen_at=now)
+        visitor = Visitor(tenant.tenant_id, new_id("v"), created_at=now, last_seen_at=now, device=device)
         self._visitors.add(visitor)
         return VisitorSession(self._visitor_token(visitor), tenant, visitor, False, self._visitor_ttl)
 

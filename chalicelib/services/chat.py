@@ -1,21 +1,18 @@
-"""Real-time chat: connect, send, typing, read receipts, catch-up and fan-out.
+"""Real-time chat: connect, send, typing, read receipts, catch-up, resolve and fan-out.
 
-Every reply reaches the client through the `ConnectionGateway` (API Gateway's
-@connections API), because a WebSocket route's Lambda return value is not sent back.
+Every reply reaches the client through the `Notifier` (API Gateway's @connections API),
+because a WebSocket route's Lambda return value is not sent back to the client.
 """
 from __future__ import annotations
 
-import logging
 import random
 import time
 from collections import OrderedDict
-from concurrent.futures import ThreadPoolExecutor
-from typing import Iterable
+from typing import Callable
 
 from ..domain import protocol as p
 from ..domain.clock import Clock
 from ..domain.errors import (
-    ConnectionGone,
     ConversationClosed,
     ConversationNotFound,
     DuplicateMessage,
@@ -28,6 +25,7 @@ from ..domain.errors import (
 )
 from ..domain.ids import new_id
 from ..domain.model import (
+    Attachment,
     Connection,
     Conversation,
     ConversationStatus,
@@ -36,7 +34,6 @@ from ..domain.model import (
     Role,
 )
 from ..domain.ports import (
-    ConnectionGateway,
     ConnectionRepository,
     ConversationRepository,
     MessageRepository,
@@ -44,25 +41,15 @@ from ..domain.ports import (
     VisitorRepository,
 )
 from ..domain.ratelimit import RateLimit
-
-log = logging.getLogger("kefu.chat")
+from .notifier import Notifier
 
 CONNECTION_TTL_MS = 2 * 60 * 60 * 1000 + 10 * 60 * 1000  # API Gateway's 2 h limit, plus slack
 MAX_APPEND_ATTEMPTS = 8
 PREVIEW_CHARS = 140
 
-
-def message_out(message: Message) -> p.MessageOut:
-    return p.MessageOut(
-        conversation_id=message.conversation_id,
-        seq=message.seq,
-        client_msg_id=message.client_msg_id,
-        sender_role=message.sender_role.value,
-        sender_id=message.sender_id,
-        sender_name=message.sender_name,
-        text=message.text,
-        created_at=message.created_at,
-    )
+AttachmentResolver = Callable[[Identity, Conversation, p.AttachmentIn], Attachment]
+AttachmentUrl = Callable[[Message], str]
+FrameHandler = Callable[[Connection, p.Frame], None]
 
 
 def conversation_summary(conversation: Conversation) -> p.ConversationSummary:
@@ -80,6 +67,12 @@ def conversation_summary(conversation: Conversation) -> p.ConversationSummary:
     )
 
 
+def preview(message: Message) -> str:
+    if message.text.strip():
+        return message.text[:PREVIEW_CHARS]
+    return f"[{message.attachment.name}]" if message.attachment else ""
+
+
 class ChatService:
     def __init__(
         self,
@@ -87,24 +80,30 @@ class ChatService:
         conversations: ConversationRepository,
         messages: MessageRepository,
         visitors: VisitorRepository,
-        gateway: ConnectionGateway,
+        notifier: Notifier,
         clock: Clock,
         visitor_rate: RateLimit,
         metrics: Metrics,
-        fanout_threads: int = 8,
     ) -> None:
         self._connections = connections
         self._conversations = conversations
         self._messages = messages
         self._visitors = visitors
-        self._gateway = gateway
+        self._notifier = notifier
         self._clock = clock
         self._visitor_rate = visitor_rate
         self._metrics = metrics
-        self._fanout_threads = fanout_threads
-        self._pool: ThreadPoolExecutor | None = None
+        self._resolve_attachment: AttachmentResolver | None = None
+        self._attachment_url: AttachmentUrl | None = None
+        # Frames other services answer (page.view, identify, presence.set): action → handler.
+        self.frame_handlers: dict[str, FrameHandler] = {}
         # Connections never change after $connect, so a warm Lambda keeps them.
         self._connection_cache: OrderedDict[str, Connection] = OrderedDict()
+        notifier.on_gone.append(lambda connection_id: self._connection_cache.pop(connection_id, None))
+
+    def attach_files(self, resolve: AttachmentResolver, url: AttachmentUrl) -> None:
+        """Enable attachments: `resolve` checks an uploaded file, `url` links to it."""
+        self._resolve_attachment, self._attachment_url = resolve, url
 
     # ------------------------------------------------------------ lifecycle
 
@@ -134,11 +133,11 @@ class ChatService:
         self._metrics.count("Connects")
         return connection
 
-    def disconnect(self, connection_id: str) -> None:
+    def disconnect(self, connection_id: str) -> Connection | None:
         self._connection_cache.pop(connection_id, None)
         connection = self._connections.remove(connection_id)
         if connection is None:
-            return
+            return None
         self._metrics.count("Disconnects")
         if connection.role is Role.VISITOR:
             visitor = self._visitors.get(connection.tenant_id, connection.principal_id)
@@ -146,6 +145,7 @@ class ChatService:
                 self._conversations.remove_watcher(
                     connection.tenant_id, visitor.open_conversation_id, connection_id
                 )
+        return connection
 
     # ------------------------------------------------------------ frames
 
@@ -159,18 +159,13 @@ class ChatService:
             self._metrics.count("Errors")
             retry = error.details.get("retry_after_ms") if isinstance(error, RateLimited) else None
             details = {k: v for k, v in error.details.items() if k != "retry_after_ms"} or None
-            self._reply(
+            self._notifier.reply(
                 connection_id,
-                p.ErrorOut(
-                    code=error.code,
-                    message=error.message,
-                    ref=p.client_ref(raw),
-                    retry_after_ms=retry,
-                    details=details,
-                ),
+                p.ErrorOut(code=error.code, message=error.message, ref=p.client_ref(raw),
+                           retry_after_ms=retry, details=details),
             )
 
-    def _dispatch(self, connection: Connection, frame: object) -> None:
+    def _dispatch(self, connection: Connection, frame: p.Frame) -> None:
         if isinstance(frame, p.SendMessage):
             self.send_message(connection, frame)
         elif isinstance(frame, p.Typing):
@@ -182,7 +177,16 @@ class ChatService:
         elif isinstance(frame, p.Hello):
             self.hello(connection)
         elif isinstance(frame, p.Ping):
-            self._reply(connection.connection_id, p.Pong(server_time=self._clock.now_ms()))
+            self._notifier.reply(connection.connection_id, p.Pong(server_time=self._clock.now_ms()))
+        elif isinstance(frame, p.ResolveConversation):
+            self.set_status(connection.identity, frame.conversation_id, ConversationStatus.RESOLVED)
+        elif isinstance(frame, p.ReopenConversation):
+            self.set_status(connection.identity, frame.conversation_id, ConversationStatus.OPEN)
+        else:
+            handler = self.frame_handlers.get(getattr(frame, "action", ""))
+            if handler is None:
+                raise InvalidFrame(f"{getattr(frame, 'action', '?')} is not handled here")
+            handler(connection, frame)
 
     def hello(self, connection: Connection) -> None:
         conversation_id, last_seq = None, 0
@@ -196,7 +200,7 @@ class ChatService:
                         self._conversations.add_watcher(
                             connection.tenant_id, conversation_id, connection.connection_id
                         )
-        self._reply(
+        self._notifier.reply(
             connection.connection_id,
             p.Welcome(
                 connection_id=connection.connection_id,
@@ -211,6 +215,8 @@ class ChatService:
 
     def send_message(self, connection: Connection, frame: p.SendMessage) -> p.MessageAck:
         identity = connection.identity
+        if frame.internal and not identity.is_agent:
+            raise Forbidden("only agents write internal notes")
         created = False
         if frame.conversation_id is None:
             if identity.is_agent:
@@ -218,16 +224,21 @@ class ChatService:
             conversation, created = self._visitor_conversation(connection)
         else:
             conversation = self._readable(identity, frame.conversation_id)
+        attachment = None
+        if frame.attachment is not None:
+            if self._resolve_attachment is None:
+                raise InvalidFrame("attachments are not enabled")
+            attachment = self._resolve_attachment(identity, conversation, frame.attachment)
 
         for attempt in range(MAX_APPEND_ATTEMPTS):
             if attempt:
                 conversation = self._readable(identity, conversation.conversation_id)
             try:
-                ack, message = self._append(connection, conversation, frame)
+                message, changed = self._append(connection, conversation, frame, attachment)
             except SequenceConflict:
                 time.sleep(random.uniform(0, 0.004 * attempt))
                 continue
-            except (DuplicateMessage, RateLimited, ConversationClosed) as error:
+            except (DuplicateMessage, RateLimited) as error:
                 stored = self._messages.get_by_client_id(
                     identity.tenant_id, conversation.conversation_id, frame.client_msg_id
                 )
@@ -235,47 +246,44 @@ class ChatService:
                     if isinstance(error, DuplicateMessage):
                         continue  # the dedupe item exists but its message is not visible yet
                     raise
-                ack = p.MessageAck(
-                    client_msg_id=stored.client_msg_id,
-                    conversation_id=stored.conversation_id,
-                    seq=stored.seq,
-                    created_at=stored.created_at,
-                    duplicate=True,
-                )
-                self._reply(connection.connection_id, ack)
+                ack = self._ack(stored, duplicate=True)
+                self._notifier.reply(connection.connection_id, ack)
                 return ack
             break
         else:
             raise SequenceConflict("the conversation is too busy; retry the message")
 
         self._metrics.count("MessagesSent")
-        self._reply(connection.connection_id, ack)
-        conversation.last_seq = message.seq
-        conversation.last_message_preview = message.text[:PREVIEW_CHARS]
-        agents = self._connections.agent_connections(identity.tenant_id)
+        ack = self._ack(message)
+        self._notifier.reply(connection.connection_id, ack)
+        agents = self._notifier.agents(identity.tenant_id)
         if created:
-            self._fan_out(
-                conversation, agents, p.ConversationNew(conversation=conversation_summary(conversation))
-            )
-        targets = (set(conversation.watchers) | set(agents)) - {connection.connection_id}
-        self._fan_out(conversation, targets, p.MessageNew(conversation_id=conversation.conversation_id,
-                                                           message=message_out(message)))
+            self._notifier.fan_out(agents, p.ConversationNew(conversation=conversation_summary(conversation)),
+                                   conversation)
+        elif changed:
+            self._notifier.fan_out(set(agents) | conversation.watchers,
+                                   p.ConversationUpdated(conversation=conversation_summary(conversation)),
+                                   conversation)
+        audience = set(agents) if message.internal else set(agents) | conversation.watchers
+        self._notifier.fan_out(
+            audience - {connection.connection_id},
+            p.MessageNew(conversation_id=conversation.conversation_id, message=self.message_out(message)),
+            conversation,
+        )
         return ack
 
     def _append(
-        self, connection: Connection, conversation: Conversation, frame: p.SendMessage
-    ) -> tuple[p.MessageAck, Message]:
-        if conversation.status is not ConversationStatus.OPEN:
-            raise ConversationClosed("this conversation is resolved; start a new one")
+        self, connection: Connection, conversation: Conversation, frame: p.SendMessage,
+        attachment: Attachment | None,
+    ) -> tuple[Message, bool]:
+        """Store the message; returns it and whether the conversation's status or assignee changed."""
         now = self._clock.now_ms()
         rate = None
         if connection.role is Role.VISITOR:
             allowed, rate, retry_ms = self._visitor_rate.take(conversation.rate, now)
             if not allowed:
-                raise RateLimited(
-                    "you are sending messages too fast; wait a moment",
-                    {"retry_after_ms": retry_ms},
-                )
+                raise RateLimited("you are sending messages too fast; wait a moment",
+                                  {"retry_after_ms": retry_ms})
         message = Message(
             tenant_id=conversation.tenant_id,
             conversation_id=conversation.conversation_id,
@@ -286,15 +294,48 @@ class ChatService:
             sender_name=connection.display_name,
             text=frame.text,
             created_at=now,
+            internal=frame.internal,
+            attachment=attachment,
         )
-        self._messages.append(conversation, message, rate)
-        ack = p.MessageAck(
-            client_msg_id=message.client_msg_id,
+        # The first agent to answer an unassigned conversation takes it; a new message reopens
+        # a resolved one. Both ride on the same conditional transaction as the sequence number.
+        assign_to = (connection.principal_id
+                     if connection.role is Role.AGENT and not frame.internal and not conversation.assignee_id
+                     else None)
+        reopen = conversation.status is not ConversationStatus.OPEN
+        self._messages.append(conversation, message, rate, assign_to=assign_to, reopen=reopen)
+        conversation.last_seq = message.seq
+        conversation.updated_at = now
+        if not message.internal:
+            conversation.last_message_preview = preview(message)
+        if assign_to:
+            conversation.assignee_id = assign_to
+        if reopen:
+            conversation.status = ConversationStatus.OPEN
+        return message, bool(assign_to or reopen)
+
+    def _ack(self, message: Message, duplicate: bool = False) -> p.MessageAck:
+        return p.MessageAck(client_msg_id=message.client_msg_id, conversation_id=message.conversation_id,
+                            seq=message.seq, created_at=message.created_at, duplicate=duplicate)
+
+    def message_out(self, message: Message) -> p.MessageOut:
+        attachment = None
+        if message.attachment is not None and self._attachment_url is not None:
+            a = message.attachment
+            attachment = p.AttachmentOut(file_id=a.file_id, name=a.name, content_type=a.content_type,
+                                         size=a.size, url=self._attachment_url(message))
+        return p.MessageOut(
             conversation_id=message.conversation_id,
             seq=message.seq,
+            client_msg_id=message.client_msg_id,
+            sender_role=message.sender_role.value,
+            sender_id=message.sender_id,
+            sender_name=message.sender_name,
+            text=message.text,
             created_at=message.created_at,
+            internal=message.internal,
+            attachment=attachment,
         )
-        return ack, message
 
     def typing(self, connection: Connection, frame: p.Typing) -> None:
         identity = connection.identity
@@ -315,7 +356,7 @@ class ChatService:
             # Only agents see the visitor's draft ("input preview"); agents' drafts stay private.
             draft=frame.draft if identity.role is Role.VISITOR else None,
         )
-        self._fan_out(conversation, self._other_side(connection, conversation), out)
+        self._notifier.fan_out(self._other_side(connection, conversation), out, conversation)
 
     def mark_read(self, connection: Connection, frame: p.MarkRead) -> None:
         identity = connection.identity
@@ -325,7 +366,27 @@ class ChatService:
                                              identity.role.value, seq):
             return
         out = p.ReadOut(conversation_id=conversation.conversation_id, role=identity.role.value, seq=seq)
-        self._fan_out(conversation, self._other_side(connection, conversation), out)
+        targets = self._other_side(connection, conversation)
+        if identity.is_agent:  # other agents' unread counts follow too
+            targets |= set(self._notifier.agents(identity.tenant_id)) - {connection.connection_id}
+        self._notifier.fan_out(targets, out, conversation)
+
+    def set_status(self, identity: Identity, conversation_id: str, status: ConversationStatus) -> Conversation:
+        """Resolve or reopen (agents only); tells agents and the visitor's tabs."""
+        if not identity.is_agent:
+            raise Forbidden("only agents resolve or reopen conversations")
+        self._readable(identity, conversation_id)
+        updated = self._conversations.set_status(identity.tenant_id, conversation_id, status.value,
+                                                 self._clock.now_ms())
+        if updated is None:  # already in that status: nothing changed, nobody to tell
+            return self._readable(identity, conversation_id)
+        self._metrics.count("Resolved" if status is ConversationStatus.RESOLVED else "Reopened")
+        self._notifier.fan_out(
+            set(self._notifier.agents(identity.tenant_id)) | updated.watchers,
+            p.ConversationUpdated(conversation=conversation_summary(updated)),
+            updated,
+        )
+        return updated
 
     def sync(self, connection: Connection, frame: p.Sync) -> p.Messages:
         identity = connection.identity
@@ -334,8 +395,8 @@ class ChatService:
             self._conversations.add_watcher(identity.tenant_id, conversation.conversation_id,
                                             connection.connection_id)
         messages = self.history(identity, conversation.conversation_id, frame.after_seq, frame.limit,
-                                conversation)
-        self._reply(connection.connection_id, messages)
+                                conversation=conversation)
+        self._notifier.reply(connection.connection_id, messages)
         return messages
 
     def history(
@@ -344,17 +405,26 @@ class ChatService:
         conversation_id: str,
         after_seq: int,
         limit: int,
+        before_seq: int | None = None,
         conversation: Conversation | None = None,
     ) -> p.Messages:
-        """Messages after `after_seq`, oldest first (WebSocket `sync` and REST share this)."""
+        """Messages after `after_seq` (or the page just before `before_seq`), oldest first.
+        Visitors never see internal notes. WebSocket `sync` and REST share this."""
         if conversation is None:
             conversation = self._readable(identity, conversation_id)
-        stored = self._messages.list_after(identity.tenant_id, conversation_id, after_seq, limit + 1)
+        if before_seq is not None:
+            stored = self._messages.list_before(identity.tenant_id, conversation_id, before_seq, limit + 1)
+            has_more = len(stored) > limit
+            stored = stored[-limit:]
+        else:
+            stored = self._messages.list_after(identity.tenant_id, conversation_id, after_seq, limit + 1)
+            has_more = len(stored) > limit
+            stored = stored[:limit]
         return p.Messages(
             conversation_id=conversation_id,
             after_seq=after_seq,
-            messages=[message_out(m) for m in stored[:limit]],
-            has_more=len(stored) > limit,
+            messages=[self.message_out(m) for m in stored if m.visible_to(identity.role)],
+            has_more=has_more,
             last_seq=conversation.last_seq,
         )
 
@@ -369,6 +439,9 @@ class ChatService:
         return self._conversations.list_by_status(identity.tenant_id, status, limit, cursor)
 
     # ------------------------------------------------------------ helpers
+
+    def connection(self, connection_id: str) -> Connection:
+        return self._connection(connection_id)
 
     def _connection(self, connection_id: str) -> Connection:
         cached = self._connection_cache.get(connection_id)
@@ -424,42 +497,5 @@ class ChatService:
 
     def _other_side(self, connection: Connection, conversation: Conversation) -> set[str]:
         if connection.role is Role.VISITOR:
-            return set(self._connections.agent_connections(connection.tenant_id))
+            return set(self._notifier.agents(connection.tenant_id))
         return set(conversation.watchers)
-
-    def _reply(self, connection_id: str, frame: p.Frame) -> None:
-        try:
-            self._gateway.post(connection_id, frame.model_dump_json(exclude_none=True).encode())
-        except ConnectionGone:
-            self._forget(connection_id, None)
-
-    def _fan_out(self, conversation: Conversation, targets: Iterable[str], frame: p.Frame) -> None:
-        data = frame.model_dump_json(exclude_none=True).encode()
-        targets = list(targets)
-        if len(targets) <= 2:
-            gone = [t for t in targets if not self._post(t, data)]
-        else:
-            if self._pool is None:
-                self._pool = ThreadPoolExecutor(max_workers=self._fanout_threads,
-                                                thread_name_prefix="fanout")
-            results = list(self._pool.map(lambda t: (t, self._post(t, data)), targets))
-            gone = [t for t, ok in results if not ok]
-        for connection_id in gone:
-            self._forget(connection_id, conversation)
-
-    def _post(self, connection_id: str, data: bytes) -> bool:
-        try:
-            self._gateway.post(connection_id, data)
-            return True
-        except ConnectionGone:
-            return False
-
-    def _forget(self, connection_id: str, conversation: Conversation | None) -> None:
-        """A connection API Gateway calls gone: remove it so nobody posts to it again."""
-        log.info("removing gone connection", extra={"gone_connection_id": connection_id})
-        self._connection_cache.pop(connection_id, None)
-        self._connections.remove(connection_id)
-        if conversation is not None and connection_id in conversation.watchers:
-            self._conversations.remove_watcher(conversation.tenant_id, conversation.conversation_id,
-                                               connection_id)
-            conversation.watchers.discard(connection_id)

@@ -1,0 +1,72 @@
+"""Pushing frames to connections, and forgetting connections API Gateway calls gone."""
+from __future__ import annotations
+
+import logging
+from concurrent.futures import ThreadPoolExecutor
+from typing import Iterable
+
+from ..domain import protocol as p
+from ..domain.errors import ConnectionGone
+from ..domain.model import Conversation
+from ..domain.ports import ConnectionGateway, ConnectionRepository, ConversationRepository
+
+log = logging.getLogger("kefu.notifier")
+
+
+class Notifier:
+    def __init__(
+        self,
+        connections: ConnectionRepository,
+        conversations: ConversationRepository,
+        gateway: ConnectionGateway,
+        threads: int = 8,
+    ) -> None:
+        self._connections = connections
+        self._conversations = conversations
+        self._gateway = gateway
+        self._threads = threads
+        self._pool: ThreadPoolExecutor | None = None
+        self.on_gone: list = []  # callbacks(connection_id) run when a connection is found gone
+
+    def agents(self, tenant_id: str) -> list[str]:
+        """Every open agent connection of the tenant (one Query on a sparse index)."""
+        return self._connections.agent_connections(tenant_id)
+
+    def reply(self, connection_id: str, frame: p.Frame) -> None:
+        if not self._post(connection_id, encode(frame)):
+            self.forget(connection_id, None)
+
+    def fan_out(self, targets: Iterable[str], frame: p.Frame, conversation: Conversation | None = None) -> None:
+        data = encode(frame)
+        targets = list(dict.fromkeys(targets))
+        if len(targets) <= 2:
+            gone = [t for t in targets if not self._post(t, data)]
+        else:
+            if self._pool is None:
+                self._pool = ThreadPoolExecutor(max_workers=self._threads, thread_name_prefix="fanout")
+            results = list(self._pool.map(lambda t: (t, self._post(t, data)), targets))
+            gone = [t for t, ok in results if not ok]
+        for connection_id in gone:
+            self.forget(connection_id, conversation)
+
+    def _post(self, connection_id: str, data: bytes) -> bool:
+        try:
+            self._gateway.post(connection_id, data)
+            return True
+        except ConnectionGone:
+            return False
+
+    def forget(self, connection_id: str, conversation: Conversation | None) -> None:
+        """A connection API Gateway calls gone: remove it so nobody posts to it again."""
+        log.info("removing gone connection %s", connection_id)
+        for callback in self.on_gone:
+            callback(connection_id)
+        self._connections.remove(connection_id)
+        if conversation is not None and connection_id in conversation.watchers:
+            self._conversations.remove_watcher(conversation.tenant_id, conversation.conversation_id,
+                                               connection_id)
+            conversation.watchers.discard(connection_id)
+
+
+def encode(frame: p.Frame) -> bytes:
+    return frame.model_dump_json(exclude_none=True).encode()
