@@ -11,10 +11,12 @@ import json
 import re
 import secrets
 import shutil
+import threading
+import time
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 import pytest
 
@@ -135,3 +137,67 @@ def demo_context(chromium: Any, site_key: str, **options: Any) -> Any:
 
         context.route(re.compile(r"/demo/([^?#]*\.html|[^.?#]*/?)(\?.*)?$"), rewrite)
     return context
+
+
+class AgentSocket:
+    """An agent's WebSocket (websockets' sync client, so it mixes with Playwright's sync API).
+
+    A reader thread keeps every frame in `frames`; `wait_for` returns the first one at index
+    `since` or later that matches. Use as a context manager; it says hello on entry.
+    """
+
+    def __init__(self, stack: Any, token: str) -> None:
+        from websockets.sync.client import connect
+
+        self.socket = connect(f"{stack.ws_url}?token={token}", open_timeout=10)
+        self.frames: list[dict[str, Any]] = []
+        self._changed = threading.Condition()
+        self._reader = threading.Thread(target=self._read, name="agent-socket", daemon=True)
+        self._reader.start()
+        self.send({"action": "hello"})
+        self.welcome = self.wait_for(lambda f: f["action"] == "welcome")
+
+    def _read(self) -> None:
+        try:
+            for raw in self.socket:
+                with self._changed:
+                    self.frames.append(json.loads(raw))
+                    self._changed.notify_all()
+        except Exception:  # closed: the test is over or the gateway dropped us
+            pass
+
+    def send(self, frame: dict[str, Any]) -> None:
+        self.socket.send(json.dumps(frame))
+
+    def wait_for(self, predicate: Callable[[dict[str, Any]], bool], timeout: float = 10,
+                 since: int = 0) -> dict[str, Any]:
+        deadline = time.monotonic() + timeout
+        with self._changed:
+            while True:
+                for frame in self.frames[since:]:
+                    if predicate(frame):
+                        return frame
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise AssertionError(f"no matching frame in {timeout} s; got {self.frames[since:]}")
+                self._changed.wait(left)
+
+    def reply(self, conversation_id: str, text: str, **extra: Any) -> dict[str, Any]:
+        """Send a message as the agent and wait for its ack."""
+        client_msg_id = f"agent-{secrets.token_hex(6)}"
+        mark = len(self.frames)
+        self.send({"action": "message.send", "client_msg_id": client_msg_id, "conversation_id": conversation_id,
+                   "text": text, **extra})
+        ack = self.wait_for(lambda f: f.get("client_msg_id") == client_msg_id or f.get("ref") == client_msg_id,
+                            since=mark)
+        assert ack["action"] == "message.ack", ack
+        return ack
+
+    def close(self) -> None:
+        self.socket.close()
+
+    def __enter__(self) -> "AgentSocket":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
