@@ -35,6 +35,8 @@ SUCCESS = {
         "201": "A new visitor: no token was sent, or it was expired, forged or of another tenant.",
         "200": "A returning visitor: the token sent was still valid for this site; a fresh one is issued.",
     },
+    ("POST", "/v1/canned-replies"): {"201": "Created."},
+    ("POST", "/v1/uploads"): {"201": "Upload with a multipart POST of `fields` plus the file to `url`."},
 }
 EXTRA_ERRORS = {
     ("POST", "/v1/visitor/sessions"): {"404": "`not_found`: no tenant has this site key."},
