@@ -2,13 +2,11 @@
 from chalicelib.api import websocket
 from chalicelib.api.application import KefuApp
 from chalicelib.api.conversations import conversations
-from chalicelib.api.errors import http_errors
 from chalicelib.api.sessions import sessions
 from chalicelib.api.workspace import workspace
 
 app = KefuApp(app_name="kefu")
 app.experimental_feature_flags.update(["WEBSOCKETS"])
-app.register_middleware(http_errors, "http")
 app.register_blueprint(sessions)
 app.register_blueprint(conversations)
 app.register_blueprint(workspace)

@@ -119,6 +119,71 @@ class _SerializedApp:
             return list(self._app(environ, start_response))
 
 
+def _item_level_transaction_rollback() -> None:
+    """Make moto's TransactWriteItems roll back item by item instead of copying whole tables.
+
+    moto 5 deep-copies every table a transaction touches before applying it, so each
+    transaction costs time in proportion to the table's size: after a few thousand messages
+    a local chat slows to seconds per message. This keeps moto's own checks and writes and
+    changes only the undo: a copy of each item the transaction names, put back if it fails.
+    Requests are serialized (_SerializedApp), so nothing else can interleave.
+    """
+    import copy
+
+    from moto.dynamodb import models
+
+    backend_class = models.DynamoDBBackend
+    if getattr(backend_class, "_kefu_item_rollback", False):
+        return
+    original = backend_class.transact_write_items
+
+    class _TablesAreNotCopied:
+        """Stands in for the `copy` module inside moto.dynamodb.models during a transaction."""
+
+        def __getattr__(self, name: str) -> Any:
+            return getattr(copy, name)
+
+        @staticmethod
+        def deepcopy(value: Any, memo: Any = None) -> Any:
+            return value if isinstance(value, models.Table) else copy.deepcopy(value, memo)
+
+    models.copy = _TablesAreNotCopied()  # type: ignore[assignment]
+
+    def transact_write_items(self: Any, transact_items: list[dict[str, Any]]) -> None:
+        saved = []
+        for entry in transact_items:
+            for op_type, op in entry.items():
+                table = self.tables.get(op.get("TableName"))
+                if table is None:
+                    continue
+                key = op.get("Key")
+                if op_type == "Put":
+                    attrs = op.get("Item", {})
+                    key = {name: attrs.get(name) for name in (table.hash_key_attr, table.range_key_attr) if name}
+                try:
+                    hash_key, range_key = self.get_keys_value(table, key or {})
+                    current = table.get_item(hash_key, range_key)
+                except Exception:  # moto reports the bad key itself
+                    continue
+                saved.append((table, hash_key, range_key, copy.deepcopy(current)))
+        try:
+            original(self, transact_items)
+        except Exception:
+            for table, hash_key, range_key, item in reversed(saved):
+                if item is not None and range_key:
+                    table.items[hash_key][range_key] = item
+                elif item is not None:
+                    table.items[hash_key] = item
+                elif range_key:
+                    table.items.get(hash_key, {}).pop(range_key, None)
+                else:
+                    table.items.pop(hash_key, None)
+            raise
+
+    backend_class.transact_write_items = transact_write_items  # type: ignore[method-assign]
+    backend_class._kefu_item_rollback = True  # type: ignore[attr-defined]
+
+
 class _QuietHandler(WSGIRequestHandler):
     def log_request(self, *args: Any, **kwargs: Any) -> None:
         pass
@@ -130,6 +195,7 @@ class MotoServer:
     def __init__(self, port: int = 0) -> None:
         from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 
+        _item_level_transaction_rollback()
         self.stats = RequestStats()
         app = _SerializedApp(DomainDispatcherApplication(create_backend_app), self.stats)
         self._server = make_server("127.0.0.1", port, app, threaded=True, request_handler=_QuietHandler)

@@ -41,6 +41,22 @@ def configure_environment(port: int, moto_url: str) -> None:
     os.environ.setdefault("KEFU_TOKEN_SECRET", secrets.token_urlsafe(48))
 
 
+def _warm_clients() -> None:
+    """Build each pynamodb model's botocore client now, in one thread.
+
+    On Lambda a container serves one invocation at a time, so it builds each client once.
+    Here 32 handler threads start together, and each would build its own copy of every
+    client (pynamodb gives each thread its own botocore session, so nothing is cached
+    between them) before the first one is stored: seconds of CPU spent on parsing JSON.
+    """
+    from chalicelib.adapters.repositories import _transaction_connection
+    from chalicelib.adapters.tables import ALL_MODELS
+
+    for model in ALL_MODELS.values():
+        model._get_connection().connection.client  # noqa: B018  (the property builds it)
+    _transaction_connection().client  # noqa: B018
+
+
 class LocalStack:
     """Everything `make run` starts, usable from tests (in a thread) too."""
 
@@ -61,6 +77,7 @@ class LocalStack:
         s3 = boto3.client("s3", endpoint_url=self.moto.url, region_name=settings.region)
         s3.create_bucket(Bucket=settings.uploads_bucket)
         bootstrap.services()  # binds the pynamodb models to moto
+        _warm_clients()
 
         from .gateway import LocalGateway, build_asgi
 

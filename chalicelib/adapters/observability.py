@@ -22,6 +22,7 @@ def logger() -> Any:
             if _logger is None:
                 from aws_lambda_powertools import Logger
 
+                # Child loggers ("kefu.chat", ...) propagate here and come out as JSON.
                 _logger = Logger(service=SERVICE)
     return _logger
 
@@ -30,15 +31,21 @@ class PowertoolsMetrics(Metrics):
     """CloudWatch EMF metrics; `flush` is called once at the end of every invocation."""
 
     def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._pending = False
+        # Locally (and wherever metrics are switched off) do not even buffer them.
+        self._enabled = os.environ.get("POWERTOOLS_METRICS_DISABLED", "false").lower() not in ("1", "true")
+        if not self._enabled:
+            return
         from aws_lambda_powertools import Metrics as _Metrics
         from aws_lambda_powertools.metrics import MetricUnit
 
         self._metrics = _Metrics(namespace=NAMESPACE, service=SERVICE)
         self._unit = MetricUnit.Count
-        self._lock = threading.Lock()
-        self._pending = False
 
     def count(self, name: str, value: int = 1) -> None:
+        if not self._enabled:
+            return
         with self._lock:
             self._metrics.add_metric(name=name, unit=self._unit, value=value)
             self._pending = True

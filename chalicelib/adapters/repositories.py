@@ -52,9 +52,18 @@ def _conditional_failed(error: Exception) -> bool:
     return cause == "ConditionalCheckFailedException"
 
 
+_transaction_connections: dict[tuple[str | None, str | None], PynamoConnection] = {}
+
+
 def _transaction_connection() -> PynamoConnection:
+    """One connection (one botocore client, which is thread-safe) per endpoint, reused by
+    every transaction: building a client costs tens of milliseconds of CPU."""
     meta = ConversationItem.Meta
-    return PynamoConnection(region=meta.region, host=meta.host)
+    key = (meta.region, getattr(meta, "host", None))
+    connection = _transaction_connections.get(key)
+    if connection is None:
+        connection = _transaction_connections.setdefault(key, PynamoConnection(region=key[0], host=key[1]))
+    return connection
 
 
 # ------------------------------------------------------------------ tenants, agents, visitors

@@ -2,14 +2,16 @@
 from __future__ import annotations
 
 import json
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from chalice.app import Request, Response
-from pydantic import BaseModel
 
 from ..domain.errors import InvalidFrame, MalformedJson
 
-M = TypeVar("M", bound=BaseModel)
+if TYPE_CHECKING:  # pydantic is imported by the first request, not by the cold start
+    from pydantic import BaseModel
+
+M = TypeVar("M", bound="BaseModel")
 MAX_BODY_BYTES = 64 * 1024
 
 
@@ -36,7 +38,7 @@ def parse_query(request: Request, model: type[M]) -> M:
     return model.model_validate(dict(request.query_params or {}))
 
 
-def json_response(model: BaseModel, status: int = 200) -> Response:
+def json_response(model: "BaseModel", status: int = 200) -> Response:
     return Response(
         body=model.model_dump_json(exclude_none=False),
         status_code=status,
@@ -44,5 +46,5 @@ def json_response(model: BaseModel, status: int = 200) -> Response:
     )
 
 
-def as_dict(model: BaseModel) -> dict[str, Any]:
+def as_dict(model: "BaseModel") -> dict[str, Any]:
     return model.model_dump(mode="json")

@@ -3,13 +3,18 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..adapters.observability import logger
 from ..bootstrap import services
 from ..domain.errors import KefuError
 
 
 def _prepare(event: Any) -> Any:
     svc = services()
-    svc.gateway.configure_from_event(event.domain_name, event.stage)  # type: ignore[attr-defined]
+    svc.gateway.configure_from_event(event.domain_name, event.stage)
+    context = event.to_dict().get("requestContext", {})
+    # Every log line of this invocation carries the connection and route (structured JSON).
+    logger().append_keys(connection_id=event.connection_id, route=context.get("routeKey"),
+                         request_id=context.get("requestId"))
     return svc
 
 

@@ -17,7 +17,7 @@ from pydantic import (
     TypeAdapter,
     ValidationError,
     field_validator,
-    model_validator,
+    ValidationInfo,
 )
 
 from .errors import FrameTooLarge, InvalidFrame, MalformedJson, UnknownAction
@@ -56,22 +56,20 @@ class SendMessage(Frame):
     action: Literal["message.send"]
     client_msg_id: str = Field(pattern=CLIENT_MSG_ID)
     conversation_id: str | None = Field(default=None, max_length=64)
-    text: str = Field(default="", max_length=MAX_TEXT_CHARS)
     internal: bool = False  # an agent's note: never sent to or synced by the visitor
     attachment: AttachmentIn | None = None
+    # After `attachment`, so that its validator can see whether there is one.
+    text: str = Field(default="", max_length=MAX_TEXT_CHARS, validate_default=True)
 
     @field_validator("text")
     @classmethod
-    def _plain_text(cls, value: str) -> str:
+    def _plain_text(cls, value: str, info: ValidationInfo) -> str:
         if _CONTROL.search(value):
             raise ValueError("text must not contain control characters")
-        return value
-
-    @model_validator(mode="after")
-    def _has_content(self) -> "SendMessage":
-        if not self.text.strip() and self.attachment is None:
+        # (an attachment that failed validation is missing from info.data: one problem is enough)
+        if not value.strip() and "attachment" in info.data and info.data["attachment"] is None:
             raise ValueError("a message needs text or an attachment")
-        return self
+        return value
 
 
 class Typing(Frame):
@@ -341,7 +339,10 @@ def parse_client_frame(raw: str | bytes | None) -> Frame:
     """Parse and validate one client frame, raising a domain error with a stable code."""
     if raw is None:
         raise MalformedJson("empty frame")
-    size = len(raw.encode("utf-8") if isinstance(raw, str) else raw)
+    try:
+        size = len(raw.encode("utf-8") if isinstance(raw, str) else raw)
+    except UnicodeEncodeError:  # a lone surrogate: no JSON text can carry it
+        raise MalformedJson("frame is not valid UTF-8 text") from None
     if size > MAX_FRAME_BYTES:
         raise FrameTooLarge(
             f"frame is {size} bytes; the limit is {MAX_FRAME_BYTES}",
@@ -351,6 +352,8 @@ def parse_client_frame(raw: str | bytes | None) -> Frame:
         data = json.loads(raw)
     except (ValueError, UnicodeDecodeError) as exc:
         raise MalformedJson(f"frame is not valid JSON: {exc}") from None
+    except RecursionError:  # nesting deeper than the parser follows
+        raise MalformedJson("frame is nested too deeply") from None
     if not isinstance(data, dict):
         raise InvalidFrame("a frame must be a JSON object")
     action = data.get("action")
@@ -374,7 +377,7 @@ def client_ref(raw: str | None) -> str | None:
         return None
     try:
         data = json.loads(raw)
-    except ValueError:
+    except (ValueError, RecursionError):
         return None
     if not isinstance(data, dict):
         return None

@@ -13,7 +13,7 @@ TRAIL_LENGTH = 20
 _SEARCH = ("google.", "bing.com", "baidu.com", "yahoo.", "duckduckgo.com", "sogou.com", "so.com",
            "yandex.", "ecosia.org", "naver.com")
 _SOCIAL = ("facebook.com", "fb.com", "twitter.com", "x.com", "t.co", "linkedin.com", "lnkd.in",
-           "weibo.com", "weixin.qq.com", "douyin.com", "instagram.com", "reddit.com", "youtube.com",
+           "weibo.com", "weibo.cn", "t.cn", "weixin.qq.com", "douyin.com", "instagram.com", "reddit.com", "youtube.com",
            "tiktok.com", "pinterest.com", "xiaohongshu.com", "zhihu.com", "bilibili.com")
 
 

@@ -5,6 +5,7 @@ because a WebSocket route's Lambda return value is not sent back to the client.
 """
 from __future__ import annotations
 
+import logging
 import random
 import time
 from collections import OrderedDict
@@ -43,8 +44,10 @@ from ..domain.ports import (
 from ..domain.ratelimit import RateLimit
 from .notifier import Notifier
 
+log = logging.getLogger("kefu.chat")
+
 CONNECTION_TTL_MS = 2 * 60 * 60 * 1000 + 10 * 60 * 1000  # API Gateway's 2 h limit, plus slack
-MAX_APPEND_ATTEMPTS = 8
+MAX_APPEND_ATTEMPTS = 10
 PREVIEW_CHARS = 140
 
 AttachmentResolver = Callable[[Identity, Conversation, p.AttachmentIn], Attachment]
@@ -157,6 +160,7 @@ class ChatService:
             self._dispatch(connection, frame)
         except KefuError as error:
             self._metrics.count("Errors")
+            log.info("frame refused", extra={"code": error.code})
             retry = error.details.get("retry_after_ms") if isinstance(error, RateLimited) else None
             details = {k: v for k, v in error.details.items() if k != "retry_after_ms"} or None
             self._notifier.reply(
@@ -236,7 +240,8 @@ class ChatService:
             try:
                 message, changed = self._append(connection, conversation, frame, attachment)
             except SequenceConflict:
-                time.sleep(random.uniform(0, 0.004 * attempt))
+                # Full-jitter exponential backoff: parallel writers spread out instead of colliding again.
+                time.sleep(random.uniform(0, min(0.25, 0.005 * 2 ** attempt)))
                 continue
             except (DuplicateMessage, RateLimited) as error:
                 stored = self._messages.get_by_client_id(
@@ -254,6 +259,8 @@ class ChatService:
             raise SequenceConflict("the conversation is too busy; retry the message")
 
         self._metrics.count("MessagesSent")
+        log.info("message stored", extra={"conversation_id": conversation.conversation_id, "seq": message.seq,
+                                          "tenant_id": identity.tenant_id, "internal": message.internal})
         ack = self._ack(message)
         self._notifier.reply(connection.connection_id, ack)
         agents = self._notifier.agents(identity.tenant_id)
@@ -412,18 +419,31 @@ class ChatService:
         Visitors never see internal notes. WebSocket `sync` and REST share this."""
         if conversation is None:
             conversation = self._readable(identity, conversation_id)
-        if before_seq is not None:
-            stored = self._messages.list_before(identity.tenant_id, conversation_id, before_seq, limit + 1)
-            has_more = len(stored) > limit
-            stored = stored[-limit:]
-        else:
-            stored = self._messages.list_after(identity.tenant_id, conversation_id, after_seq, limit + 1)
-            has_more = len(stored) > limit
-            stored = stored[:limit]
+        # Internal notes are filtered out for visitors, so a page is filled by reading on
+        # until `limit` visible messages are found or the conversation is exhausted.
+        visible: list[Message] = []
+        has_more = True
+        cursor = before_seq if before_seq is not None else after_seq
+        while has_more and len(visible) < limit:
+            want = limit - len(visible)
+            if before_seq is not None:
+                stored = self._messages.list_before(identity.tenant_id, conversation_id, cursor, want + 1)
+                has_more = len(stored) > want
+                stored = stored[-want:]
+                if stored:
+                    cursor = stored[0].seq
+                visible = [m for m in stored if m.visible_to(identity.role)] + visible
+            else:
+                stored = self._messages.list_after(identity.tenant_id, conversation_id, cursor, want + 1)
+                has_more = len(stored) > want
+                stored = stored[:want]
+                if stored:
+                    cursor = stored[-1].seq
+                visible += [m for m in stored if m.visible_to(identity.role)]
         return p.Messages(
             conversation_id=conversation_id,
             after_seq=after_seq,
-            messages=[self.message_out(m) for m in stored if m.visible_to(identity.role)],
+            messages=[self.message_out(m) for m in visible],
             has_more=has_more,
             last_seq=conversation.last_seq,
         )

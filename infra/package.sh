@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Build what CloudFormation deploys: <out>/sam.yaml (Chalice's template merged with
+# infra/template.yaml) and <out>/deployment.zip (app.py, chalicelib/, requirements.txt).
+#
+#   infra/package.sh [stage] [out]      stage: dev (default) or prod; out: build/package/<stage>
+#
+# Then deploy it as docs/deploy.md shows. Chalice caches the built dependencies under
+# .chalice/deployments/, so only the first run downloads wheels from PyPI.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+stage="${1:-dev}"
+out="${2:-build/package/$stage}"
+python=".venv/bin/python"; [[ -x "$python" ]] || python="python3"
+chalice=".venv/bin/chalice"; [[ -x "$chalice" ]] || chalice="chalice"
+
+# Chalice insists on a region while packaging; the template itself uses ${AWS::Region},
+# so the stack lands wherever `aws cloudformation deploy` runs.
+export AWS_DEFAULT_REGION="${AWS_DEFAULT_REGION:-${AWS_REGION:-us-east-1}}"
+
+rm -rf -- "$out"
+"$chalice" package --stage "$stage" --merge-template infra/template.yaml --template-format yaml "$out"
+"$python" infra/merge.py "$out/sam.yaml"
+echo "packaged stage '$stage': $out/sam.yaml $out/deployment.zip"

@@ -1,0 +1,508 @@
+"""In-memory implementations of every port in `chalicelib.domain.ports`.
+
+Each fake keeps the conditional semantics of its DynamoDB adapter in
+`chalicelib.adapters.repositories` (a failed condition becomes the same domain error or
+the same `None`/`False` answer), and hands out copies, as a database read does, so a
+service that mutates what it read changes nothing until it writes. `build_services`
+wires them the way `chalicelib.bootstrap.build` wires the real adapters.
+"""
+from __future__ import annotations
+
+import copy
+import json
+import threading
+from collections import Counter
+from dataclasses import dataclass, field, replace
+from typing import Any, Callable
+
+from chalicelib.domain.clock import FixedClock
+from chalicelib.domain.errors import (
+    Conflict,
+    ConnectionGone,
+    DuplicateMessage,
+    SequenceConflict,
+    Unauthenticated,
+)
+from chalicelib.domain.ids import new_id
+from chalicelib.domain.model import (
+    Agent,
+    CannedReply,
+    Connection,
+    Conversation,
+    ConversationStatus,
+    Identity,
+    Message,
+    RateState,
+    Role,
+    Tenant,
+    Visitor,
+)
+from chalicelib.domain.ports import (
+    AgentRepository,
+    CannedReplyRepository,
+    ConnectionGateway,
+    ConnectionRepository,
+    ConversationRepository,
+    FileStore,
+    MessageRepository,
+    Metrics,
+    PasswordHasher,
+    TenantRepository,
+    TokenSigner,
+    VisitorRepository,
+)
+from chalicelib.domain.ratelimit import RateLimit
+from chalicelib.services.auth import AuthService
+from chalicelib.services.chat import ChatService
+from chalicelib.services.files import FileService
+from chalicelib.services.notifier import Notifier
+from chalicelib.services.visitors import VisitorService
+from chalicelib.services.workspace import WorkspaceService
+
+# ------------------------------------------------------------------ tenants, agents, visitors
+
+
+class FakeTenants(TenantRepository):
+    def __init__(self) -> None:
+        self.items: dict[str, Tenant] = {}
+
+    def get(self, tenant_id: str) -> Tenant | None:
+        return copy.deepcopy(self.items.get(tenant_id))
+
+    def get_by_site_key(self, site_key: str) -> Tenant | None:
+        found = [t for t in self.items.values() if t.site_key == site_key]
+        return copy.deepcopy(found[0]) if found else None
+
+    def add(self, tenant: Tenant) -> None:
+        self.items[tenant.tenant_id] = copy.deepcopy(tenant)
+
+
+class FakeAgents(AgentRepository):
+    def __init__(self) -> None:
+        self.items: dict[tuple[str, str], Agent] = {}
+        self._logins: dict[str, tuple[str, str]] = {}  # the "@login" partition: email → key
+
+    def get(self, tenant_id: str, agent_id: str) -> Agent | None:
+        return copy.deepcopy(self.items.get((tenant_id, agent_id)))
+
+    def get_by_email(self, email: str) -> Agent | None:
+        key = self._logins.get(email.lower())
+        return self.get(*key) if key else None
+
+    def add(self, agent: Agent) -> None:
+        email = agent.email.lower()
+        key = (agent.tenant_id, agent.agent_id)
+        if email in self._logins or key in self.items:
+            raise Conflict(f"an agent with email {email} already exists")
+        self._logins[email] = key
+        self.items[key] = replace(agent, email=email)
+
+    def set_presence(self, tenant_id: str, agent_id: str, state: str, now_ms: int) -> None:
+        agent = self.items.get((tenant_id, agent_id))
+        if agent is not None:  # the adapter's update is conditional on the agent existing
+            agent.presence, agent.presence_at = state, now_ms
+
+
+_PROFILE_FIELDS = ("last_seen_at", "attributes", "trail", "utm", "verified", "name", "email", "phone",
+                   "referrer", "source", "language", "screen")
+
+
+class FakeVisitors(VisitorRepository):
+    def __init__(self) -> None:
+        self.items: dict[tuple[str, str], Visitor] = {}
+
+    def get(self, tenant_id: str, visitor_id: str) -> Visitor | None:
+        return copy.deepcopy(self.items.get((tenant_id, visitor_id)))
+
+    def add(self, visitor: Visitor) -> None:
+        key = (visitor.tenant_id, visitor.visitor_id)
+        if key in self.items:  # the adapter's put is conditional on the id being new
+            raise Conflict("visitor exists")
+        # The adapter writes only the first-visit fields, with version 0.
+        self.items[key] = Visitor(visitor.tenant_id, visitor.visitor_id, visitor.created_at,
+                                  visitor.last_seen_at, visits=visitor.visits, device=visitor.device)
+
+    def touch(self, tenant_id: str, visitor_id: str, now_ms: int, device: str | None) -> Visitor | None:
+        stored = self.items.get((tenant_id, visitor_id))
+        if stored is None:
+            return None
+        stored.last_seen_at = now_ms
+        stored.visits += 1
+        if device:
+            stored.device = device
+        return copy.deepcopy(stored)
+
+    def save_profile(self, visitor: Visitor) -> None:
+        stored = self.items.get((visitor.tenant_id, visitor.visitor_id))
+        if stored is None or stored.version != visitor.version:
+            raise Conflict("the visitor changed meanwhile")
+        for name in _PROFILE_FIELDS:
+            value = getattr(visitor, name)
+            # Empty strings are removed by the adapter, so they read back as None.
+            setattr(stored, name, copy.deepcopy(value) if value or not isinstance(value, str) else None)
+        stored.version = visitor.version + 1
+        visitor.version += 1
+
+
+# ------------------------------------------------------------------ connections
+
+
+class FakeConnections(ConnectionRepository):
+    def __init__(self) -> None:
+        self.items: dict[str, Connection] = {}
+        self._lock = threading.Lock()  # the notifier removes gone connections from a thread pool
+
+    def add(self, connection: Connection) -> None:
+        with self._lock:
+            self.items[connection.connection_id] = connection
+
+    def get(self, connection_id: str) -> Connection | None:
+        return self.items.get(connection_id)
+
+    def remove(self, connection_id: str) -> Connection | None:
+        with self._lock:
+            return self.items.pop(connection_id, None)
+
+    def agent_connections(self, tenant_id: str) -> list[str]:
+        return sorted(c.connection_id for c in list(self.items.values())
+                      if c.tenant_id == tenant_id and c.role is Role.AGENT)
+
+    def visitor_connections(self, tenant_id: str, visitor_id: str) -> list[str]:
+        return sorted(c.connection_id for c in list(self.items.values())
+                      if c.tenant_id == tenant_id and c.role is Role.VISITOR and c.principal_id == visitor_id)
+
+
+# ------------------------------------------------------------------ conversations and messages
+
+
+class FakeConversations(ConversationRepository):
+    def __init__(self, visitors: FakeVisitors) -> None:
+        self.items: dict[tuple[str, str], Conversation] = {}
+        self._visitors = visitors  # create_for_visitor writes the visitor item in the same transaction
+        self._lock = threading.Lock()
+
+    def get(self, tenant_id: str, conversation_id: str) -> Conversation | None:
+        with self._lock:
+            return copy.deepcopy(self.items.get((tenant_id, conversation_id)))
+
+    def create_for_visitor(self, conversation: Conversation) -> Conversation:
+        c = conversation
+        visitor = self._visitors.items.get((c.tenant_id, c.visitor_id))
+        key = (c.tenant_id, c.conversation_id)
+        if visitor is None or visitor.open_conversation_id or key in self.items:
+            existing = self.get(c.tenant_id, visitor.open_conversation_id or "") if visitor else None
+            if existing is None:
+                raise Conflict("transaction cancelled")
+            return existing
+        self.items[key] = replace(copy.deepcopy(c), last_seq=0)
+        visitor.open_conversation_id = c.conversation_id
+        return conversation
+
+    def add_watcher(self, tenant_id: str, conversation_id: str, connection_id: str) -> None:
+        with self._lock:
+            stored = self.items.get((tenant_id, conversation_id))
+            if stored is not None:
+                stored.watchers.add(connection_id)
+
+    def remove_watcher(self, tenant_id: str, conversation_id: str, connection_id: str) -> None:
+        with self._lock:
+            stored = self.items.get((tenant_id, conversation_id))
+            if stored is not None:
+                stored.watchers.discard(connection_id)
+
+    def list_by_status(
+        self, tenant_id: str, status: str, limit: int, cursor: str | None
+    ) -> tuple[list[Conversation], str | None]:
+        matching = sorted(
+            (c for c in self.items.values() if c.tenant_id == tenant_id and c.status.value == status),
+            key=lambda c: (c.updated_at, c.conversation_id), reverse=True,
+        )
+        if cursor:
+            updated_at, conversation_id = cursor.split(":", 1)
+            after = (int(updated_at), conversation_id)
+            matching = [c for c in matching if (c.updated_at, c.conversation_id) < after]
+        page = [copy.deepcopy(c) for c in matching[:limit]]
+        next_cursor = None
+        if len(matching) > limit:
+            next_cursor = f"{page[-1].updated_at}:{page[-1].conversation_id}"
+        return page, next_cursor
+
+    def list_for_visitor(self, tenant_id: str, visitor_id: str, limit: int) -> list[Conversation]:
+        mine = [c for c in self.items.values() if c.tenant_id == tenant_id and c.visitor_id == visitor_id]
+        mine.sort(key=lambda c: c.conversation_id, reverse=True)
+        return [copy.deepcopy(c) for c in mine[:limit]]
+
+    def mark_read(self, tenant_id: str, conversation_id: str, role: str, seq: int) -> bool:
+        stored = self.items.get((tenant_id, conversation_id))
+        attribute = "visitor_read_seq" if role == "visitor" else "agent_read_seq"
+        if stored is None or getattr(stored, attribute) >= seq:
+            return False
+        setattr(stored, attribute, seq)
+        return True
+
+    def set_status(self, tenant_id: str, conversation_id: str, status: str, now_ms: int) -> Conversation | None:
+        stored = self.items.get((tenant_id, conversation_id))
+        if stored is None or stored.status.value == status:
+            return None
+        stored.status, stored.updated_at = ConversationStatus(status), now_ms
+        return copy.deepcopy(stored)
+
+
+class FakeMessages(MessageRepository):
+    def __init__(self, conversations: FakeConversations) -> None:
+        self._conversations = conversations
+        self.items: dict[tuple[str, str], dict[int, Message]] = {}
+        self._client_ids: dict[tuple[str, str], dict[str, int]] = {}
+        # Run before each append, to let a test play a concurrent writer.
+        self.before_append: list[Callable[[Conversation, Message], None]] = []
+
+    def append(
+        self,
+        conversation: Conversation,
+        message: Message,
+        rate: RateState | None,
+        assign_to: str | None = None,
+        reopen: bool = False,
+    ) -> None:
+        for hook in list(self.before_append):
+            hook(conversation, message)
+        c, m = conversation, message
+        key = (c.tenant_id, c.conversation_id)
+        if m.client_msg_id in self._client_ids.get(key, {}):
+            raise DuplicateMessage("this client_msg_id is already stored")
+        stored = self._conversations.items.get(key)
+        if (stored is None or stored.last_seq != c.last_seq or stored.status is not c.status
+                or (assign_to and stored.assignee_id) or m.seq in self.items.get(key, {})):
+            raise SequenceConflict("the conversation moved on; read it again")
+        stored.last_seq, stored.updated_at = m.seq, m.created_at
+        if not m.internal:
+            stored.last_message_preview = (
+                m.text[:140] if m.text.strip() else f"[{m.attachment.name}]" if m.attachment else "")
+        if assign_to:
+            stored.assignee_id = assign_to
+        if reopen:
+            stored.status = ConversationStatus.OPEN
+        if rate is not None:
+            stored.rate = RateState(rate.tokens, rate.updated_ms)
+        self.items.setdefault(key, {})[m.seq] = m
+        self._client_ids.setdefault(key, {})[m.client_msg_id] = m.seq
+
+    def get_by_client_id(self, tenant_id: str, conversation_id: str, client_msg_id: str) -> Message | None:
+        key = (tenant_id, conversation_id)
+        seq = self._client_ids.get(key, {}).get(client_msg_id)
+        return None if seq is None else self.items[key][seq]
+
+    def list_after(self, tenant_id: str, conversation_id: str, after_seq: int, limit: int) -> list[Message]:
+        stored = self.items.get((tenant_id, conversation_id), {})
+        return [stored[s] for s in sorted(stored) if s > after_seq][:limit]
+
+    def list_before(self, tenant_id: str, conversation_id: str, before_seq: int, limit: int) -> list[Message]:
+        stored = self.items.get((tenant_id, conversation_id), {})
+        earlier = [stored[s] for s in sorted(stored) if s < before_seq]
+        return earlier[-limit:] if limit else []
+
+
+class FakeCannedReplies(CannedReplyRepository):
+    def __init__(self) -> None:
+        self.items: dict[tuple[str, str], CannedReply] = {}
+
+    def list(self, tenant_id: str) -> list[CannedReply]:
+        return [copy.deepcopy(r) for (t, _), r in sorted(self.items.items()) if t == tenant_id]
+
+    def get(self, tenant_id: str, reply_id: str) -> CannedReply | None:
+        return copy.deepcopy(self.items.get((tenant_id, reply_id)))
+
+    def put(self, reply: CannedReply) -> None:
+        self.items[(reply.tenant_id, reply.reply_id)] = copy.deepcopy(reply)
+
+    def delete(self, tenant_id: str, reply_id: str) -> bool:
+        return self.items.pop((tenant_id, reply_id), None) is not None
+
+
+# ------------------------------------------------------------------ files, gateway, security, metrics
+
+
+class FakeFileStore(FileStore):
+    """Objects are "uploaded" by the test with `put`; presigned URLs are readable fakes."""
+
+    def __init__(self) -> None:
+        self.objects: dict[str, tuple[int, str]] = {}
+        self.presigned: list[tuple[str, str, int]] = []
+
+    def put(self, key: str, size: int, content_type: str) -> None:
+        self.objects[key] = (size, content_type)
+
+    def presign_upload(self, key: str, content_type: str, max_bytes: int) -> dict[str, Any]:
+        self.presigned.append((key, content_type, max_bytes))
+        return {"url": "https://files.test/upload", "fields": {"key": key, "Content-Type": content_type}}
+
+    def head(self, key: str) -> tuple[int, str] | None:
+        return self.objects.get(key)
+
+    def download_url(self, key: str, name: str, content_type: str) -> str:
+        return f"https://files.test/{key}?name={name}"
+
+
+class FakeGateway(ConnectionGateway):
+    """Records every frame posted, decoded, per connection; `gone` connections raise."""
+
+    def __init__(self) -> None:
+        self.posted: dict[str, list[dict[str, Any]]] = {}
+        self.gone: set[str] = set()
+        self._lock = threading.Lock()  # the notifier posts from a thread pool
+
+    def post(self, connection_id: str, data: bytes) -> None:
+        if connection_id in self.gone:
+            raise ConnectionGone(connection_id)
+        with self._lock:
+            self.posted.setdefault(connection_id, []).append(json.loads(data))
+
+    def frames(self, connection_id: str, action: str | None = None) -> list[dict[str, Any]]:
+        frames = self.posted.get(connection_id, [])
+        return [f for f in frames if action is None or f["action"] == action]
+
+    def clear(self) -> None:
+        with self._lock:
+            self.posted.clear()
+
+
+class FakeSigner(TokenSigner):
+    """Plain-text tokens (readable JSON) that expire by the injected clock.
+
+    Only tokens this signer issued verify, so an edited token counts as forged."""
+
+    def __init__(self, clock: FixedClock) -> None:
+        self._clock = clock
+        self._issued: set[str] = set()
+
+    def issue(self, claims: dict[str, Any], ttl_seconds: int) -> str:
+        now = self._clock.now_ms() // 1000
+        token = json.dumps({**claims, "iss": "kefu", "iat": now, "exp": now + ttl_seconds,
+                            "n": len(self._issued)}, sort_keys=True)
+        self._issued.add(token)
+        return token
+
+    def verify(self, token: str) -> dict[str, Any]:
+        if token not in self._issued:
+            raise Unauthenticated("invalid token")
+        claims: dict[str, Any] = json.loads(token)
+        if claims["exp"] <= self._clock.now_ms() // 1000:
+            raise Unauthenticated("token expired")
+        return claims
+
+
+class FakeHasher(PasswordHasher):
+    """Reversible on purpose: scrypt's cost has no place in millisecond tests."""
+
+    def hash(self, password: str) -> str:
+        return "plain$" + password
+
+    def verify(self, password: str, encoded: str) -> bool:
+        return encoded == "plain$" + password
+
+
+class FakeMetrics(Metrics):
+    def __init__(self) -> None:
+        self.counts: Counter[str] = Counter()
+        self._lock = threading.Lock()
+
+    def count(self, name: str, value: int = 1) -> None:
+        with self._lock:
+            self.counts[name] += value
+
+
+# ------------------------------------------------------------------ wiring
+
+
+VISITOR_TOKEN_TTL = 30 * 24 * 3600
+AGENT_TOKEN_TTL = 12 * 3600
+VISITOR_RATE = RateLimit(burst=10, per_second=1.0)  # the settings' defaults
+
+
+@dataclass
+class FakeServices:
+    """The services of `bootstrap.Services`, plus the fakes behind them for tests to inspect."""
+
+    clock: FixedClock
+    auth: AuthService
+    chat: ChatService
+    visitors: VisitorService
+    workspace: WorkspaceService
+    files: FileService
+    tenant_repo: FakeTenants
+    agent_repo: FakeAgents
+    visitor_repo: FakeVisitors
+    connection_repo: FakeConnections
+    conversation_repo: FakeConversations
+    message_repo: FakeMessages
+    canned_repo: FakeCannedReplies
+    store: FakeFileStore
+    gateway: FakeGateway
+    metrics: FakeMetrics
+    signer: TokenSigner
+    hasher: PasswordHasher
+    _serial: list[int] = field(default_factory=lambda: [0])
+
+    # -- seeding helpers: the shortest way to a tenant, an agent or a visitor on a socket
+
+    def add_tenant(self, name: str = "Acme", identity_secret: str = "") -> Tenant:
+        tenant = Tenant(new_id("t"), name, new_id("sk"), self.clock.now_ms(), identity_secret)
+        self.tenant_repo.add(tenant)
+        return tenant
+
+    def add_agent(self, tenant: Tenant, name: str = "Ann", password: str = "secret-pw") -> Agent:
+        agent = Agent(tenant.tenant_id, new_id("a"), f"{name.lower()}-{new_id('e')}@example.com", name,
+                      self.hasher.hash(password), created_at=self.clock.now_ms())
+        self.agent_repo.add(agent)
+        return agent
+
+    def connect_agent(self, agent: Agent, connection_id: str | None = None) -> Connection:
+        identity = Identity(agent.tenant_id, Role.AGENT, agent.agent_id, agent.display_name)
+        return self.chat.connect(connection_id or self._next_connection_id(), identity)
+
+    def add_visitor(self, tenant: Tenant) -> Visitor:
+        return self.auth.start_visitor_session(tenant.site_key, None).visitor
+
+    def connect_visitor(self, visitor: Visitor, connection_id: str | None = None) -> Connection:
+        identity = Identity(visitor.tenant_id, Role.VISITOR, visitor.visitor_id)
+        return self.chat.connect(connection_id or self._next_connection_id(), identity)
+
+    def send(self, connection: Connection, frame: dict[str, Any]) -> None:
+        """One client frame through `handle_raw`, as the WebSocket route delivers it."""
+        self.chat.handle_raw(connection.connection_id, json.dumps(frame))
+
+    def _next_connection_id(self) -> str:
+        self._serial[0] += 1
+        return f"conn-{self._serial[0]}"
+
+
+def build_services(clock: FixedClock | None = None, signer: TokenSigner | None = None,
+                   hasher: PasswordHasher | None = None, visitor_rate: RateLimit = VISITOR_RATE) -> FakeServices:
+    """`bootstrap.build` with in-memory fakes instead of DynamoDB, API Gateway and S3."""
+    clock = clock or FixedClock()
+    tenants, agents, visitors = FakeTenants(), FakeAgents(), FakeVisitors()
+    connections, conversations = FakeConnections(), FakeConversations(visitors)
+    messages, canned, store = FakeMessages(conversations), FakeCannedReplies(), FakeFileStore()
+    gateway, metrics = FakeGateway(), FakeMetrics()
+    signer = signer or FakeSigner(clock)
+    hasher = hasher or FakeHasher()
+    notifier = Notifier(connections, conversations, gateway)
+    auth = AuthService(tenants=tenants, agents=agents, visitors=visitors, signer=signer, hasher=hasher,
+                       clock=clock, visitor_token_ttl=VISITOR_TOKEN_TTL, agent_token_ttl=AGENT_TOKEN_TTL)
+    chat = ChatService(connections=connections, conversations=conversations, messages=messages,
+                       visitors=visitors, notifier=notifier, clock=clock, visitor_rate=visitor_rate,
+                       metrics=metrics)
+    files = FileService(store, chat.conversation)
+    chat.attach_files(files.resolve, files.url)
+    visitor_service = VisitorService(visitors, tenants, conversations, notifier, clock)
+    workspace = WorkspaceService(agents, canned, notifier, clock)
+    chat.frame_handlers.update({
+        "page.view": visitor_service.page_view,
+        "identify": visitor_service.identify,
+        "presence.set": workspace.set_presence,
+    })
+    return FakeServices(clock=clock, auth=auth, chat=chat, visitors=visitor_service, workspace=workspace,
+                        files=files, tenant_repo=tenants, agent_repo=agents, visitor_repo=visitors,
+                        connection_repo=connections, conversation_repo=conversations, message_repo=messages,
+                        canned_repo=canned, store=store, gateway=gateway, metrics=metrics, signer=signer,
+                        hasher=hasher)

@@ -1,0 +1,335 @@
+"""The deployable artefact: what `infra/package.sh` builds is what docs/deploy.md promises.
+
+Runs the real packaging step (chalice package --merge-template infra/template.yaml, then
+infra/merge.py) for every stage into a temporary directory, lints the template with
+cfn-lint, and checks the functions' configuration and the role's least privilege.
+Chalice caches the built dependencies under .chalice/deployments/, so after the first run
+a stage packages in a few seconds.
+"""
+from __future__ import annotations
+
+import copy
+import dataclasses
+import json
+import re
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+from typing import Any, Iterator
+
+import pytest
+import yaml
+
+from chalicelib.config import TableNames, load_settings
+from local.aws import TABLE_RESOURCES
+
+ROOT = Path(__file__).resolve().parents[2]
+STAGES = sorted(json.loads((ROOT / ".chalice" / "config.json").read_text())["stages"])
+SECRET_REFERENCE = re.compile(r"^\{\{resolve:secretsmanager:\$\{TokenSecret\}(:SecretString)?\}\}$")
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module", params=STAGES)
+def package(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp(f"package-{request.param}") / "out"
+    result = subprocess.run(["bash", "infra/package.sh", request.param, str(out)], cwd=ROOT,
+                            capture_output=True, text=True, timeout=280)
+    assert result.returncode == 0, result.stdout + result.stderr
+    return out
+
+
+@pytest.fixture(scope="module")
+def template(package: Path) -> dict[str, Any]:
+    return yaml.safe_load((package / "sam.yaml").read_text())
+
+
+def functions(template: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    found = {name: r["Properties"] for name, r in template["Resources"].items()
+             if r["Type"] == "AWS::Serverless::Function"}
+    assert found, "the template has no functions"
+    return found
+
+
+def environment(template: dict[str, Any], properties: dict[str, Any]) -> dict[str, Any]:
+    """A function's variables as SAM deploys them: Globals, then the function's own on top."""
+    shared = template.get("Globals", {}).get("Function", {}).get("Environment", {}).get("Variables", {})
+    return {**shared, **properties.get("Environment", {}).get("Variables", {})}
+
+
+def statements(template: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    for resource in template["Resources"].values():
+        if resource["Type"] == "AWS::IAM::Role":
+            for policy in resource["Properties"].get("Policies", []):
+                yield from policy["PolicyDocument"]["Statement"]
+
+
+def _listed(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
+# ------------------------------------------------------------------ the package itself
+
+
+def test_cfn_lint_reports_nothing(package: Path) -> None:
+    cfn_lint = Path(sys.executable).with_name("cfn-lint")
+    result = subprocess.run([str(cfn_lint), "--include-checks", "I", "--", str(package / "sam.yaml")],
+                            capture_output=True, text=True, timeout=240)
+    assert (result.returncode, result.stdout + result.stderr) == (0, "")
+
+
+def test_cfn_lint_catches_a_broken_template(package: Path, tmp_path: Path) -> None:
+    broken = (package / "sam.yaml").read_text().replace("- TenantsTable\n", "- TenantTable\n")
+    assert "TenantTable" in broken
+    (tmp_path / "sam.yaml").write_text(broken)
+    cfn_lint = Path(sys.executable).with_name("cfn-lint")
+    result = subprocess.run([str(cfn_lint), "--", str(tmp_path / "sam.yaml")],
+                            capture_output=True, text=True, timeout=240)
+    assert result.returncode & 2 and "TenantTable" in result.stdout
+
+
+PSEUDO_PARAMETERS = {"AWS::AccountId", "AWS::NoValue", "AWS::NotificationARNs", "AWS::Partition",
+                     "AWS::Region", "AWS::StackId", "AWS::StackName", "AWS::URLSuffix"}
+
+
+def unresolved_references(template: dict[str, Any]) -> set[str]:
+    """Ref, GetAtt and ${...} in Sub that name nothing in the template. cfn-lint (1.58)
+    does not check them inside SAM's Globals, where the functions' variables live."""
+    known = set(template["Resources"]) | set(template.get("Parameters", {})) | PSEUDO_PARAMETERS
+    named: set[str] = set()
+
+    def walk(node: Any) -> None:
+        if isinstance(node, dict):
+            for key, value in node.items():
+                if key == "Ref":
+                    named.add(value)
+                elif key == "Fn::GetAtt":
+                    named.add(value[0])
+                elif key == "Fn::Sub":
+                    text, variables = (value, {}) if isinstance(value, str) else value
+                    named.update(n.split(".")[0] for n in re.findall(r"\$\{([^!][^}]*)\}", text)
+                                 if n not in variables)
+                walk(value)
+        elif isinstance(node, list):
+            for item in node:
+                walk(item)
+
+    walk({k: v for k, v in template.items() if k in ("Globals", "Resources", "Outputs")})
+    return named - known
+
+
+def test_every_reference_resolves(template: dict[str, Any]) -> None:
+    assert unresolved_references(template) == set()
+    broken = copy.deepcopy(template)
+    broken["Globals"]["Function"]["Environment"]["Variables"]["KEFU_TABLE_TENANTS"] = {"Ref": "TenantTable"}
+    assert unresolved_references(broken) == {"TenantTable"}
+
+
+def test_zips_hold_the_app_and_its_dependencies_only(package: Path, template: dict[str, Any]) -> None:
+    """automatic_layer: requirements.txt goes into a layer, cached until it changes, so
+    a code change repackages in seconds and uploads ~100 kB."""
+    app = set(zipfile.ZipFile(package / "deployment.zip").namelist())
+    assert {"app.py", "chalicelib/config.py", "chalicelib/adapters/tables.py"} <= app
+    assert {n.split("/")[0] for n in app} == {"app.py", "chalice", "chalicelib"}
+    site = "python/lib/python3.11/site-packages/"
+    layer = set(zipfile.ZipFile(package / "layer-deployment.zip").namelist())
+    assert {site + m for m in ("pynamodb/__init__.py", "pydantic/__init__.py", "pydantic_core/__init__.py",
+                               "jwt/__init__.py", "aws_lambda_powertools/__init__.py")} <= layer
+    assert not [n for n in layer if n.startswith(site + "boto3/")]  # the runtime provides boto3
+    assert template["Resources"]["ManagedLayer"]["Properties"]["ContentUri"] == "./layer-deployment.zip"
+    for properties in functions(template).values():
+        assert (properties["CodeUri"], properties["Layers"]) == ("./deployment.zip", [{"Ref": "ManagedLayer"}])
+        assert properties["Runtime"] == "python3.11"
+
+
+def test_the_websocket_handlers_and_rest_api_are_wired(template: dict[str, Any]) -> None:
+    handlers = {name: p["Handler"] for name, p in functions(template).items()}
+    assert handlers == {"APIHandler": "app.app", "WebsocketConnect": "app.ws_connect",
+                        "WebsocketMessage": "app.ws_message", "WebsocketDisconnect": "app.ws_disconnect"}
+    routes = {r["Properties"]["RouteKey"] for r in template["Resources"].values()
+              if r["Type"] == "AWS::ApiGatewayV2::Route"}
+    assert routes == {"$connect", "$default", "$disconnect"}
+    # docs/deploy.md reads these outputs
+    assert {"EndpointURL", "WebsocketConnectEndpointURL", "LogGroupName", "UploadsBucketName"} <= set(
+        template["Outputs"])
+
+
+# ------------------------------------------------------------------ configuration
+
+
+def test_every_function_gets_every_table_the_bucket_and_the_secret(
+    template: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Feed each function's deployed environment to chalicelib.config, with CloudFormation's
+    !Ref and dynamic reference stood in for: every setting must come from the template."""
+    resources = template["Resources"]
+    for name, properties in functions(template).items():
+        variables = environment(template, properties)
+        for key, value in variables.items():
+            if isinstance(value, dict) and "Ref" in value:
+                monkeypatch.setenv(key, f"physical-{value['Ref']}")
+            elif key == "KEFU_TOKEN_SECRET":
+                assert SECRET_REFERENCE.match(value.get("Fn::Sub", "")), f"{name}: {value!r}"
+                monkeypatch.setenv(key, "s" * 64)
+            else:
+                assert isinstance(value, str) and not key.startswith("KEFU_"), (name, key, value)
+                monkeypatch.setenv(key, value)
+        monkeypatch.setenv("KEFU_TABLE_PREFIX", "not-from-the-template-")
+        load_settings.cache_clear()
+        try:
+            settings = load_settings()
+        finally:
+            load_settings.cache_clear()
+        expected = {key: f"physical-{logical_id}" for logical_id, key in TABLE_RESOURCES.items()}
+        assert dataclasses.asdict(settings.tables) == expected, name
+        assert {resources[v.removeprefix("physical-")]["Type"] for v in expected.values()} == {
+            "AWS::DynamoDB::Table"}
+        assert settings.uploads_bucket == "physical-UploadsBucket"
+        assert resources["UploadsBucket"]["Type"] == "AWS::S3::Bucket"
+        assert settings.token_secret == "s" * 64
+        assert properties.get("LoggingConfig", template["Globals"]["Function"].get("LoggingConfig")) == {
+            "LogGroup": {"Ref": "FunctionLogGroup"}}
+        assert set(expected) == {f.name for f in dataclasses.fields(TableNames)}
+
+
+def test_the_token_secret_is_generated_never_written_down(template: dict[str, Any]) -> None:
+    secret = template["Resources"]["TokenSecret"]
+    assert secret["Type"] == "AWS::SecretsManager::Secret"
+    assert "SecretString" not in secret["Properties"]
+    assert secret["Properties"]["GenerateSecretString"]["PasswordLength"] >= 32  # config.py's minimum
+    assert not any("secret" in name.lower() for name in template.get("Parameters", {}))
+
+
+# ------------------------------------------------------------------ least privilege
+
+DYNAMODB_ITEM_ACTIONS = {f"dynamodb:{a}" for a in (
+    "GetItem", "PutItem", "UpdateItem", "DeleteItem", "Query",
+    "ConditionCheckItem", "BatchGetItem", "BatchWriteItem")}
+SERVICES = {"dynamodb", "s3", "execute-api", "logs"}
+
+
+def _resource_names(resource: Any) -> str:
+    return json.dumps(resource)
+
+
+def least_privilege_problems(template: dict[str, Any]) -> list[str]:
+    problems = []
+    resources = template["Resources"]
+    tables = {n for n, r in resources.items() if r["Type"] == "AWS::DynamoDB::Table"}
+    with_indexes = {n for n in tables if resources[n]["Properties"].get("GlobalSecondaryIndexes")}
+    roles = {n for n, r in resources.items() if r["Type"] == "AWS::IAM::Role"}
+    if roles != {"FunctionRole"}:
+        problems.append(f"roles {sorted(roles)}: expected only FunctionRole")
+    for name, properties in functions(template).items():
+        if properties.get("Role") != {"Fn::GetAtt": ["FunctionRole", "Arn"]}:
+            problems.append(f"{name}.Role is {properties.get('Role')!r}")
+    granted_tables: set[str] = set()
+    granted_indexes: set[str] = set()
+    for s in statements(template):
+        actions, targets = _listed(s["Action"]), _listed(s["Resource"])
+        if s.get("Effect") != "Allow" or "NotAction" in s or "NotResource" in s:
+            problems.append(f"unexpected statement shape {s}")
+        for action in actions:
+            if "*" in action:
+                problems.append(f"wildcard action {action}")
+            if action.split(":")[0] not in SERVICES:
+                problems.append(f"action outside {sorted(SERVICES)}: {action}")
+        literal = [t for t in targets if not isinstance(t, dict)]
+        if literal:
+            problems.append(f"literal resource {literal[0]!r} for {actions}")
+        targets = [t for t in targets if isinstance(t, dict)]
+        if any(a.startswith("dynamodb:") for a in actions):
+            if not set(actions) <= DYNAMODB_ITEM_ACTIONS:
+                problems.append(f"non-item DynamoDB actions {sorted(set(actions) - DYNAMODB_ITEM_ACTIONS)}")
+            for target in targets:
+                if target.get("Fn::GetAtt", [None, None])[1:] == ["Arn"] and target["Fn::GetAtt"][0] in tables:
+                    granted_tables.add(target["Fn::GetAtt"][0])
+                    continue
+                match = re.fullmatch(r"\$\{(\w+)\.Arn\}/index/\*", str(target.get("Fn::Sub")))
+                if match and match.group(1) in with_indexes:
+                    granted_indexes.add(match.group(1))
+                    continue
+                problems.append(f"DynamoDB resource {target!r} is not one of this stack's tables or indexes")
+        if any(a.startswith("execute-api:") for a in actions):
+            for target in targets:
+                if not re.search(r":\$\{WebsocketAPI\}/\*/(POST|GET|DELETE)/@connections/\*$",
+                                 str(target.get("Fn::Sub"))):
+                    problems.append(f"execute-api resource {target!r} is not this stack's @connections")
+        if any(a.startswith("logs:") for a in actions) and targets != [{"Fn::GetAtt": ["FunctionLogGroup", "Arn"]}]:
+            problems.append(f"logs resource {targets!r} is not FunctionLogGroup")
+        if any(a.startswith("s3:") for a in actions) and not all("UploadsBucket" in _resource_names(t)
+                                                                 for t in targets):
+            problems.append(f"s3 resource {targets!r} is not the uploads bucket")
+    if granted_tables != tables:
+        problems.append(f"tables without access: {sorted(tables - granted_tables)}")
+    if granted_indexes != with_indexes:
+        problems.append(f"indexes without Query: {sorted(with_indexes - granted_indexes)}")
+    return problems
+
+
+def test_the_role_is_least_privilege(template: dict[str, Any]) -> None:
+    assert least_privilege_problems(template) == []
+
+
+@pytest.mark.parametrize("mutate, problem", [
+    (lambda t: _statement(t, "TableItems").update(Action="dynamodb:*"), "wildcard action dynamodb:*"),
+    (lambda t: _statement(t, "TableItems").update(Resource="*"), "literal resource '*'"),
+    (lambda t: _statement(t, "TableItems")["Action"].append("dynamodb:DeleteTable"), "non-item DynamoDB"),
+    (lambda t: _statement(t, "TableItems")["Resource"].pop(), "tables without access"),
+    (lambda t: _statement(t, "TableIndexes")["Resource"].append({"Fn::Sub": "${AgentsTable.Arn}/index/*"}),
+     "is not one of this stack's tables or indexes"),
+    (lambda t: _statement(t, "PushToWebSocketClients").update(
+        Resource={"Fn::Sub": "arn:aws:execute-api:*:*:*/*/POST/@connections/*"}), "is not this stack's"),
+    (lambda t: t["Resources"]["APIHandler"]["Properties"].update(Role="arn:aws:iam::1:role/admin"),
+     "APIHandler.Role"),
+])
+def test_a_broader_role_is_reported(template: dict[str, Any], mutate: Any, problem: str) -> None:
+    broader = copy.deepcopy(template)
+    mutate(broader)
+    assert any(problem in line for line in least_privilege_problems(broader)), least_privilege_problems(broader)
+
+
+def _statement(template: dict[str, Any], sid: str) -> dict[str, Any]:
+    return next(s for s in statements(template) if s.get("Sid") == sid)
+
+
+# What the code calls → the IAM action it needs. Over-matching is harmless (the action must
+# merely be granted); a missing grant otherwise shows up only on AWS, as AccessDenied.
+CALLS = {
+    r"\.query\(": "dynamodb:Query",
+    r"\.scan\(": "dynamodb:Scan",
+    r"\.batch_get\(": "dynamodb:BatchGetItem",
+    r"\.batch_write\(": "dynamodb:BatchWriteItem",
+    r"\.condition_check\(": "dynamodb:ConditionCheckItem",
+    r"\.delete_item\(": "dynamodb:DeleteItem",
+    r"\.save\(": "dynamodb:PutItem",
+    r"\bTransactGet\b": "dynamodb:GetItem",
+    r"\.describe_table\(|\.create_table\(": "dynamodb:DescribeTable",
+    r"post_to_connection\(": "execute-api:ManageConnections POST",
+    r"delete_connection\(": "execute-api:ManageConnections DELETE",
+    r"(?<!_)get_connection\(": "execute-api:ManageConnections GET",  # not pynamodb's _get_connection
+    r"generate_presigned_post\(|put_object\(": "s3:PutObject",
+    r"head_object\(|get_object": "s3:GetObject",
+    r"delete_object\(": "s3:DeleteObject",
+}
+CLIENTS = {"apigatewaymanagementapi": "execute-api", "s3": "s3", "dynamodb": "dynamodb"}
+
+
+def test_the_role_grants_every_call_the_code_makes(template: dict[str, Any]) -> None:
+    granted = set()
+    for s in statements(template):
+        for action in _listed(s["Action"]):
+            granted.add(action)
+            for target in _listed(s["Resource"]):
+                method = re.search(r"/\*/(\w+)/@connections", json.dumps(target))
+                if method:
+                    granted.add(f"{action} {method.group(1)}")
+    source = "\n".join(p.read_text() for p in (ROOT / "chalicelib").rglob("*.py"))
+    needed = {action for pattern, action in CALLS.items() if re.search(pattern, source)}
+    assert needed - granted == set(), "grant these in FunctionRole (infra/template.yaml)"
+    clients = set(re.findall(r"""\.client\(\s*["'](\w+)["']""", source))
+    unknown = clients - set(CLIENTS)
+    assert not unknown, f"new AWS clients {unknown}: grant them in FunctionRole, then list them in CLIENTS"
+    prefixes = {a.split(":")[0] for a in granted}
+    assert {CLIENTS[c] for c in clients} <= prefixes
