@@ -20,6 +20,7 @@ class Services:
     visitors: Any  # VisitorService
     workspace: Any  # WorkspaceService
     files: Any  # FileService
+    idempotency: Any  # adapters.idempotency.Idempotency
     metrics: Any
     gateway: Any
 
@@ -31,6 +32,7 @@ _services: Services | None = None
 def build(settings: Settings | None = None) -> Services:
     from .adapters.files import S3FileStore
     from .adapters.gateway import ApiGatewayConnections
+    from .adapters.idempotency import Idempotency
     from .adapters.observability import PowertoolsMetrics
     from .adapters.repositories import (
         DynamoAgents,
@@ -91,7 +93,8 @@ def build(settings: Settings | None = None) -> Services:
         "presence.set": workspace.set_presence,
     })
     return Services(settings=settings, auth=auth, chat=chat, visitors=visitor_service,
-                    workspace=workspace, files=files, metrics=metrics, gateway=gateway)
+                    workspace=workspace, files=files, metrics=metrics, gateway=gateway,
+                    idempotency=Idempotency(settings.tables.idempotency))
 
 
 def services() -> Services:

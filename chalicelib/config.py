@@ -19,6 +19,7 @@ class TableNames:
     conversations: str
     messages: str
     settings: str
+    idempotency: str
 
 
 @dataclass(frozen=True)
@@ -50,6 +51,7 @@ def _table_names() -> TableNames:
         conversations=_env("KEFU_TABLE_CONVERSATIONS", prefix + "conversations"),
         messages=_env("KEFU_TABLE_MESSAGES", prefix + "messages"),
         settings=_env("KEFU_TABLE_SETTINGS", prefix + "settings"),
+        idempotency=_env("KEFU_TABLE_IDEMPOTENCY", prefix + "idempotency"),
     )
 
 

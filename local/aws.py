@@ -21,6 +21,7 @@ TABLE_RESOURCES = {
     "ConversationsTable": "conversations",
     "MessagesTable": "messages",
     "SettingsTable": "settings",
+    "IdempotencyTable": "idempotency",
 }
 
 

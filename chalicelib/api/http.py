@@ -2,7 +2,8 @@
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING, Any, TypeVar
+import re
+from typing import TYPE_CHECKING, Any, Callable, TypeVar
 
 from chalice.app import Request, Response
 
@@ -36,6 +37,31 @@ def parse_body(request: Request, model: type[M]) -> M:
 
 def parse_query(request: Request, model: type[M]) -> M:
     return model.model_validate(dict(request.query_params or {}))
+
+
+IDEMPOTENCY_KEY = re.compile(r"^[A-Za-z0-9_.:-]{8,128}$")
+
+
+def idempotent(request: Request, scope: str, create: Callable[[], tuple["BaseModel", int]],
+               lambda_context: Any = None) -> Response:
+    """Answer a creating POST; with an `Idempotency-Key` header, a retry gets the first answer."""
+    key = request.headers.get("idempotency-key")
+    if key is None:
+        model, status = create()
+        return json_response(model, status)
+    if not IDEMPOTENCY_KEY.match(key):
+        raise InvalidFrame("Idempotency-Key must be 8-128 letters, digits or _.:-")
+
+    def run() -> dict[str, Any]:
+        model, status = create()
+        return {"status": status, "body": model.model_dump(mode="json")}
+
+    from ..bootstrap import services
+
+    result = services().idempotency.once(f"{scope}#{request.path}", key, request.raw_body or b"", run,
+                                          lambda_context)
+    return Response(body=json.dumps(result["body"]), status_code=int(result["status"]),
+                    headers={"Content-Type": "application/json", "Cache-Control": "no-store"})
 
 
 def json_response(model: "BaseModel", status: int = 200) -> Response:

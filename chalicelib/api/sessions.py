@@ -5,12 +5,12 @@ from chalice.app import CORSConfig, Response
 
 from ..bootstrap import services
 from .errors import Routes
-from .http import bearer_token, json_response, parse_body
+from .http import bearer_token, idempotent, json_response, parse_body
 from .lazy import schemas as s
 
 sessions = Routes(__name__)
 # The widget runs on the site owner's pages, so visitor endpoints answer any origin.
-PUBLIC_CORS = CORSConfig(allow_origin="*", allow_headers=["Authorization", "Content-Type"], max_age=600)
+PUBLIC_CORS = CORSConfig(allow_origin="*", allow_headers=["Authorization", "Content-Type", "Idempotency-Key"], max_age=600)
 
 
 @sessions.route("/v1/health", methods=["GET"], cors=PUBLIC_CORS)
@@ -22,19 +22,21 @@ def health() -> Response:
 def start_visitor_session() -> Response:
     request = sessions.current_request
     body = parse_body(request, s.VisitorSessionIn)
-    session = services().auth.start_visitor_session(body.site_key, body.token,
-                                                    request.headers.get("user-agent"))
-    return json_response(
-        s.VisitorSessionOut(
+
+    def start() -> tuple[s.VisitorSessionOut, int]:
+        session = services().auth.start_visitor_session(body.site_key, body.token,
+                                                        request.headers.get("user-agent"))
+        return s.VisitorSessionOut(
             token=session.token,
             tenant_id=session.tenant.tenant_id,
             tenant_name=session.tenant.name,
             visitor_id=session.visitor.visitor_id,
             returning=session.returning,
             expires_in=session.expires_in,
-        ),
-        status=200 if session.returning else 201,
-    )
+        ), 200 if session.returning else 201
+
+    # A widget that retries after a dropped answer keeps one visitor, not two.
+    return idempotent(request, f"site#{body.site_key}", start, sessions.lambda_context)
 
 
 @sessions.route("/v1/agent/login", methods=["POST"])

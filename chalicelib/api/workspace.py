@@ -6,7 +6,7 @@ from chalice.app import Response
 from ..bootstrap import services
 from ..domain.model import CannedReply
 from .errors import Routes
-from .http import bearer_token, json_response, parse_body
+from .http import bearer_token, idempotent, json_response, parse_body
 from .lazy import files
 from .lazy import schemas as s
 from .sessions import PUBLIC_CORS
@@ -38,10 +38,12 @@ def list_canned_replies() -> Response:
 
 @workspace.route("/v1/canned-replies", methods=["POST"])
 def create_canned_reply() -> Response:
-    identity = _agent()
-    body = parse_body(workspace.current_request, s.CannedReplyIn)
-    return json_response(_reply_out(services().workspace.save_canned_reply(identity, body.shortcut, body.text)),
-                         status=201)
+    request = workspace.current_request
+    identity = services().auth.require_agent(bearer_token(request))
+    body = parse_body(request, s.CannedReplyIn)
+    return idempotent(request, f"{identity.tenant_id}#{identity.principal_id}", lambda: (
+        _reply_out(services().workspace.save_canned_reply(identity, body.shortcut, body.text)), 201),
+        workspace.lambda_context)
 
 
 @workspace.route("/v1/canned-replies/{reply_id}", methods=["PUT"])
@@ -69,7 +71,10 @@ def create_upload() -> Response:
     request = workspace.current_request
     identity = services().auth.identify(bearer_token(request))
     body = parse_body(request, s.UploadIn)
-    file_id, upload = services().files.create_upload(identity, body.conversation_id, body.name,
-                                                     body.content_type, body.size)
-    return json_response(s.UploadOut(file_id=file_id, upload=s.PresignedPost(**upload), max_bytes=files.MAX_BYTES),
-                         status=201)
+
+    def create() -> tuple[s.UploadOut, int]:
+        file_id, upload = services().files.create_upload(identity, body.conversation_id, body.name,
+                                                         body.content_type, body.size)
+        return s.UploadOut(file_id=file_id, upload=s.PresignedPost(**upload), max_bytes=files.MAX_BYTES), 201
+
+    return idempotent(request, f"{identity.tenant_id}#{identity.principal_id}", create, workspace.lambda_context)

@@ -80,6 +80,12 @@ class Conflict(KefuError):
     http_status = 409
 
 
+class IdempotencyConflict(Conflict):
+    """An Idempotency-Key reused with another body, or while its first request still runs."""
+
+    code = "idempotency_conflict"
+
+
 class SequenceConflict(Conflict):
     """Another writer took the conversation's next sequence number first."""
 
