@@ -36,3 +36,46 @@ def seed_tenant(name: str, agents: list[tuple[str, str]], password: str,
         DynamoAgents().add(agent)
         created.append({"agent_id": agent.agent_id, "email": agent.email, "display_name": display_name})
     return SeededTenant(tenant.tenant_id, name, tenant.site_key, created, password, tenant.identity_secret)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Create a tenant and its first agents in the tables the environment names.
+
+    For a deployed stack: export KEFU_TABLE_TENANTS / KEFU_TABLE_AGENTS (the stack's
+    table names) and AWS credentials, then
+        python -m local.seed --name "My Shop" --agent you@example.com:You
+    It prints the site key and the identity secret (for verified `identify` hashes) and asks
+    for the agents' first password on the terminal (or KEFU_SEED_PASSWORD).
+    """
+    import argparse
+    import getpass
+    import json
+    import os
+
+    parser = argparse.ArgumentParser(prog="python -m local.seed", description=main.__doc__.split("\n\n")[0])
+    parser.add_argument("--name", required=True, help="the tenant's (site's) name")
+    parser.add_argument("--agent", action="append", required=True, metavar="EMAIL:NAME",
+                        help="an agent to create; repeat for more")
+    args = parser.parse_args(argv)
+    agents = []
+    for spec in args.agent:
+        email, _, display = spec.partition(":")
+        if "@" not in email:
+            parser.error(f"--agent {spec!r}: expected EMAIL:NAME")
+        agents.append((email.strip(), display.strip() or email.split("@")[0]))
+    password = os.environ.get("KEFU_SEED_PASSWORD") or getpass.getpass("First password for the agents: ")
+    if len(password) < 10:
+        parser.error("the password needs at least 10 characters")
+    os.environ.setdefault("KEFU_TOKEN_SECRET", "x" * 32)  # unused here: nothing is signed
+    from chalicelib.adapters.tables import bind_tables
+    from chalicelib.config import load_settings
+
+    bind_tables(load_settings())
+    seeded = seed_tenant(args.name, agents, password)
+    print(json.dumps({"tenant_id": seeded.tenant_id, "site_key": seeded.site_key, "agents": seeded.agents,
+                      "identity_secret": seeded.identity_secret}, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
