@@ -226,7 +226,8 @@ class DynamoConnections(ConnectionRepository):
 
     def get(self, connection_id: str) -> Connection | None:
         try:
-            item = ConnectionItem.get(connection_id)
+            # Consistent: a frame can reach another Lambda milliseconds after $connect wrote it.
+            item = ConnectionItem.get(connection_id, consistent_read=True)
         except DoesNotExist:
             return None
         return self._connection(item)

@@ -201,3 +201,128 @@ class AgentSocket:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+FRAME_URL = re.compile(r"/widget/frame\.html")
+
+
+class Visitor:
+    """A visitor on the demo site: one page, the widget's launcher and its chat panel.
+
+    The launcher lives in a closed shadow root, which no selector can pierce; it is reached
+    the way a person reaches it: by its place on the screen (bottom-right) or by keyboard.
+    The panel is an iframe, reached as a Playwright frame.
+    """
+
+    def __init__(self, stack: Any, context: Any, site_key: str) -> None:
+        self.stack = stack
+        self.context = context
+        self.site_key = site_key
+        self.page = context.new_page()
+        self.dialogs: list[str] = []
+        self.errors: list[str] = []
+        self.page.on("dialog", self._dialog)
+        self.page.on("pageerror", lambda error: self.errors.append(str(error)))
+
+    def _dialog(self, dialog: Any) -> None:
+        self.dialogs.append(dialog.message)
+        dialog.dismiss()
+
+    def goto(self, path: str = "") -> "Visitor":
+        self.page.goto(f"{self.stack.url}/demo/{path}")
+        self.page.wait_for_selector("kefu-widget", state="attached", timeout=10_000)
+        return self
+
+    @property
+    def launcher_point(self) -> tuple[float, float]:
+        size = self.page.viewport_size or {"width": 1280, "height": 720}
+        return size["width"] - 50.0, size["height"] - 50.0
+
+    def element_at_launcher(self) -> str | None:
+        """The element hit at the launcher's place (a closed shadow root answers with its host)."""
+        return self.page.evaluate("([x, y]) => document.elementFromPoint(x, y)?.localName ?? null",
+                                  list(self.launcher_point))
+
+    def click_launcher(self) -> None:
+        self.page.mouse.click(*self.launcher_point)
+
+    def frame(self, timeout: float = 10) -> Any:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            frame = self.page.frame(url=FRAME_URL)
+            if frame is not None:
+                return frame
+            self.page.wait_for_timeout(20)
+        raise AssertionError("the chat panel iframe never appeared")
+
+    def open(self) -> Any:
+        """Click the launcher; return the panel's frame once its input has focus and it is online."""
+        self.click_launcher()
+        frame = self.frame()
+        frame.wait_for_selector("#input:focus", timeout=10_000)
+        frame.wait_for_selector('#status[data-state="online"]', timeout=10_000)
+        return frame
+
+    def send(self, text: str) -> None:
+        frame = self.frame()
+        frame.fill("#input", text)
+        frame.press("#input", "Enter")
+
+    def bubbles(self) -> list[dict[str, Any]]:
+        """The messages on screen, oldest first: text, whose (me/them), pending or not."""
+        return self.frame().eval_on_selector_all("#log li.m", """items => items.map(li => ({
+            text: li.querySelector('.bubble').textContent, mine: li.classList.contains('me'),
+            pending: li.hasAttribute('data-pending'), seq: li.dataset.seq ? Number(li.dataset.seq) : null}))""")
+
+    def wait_for_text(self, text: str, timeout: float = 10, confirmed: bool = True) -> None:
+        """Wait until a message with exactly `text` is on screen (and acknowledged, if `confirmed`)."""
+        selector = "#log li.m:not([data-pending])" if confirmed else "#log li.m"
+        self.frame().wait_for_function(
+            "([selector, text]) => [...document.querySelectorAll(selector)]"
+            ".some(li => li.querySelector('.bubble').textContent === text)",
+            arg=[selector, text], timeout=timeout * 1000)
+
+    def session(self) -> dict[str, Any]:
+        raw = self.page.evaluate("key => localStorage.getItem('kefu:' + key + ':session')", self.site_key)
+        assert raw, "the widget has no visitor session"
+        return dict(json.loads(raw))
+
+    def shot(self, folder: Path, name: str) -> None:
+        self.page.screenshot(path=str(folder / f"{name}.png"))
+
+
+def history(stack: Any, token: str, conversation_id: str) -> list[dict[str, Any]]:
+    """Every message of a conversation, over REST, oldest first."""
+    messages: list[dict[str, Any]] = []
+    after = 0
+    while True:
+        status, body = http_json("GET", f"{stack.url}/v1/conversations/{conversation_id}/messages"
+                                        f"?after_seq={after}&limit=100", token=token)
+        assert status == 200, (status, body)
+        messages += body["messages"]
+        if not body["has_more"] or not body["messages"]:
+            return messages
+        after = body["messages"][-1]["seq"]
+
+
+@pytest.fixture
+def visitor(stack: Any, chromium: Any, tenant: TenantInfo, artifacts: Path) -> Iterator[Visitor]:
+    """A fresh visitor (new browser context) on the demo site of this test's tenant.
+
+    A screenshot of the last state is saved as `final.png` in the test's artifacts.
+    """
+    context = demo_context(chromium, tenant.site_key, viewport={"width": 1280, "height": 800})
+    person = Visitor(stack, context, tenant.site_key)
+    yield person
+    try:
+        person.shot(artifacts, "final")
+    except Exception:  # the page may be gone; the test's own result matters, not this
+        pass
+    context.close()
+
+
+@pytest.fixture
+def agent(stack: Any, tenant: TenantInfo) -> Iterator[AgentSocket]:
+    """The tenant's agent, online over a real WebSocket."""
+    with AgentSocket(stack, agent_token(stack, tenant.agent_email, tenant.agent_password)) as socket:
+        yield socket
