@@ -41,7 +41,7 @@ from ..domain.ports import (
     Metrics,
     VisitorRepository,
 )
-from ..domain.ratelimit import RateLimit
+from ..domain.ratelimit import FrameLimiter, RateLimit
 from .notifier import Notifier
 
 log = logging.getLogger("kefu.chat")
@@ -87,6 +87,7 @@ class ChatService:
         clock: Clock,
         visitor_rate: RateLimit,
         metrics: Metrics,
+        frame_limiter: FrameLimiter | None = None,
     ) -> None:
         self._connections = connections
         self._conversations = conversations
@@ -96,6 +97,8 @@ class ChatService:
         self._clock = clock
         self._visitor_rate = visitor_rate
         self._metrics = metrics
+        # Visitors' other frames (typing, page.view, ...): see FrameLimiter.
+        self._frame_limiter = frame_limiter or FrameLimiter()
         self._resolve_attachment: AttachmentResolver | None = None
         self._attachment_url: AttachmentUrl | None = None
         # Frames other services answer (page.view, identify, presence.set): action → handler.
@@ -138,6 +141,7 @@ class ChatService:
 
     def disconnect(self, connection_id: str) -> Connection | None:
         self._connection_cache.pop(connection_id, None)
+        self._frame_limiter.forget(connection_id)
         connection = self._connections.remove(connection_id)
         if connection is None:
             return None
@@ -157,6 +161,11 @@ class ChatService:
         try:
             connection = self._connection(connection_id)
             frame = p.parse_client_frame(raw)
+            if connection.role is Role.VISITOR:
+                wait_ms = self._frame_limiter.take(connection_id, getattr(frame, "action", ""), self._clock.now_ms())
+                if wait_ms:
+                    raise RateLimited(f"too many {getattr(frame, 'action', '')} frames; wait a moment",
+                                      {"retry_after_ms": wait_ms})
             self._dispatch(connection, frame)
         except KefuError as error:
             self._metrics.count("Errors")

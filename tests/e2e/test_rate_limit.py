@@ -91,3 +91,23 @@ async def test_agents_are_not_rate_limited(api, tenant) -> None:
         reply = await chat.agent.send_message(f"answer {i}", chat.conversation_id)
         assert reply["action"] == "message.ack", reply
     await chat.close()
+
+
+async def test_a_flood_of_typing_frames_is_cut_and_the_chat_goes_on(api, tenant) -> None:
+    """H6: every kind of visitor frame is limited, not only messages (40 typing-class
+    frames at once, then 5 a second, per connection)."""
+    chat = await start_chat(api, tenant)
+    flood = 80
+    await asyncio.gather(*(chat.visitor.send({"action": "typing", "conversation_id": chat.conversation_id,
+                                              "state": "start" if i % 2 == 0 else "stop"})
+                           for i in range(flood)))
+    await chat.visitor.settle(1.0)
+    refused = chat.visitor.received(lambda f: f.get("action") == "error" and f.get("code") == "rate_limited")
+    typing_seen = chat.agent.received(lambda f: f.get("action") == "typing")
+    assert refused and all(f["retry_after_ms"] > 0 for f in refused)
+    assert len(typing_seen) + len(refused) == flood
+    assert len(typing_seen) <= 40 + 5 * 3  # the burst, plus what refilled while the flood ran
+    # The connection is still usable: a message goes through.
+    ack = await chat.visitor.send_message("still here", chat.conversation_id)
+    assert ack["action"] == "message.ack", ack
+    await chat.close()
