@@ -1,0 +1,484 @@
+"""The agent workbench at /console/, driven in headless Chromium.
+
+The visitor side here is a small WebSocket client (`WsVisitor`) so each test controls exactly
+what the visitor sends; `test_chat_both_sides.py` uses the real widget on the demo site.
+"""
+from __future__ import annotations
+
+import json
+import re
+import threading
+import time
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from .conftest import agent_token, http_json
+
+pytestmark = pytest.mark.browser
+XSS = "<img src=x onerror=alert(1)>"
+TIMEOUT_MS = 10_000
+PNG_1PX = bytes.fromhex(
+    "89504e470d0a1a0a0000000d4948445200000001000000010806000000"
+    "1f15c4890000000d49444154789c63f8cfc0f01f0005000201a0e0a3b70000000049454e44ae426082")
+
+
+class WsVisitor:
+    """A website visitor speaking the WebSocket protocol directly, recording every frame."""
+
+    def __init__(self, stack: Any, site_key: str) -> None:
+        from websockets.sync.client import connect
+
+        status, body = http_json("POST", f"{stack.url}/v1/visitor/sessions", {"site_key": site_key})
+        assert status in (200, 201), body
+        self.stack = stack
+        self.token: str = body["token"]
+        self.visitor_id: str = body["visitor_id"]
+        self.conversation_id: str | None = None
+        self.frames: list[dict[str, Any]] = []
+        self._cond = threading.Condition()
+        self._ws = connect(f"{stack.ws_url}?token={self.token}")
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+        self._send({"action": "hello"})
+        self.wait_for(lambda f: f["action"] == "welcome")
+        self._n = 0
+
+    def _read(self) -> None:
+        try:
+            for raw in self._ws:
+                with self._cond:
+                    self.frames.append(json.loads(raw))
+                    self._cond.notify_all()
+        except Exception:
+            pass
+
+    def _send(self, frame: dict[str, Any]) -> None:
+        self._ws.send(json.dumps(frame))
+
+    def wait_for(self, match: Callable[[dict[str, Any]], bool], timeout: float = 10) -> dict[str, Any]:
+        deadline = time.time() + timeout
+        with self._cond:
+            while True:
+                for frame in self.frames:
+                    if match(frame):
+                        return frame
+                left = deadline - time.time()
+                assert left > 0, f"no matching frame; got {[f['action'] for f in self.frames]}"
+                self._cond.wait(left)
+
+    def say(self, text: str) -> dict[str, Any]:
+        """Send a message and wait for its ack (retrying after a rate limit)."""
+        self._n += 1
+        ref = f"v{self._n}-{time.time_ns()}"
+        frame: dict[str, Any] = {"action": "message.send", "client_msg_id": ref, "text": text}
+        if self.conversation_id:
+            frame["conversation_id"] = self.conversation_id
+        while True:
+            start = len(self.frames)
+            self._send(frame)
+            answer = self.wait_for(lambda f: f.get("client_msg_id") == ref and f["action"] == "message.ack"
+                                   or f["action"] == "error" and f.get("ref") == ref and self.frames.index(f) >= start)
+            if answer["action"] == "message.ack":
+                self.conversation_id = answer["conversation_id"]
+                return answer
+            assert answer["code"] == "rate_limited", answer
+            time.sleep((answer.get("retry_after_ms") or 500) / 1000)
+
+    def typing(self, draft: str) -> None:
+        self._send({"action": "typing", "state": "start", "draft": draft})
+
+    def page_view(self, url: str, title: str, referrer: str | None = None, **extra: Any) -> None:
+        self._send({"action": "page.view", "url": url, "title": title, "referrer": referrer, **extra})
+
+    def history(self) -> list[dict[str, Any]]:
+        """The conversation as the visitor's own token reads it over REST."""
+        status, body = http_json(
+            "GET", f"{self.stack.url}/v1/conversations/{self.conversation_id}/messages?after_seq=0&limit=200",
+            token=self.token)
+        assert status == 200, body
+        return list(body["messages"])
+
+    def close(self) -> None:
+        self._ws.close()
+
+
+@pytest.fixture
+def visitor(stack: Any, tenant: Any) -> Iterator[WsVisitor]:
+    client = WsVisitor(stack, tenant.site_key)
+    yield client
+    client.close()
+
+
+@pytest.fixture
+def console(chromium: Any, stack: Any) -> Iterator[Page]:
+    """A fresh browser context (its own localStorage) on /console/, failing on any page error."""
+    context = chromium.new_context(viewport={"width": 1440, "height": 900})
+    page = context.new_page()
+    page.set_default_timeout(TIMEOUT_MS)
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    page.on("dialog", lambda dialog: (errors.append(f"dialog: {dialog.message}"), dialog.dismiss()))
+    page.goto(f"{stack.url}/console/")
+    yield page
+    context.close()
+    assert not errors, errors
+
+
+def login(page: Page, tenant: Any, password: str | None = None) -> None:
+    page.fill("#login-email", tenant.agent_email)
+    page.fill("#login-password", password or tenant.agent_password)
+    page.click(".login-form button[type=submit]")
+
+
+def signed_in(page: Page, tenant: Any) -> None:
+    login(page, tenant)
+    expect(page.locator(".inbox .tabs")).to_be_visible()
+    expect(page.locator("#connection")).to_have_attribute("data-state", "online")
+
+
+def conversation_row(page: Page, visitor_label_part: str = "") -> Any:
+    rows = page.locator(".conv")
+    return rows.filter(has_text=visitor_label_part) if visitor_label_part else rows.first
+
+
+def agent_rest(stack: Any, tenant: Any) -> Callable[..., tuple[int, Any]]:
+    token = agent_token(stack, tenant.agent_email, tenant.agent_password)
+    return lambda method, path, body=None: http_json(method, f"{stack.url}{path}", body, token=token)
+
+
+# ---------------------------------------------------------------------------- sign-in and presence
+
+
+def test_login_wrong_password_shows_an_error_and_right_one_shows_inbox(console: Page, tenant: Any,
+                                                                        artifacts: Path) -> None:
+    login(console, tenant, password="not-the-password")
+    expect(console.locator("#login-error")).to_have_text(re.compile("Wrong email or password"))
+    expect(console.locator(".inbox")).to_have_count(0)
+    console.screenshot(path=str(artifacts / "login-error.png"))
+
+    login(console, tenant)
+    expect(console.locator(".tab[data-tab=mine]")).to_be_visible()
+    expect(console.locator(".me-name")).to_have_text(tenant.agent_name)
+    expect(console.locator("#connection")).to_have_attribute("data-state", "online")
+    console.screenshot(path=str(artifacts / "inbox.png"))
+
+    console.click("#logout")
+    expect(console.locator("#login-error")).to_have_text(re.compile("signed out"))
+
+
+def test_presence_survives_reload(console: Page, tenant: Any, stack: Any) -> None:
+    signed_in(console, tenant)
+    expect(console.locator("#presence")).to_have_value("online")
+    console.select_option("#presence", "away")
+    rest = agent_rest(stack, tenant)
+    deadline = time.time() + 5
+    while rest("GET", "/v1/agents/me")[1].get("presence") != "away":
+        assert time.time() < deadline, "presence.set did not reach the server"
+        time.sleep(0.1)
+    console.reload()
+    expect(console.locator("#presence")).to_have_value("away")
+    expect(console.locator(".presence")).to_have_class(re.compile("presence-away"))
+    expect(console.locator("#connection")).to_have_attribute("data-state", "online")
+
+
+def test_invalid_token_sends_the_agent_back_to_login(console: Page, tenant: Any) -> None:
+    signed_in(console, tenant)
+    console.evaluate("""() => {
+        const s = JSON.parse(localStorage.getItem('kefu.console.session'));
+        s.token = s.token.slice(0, -4) + 'AAAA';
+        localStorage.setItem('kefu.console.session', JSON.stringify(s));
+    }""")
+    console.reload()
+    expect(console.locator("#login-error")).to_have_text(re.compile("no longer valid"))
+
+    signed_in(console, tenant)
+    console.evaluate("""() => {
+        const s = JSON.parse(localStorage.getItem('kefu.console.session'));
+        s.expires_at = Date.now() - 1000;
+        localStorage.setItem('kefu.console.session', JSON.stringify(s));
+    }""")
+    console.reload()
+    expect(console.locator("#login-error")).to_have_text(re.compile("expired"))
+
+
+# ---------------------------------------------------------------------------- inbox and conversation
+
+
+def test_new_conversation_appears_live_with_unread_count_draft_and_visitor_details(
+        console: Page, tenant: Any, visitor: WsVisitor, artifacts: Path) -> None:
+    signed_in(console, tenant)
+    expect(console.locator(".conv")).to_have_count(0)
+    visitor.page_view("https://shop.example/pricing?utm_source=newsletter", "Pricing — Teahouse",
+                      referrer="https://www.google.com/search?q=tea", language="zh-CN", screen="1440x900",
+                      utm={"source": "newsletter", "medium": "email", "campaign": "spring"})
+    visitor.say("Hello, is the oolong in stock?")
+    visitor.say("And do you ship to Shanghai?")
+    row = console.locator(".conv").first
+    expect(row).to_contain_text("do you ship to Shanghai?")
+    expect(row.locator(".badge")).to_have_text("2")
+    expect(console.locator(".tab[data-tab=unassigned] .tab-count")).to_have_text("1")
+    expect(row.locator(".conv-time")).to_contain_text("waiting")
+
+    row.click()
+    expect(console.locator(".log .msg-in")).to_have_count(2)
+    expect(row.locator(".badge")).to_have_count(0)  # opened and focused: read
+    visitor.wait_for(lambda f: f["action"] == "read" and f["role"] == "agent" and f["seq"] == 2)
+
+    visitor.typing("I would like three bags of")
+    expect(console.locator(".typing-line")).to_have_text("Visitor is typing: I would like three bags of")
+    expect(row.locator(".conv-preview")).to_have_text("Visitor is typing…")
+
+    panel = console.locator(".visitor-panel")
+    expect(panel).to_contain_text("Pricing — Teahouse")
+    expect(panel).to_contain_text("google.com")
+    expect(panel).to_contain_text("newsletter / email / spring")
+    expect(panel).to_contain_text("zh-CN")
+    expect(panel).to_contain_text("New visitor")
+    visitor.page_view("https://shop.example/checkout", "Checkout — Teahouse")
+    expect(panel.locator(".current-page")).to_contain_text("Checkout — Teahouse")  # live: visitor.updated
+    expect(panel.locator(".trail li")).to_have_count(2)
+    console.screenshot(path=str(artifacts / "conversation.png"))
+
+
+def test_agent_reply_reaches_visitor_and_shows_seen(console: Page, tenant: Any, visitor: WsVisitor) -> None:
+    visitor.say("Anyone there?")
+    signed_in(console, tenant)
+    console.locator(".conv").first.click()
+    console.fill(".composer-input", "Yes! How can I help?")
+    console.keyboard.press("Enter")
+    got = visitor.wait_for(lambda f: f["action"] == "message.new" and f["message"]["text"] == "Yes! How can I help?")
+    assert got["message"]["sender_role"] == "agent"
+    expect(console.locator(".msg-out .msg-status")).to_have_text("Sent")
+    expect(console.locator(".tab[data-tab=mine]")).to_be_visible()
+    console.click(".tab[data-tab=mine]")
+    expect(console.locator(".conv")).to_have_count(1)  # the first reply assigned it to me
+    visitor._send({"action": "read", "conversation_id": visitor.conversation_id, "seq": got["message"]["seq"]})
+    expect(console.locator(".msg-out .msg-status")).to_have_text("Seen")
+
+
+def test_hostile_visitor_text_is_shown_as_text(console: Page, tenant: Any, visitor: WsVisitor) -> None:
+    dialogs: list[str] = []
+    console.on("dialog", lambda d: dialogs.append(d.message))
+    visitor.say(f"look {XSS} and <b>bold</b> <a href=javascript:alert(2)>x</a> javascript:alert(3)")
+    signed_in(console, tenant)
+    expect(console.locator(".conv-preview").first).to_contain_text(XSS)
+    console.locator(".conv").first.click()
+    bubble = console.locator(".msg-in .msg-text").first
+    expect(bubble).to_contain_text(XSS)
+    assert console.locator(".log img, .inbox img, .log b").count() == 0
+    assert console.locator(".log a").count() == 0  # only http(s) URLs ever become links
+    console.wait_for_timeout(300)
+    assert dialogs == []
+
+
+def test_links_are_safe(console: Page, tenant: Any, visitor: WsVisitor) -> None:
+    visitor.say("see https://example.com/tea?x=1, thanks")
+    signed_in(console, tenant)
+    console.locator(".conv").first.click()
+    anchor = console.locator(".msg-in a")
+    expect(anchor).to_have_attribute("href", "https://example.com/tea?x=1")
+    expect(anchor).to_have_attribute("rel", "noopener noreferrer")
+    expect(anchor).to_have_attribute("target", "_blank")
+
+
+def test_history_scrolls_upward_in_pages(console: Page, tenant: Any, visitor: WsVisitor, stack: Any) -> None:
+    # Agents are not rate limited: fill the history from the agent's side after the visitor opens it.
+    visitor.say("m-1")
+    from websockets.sync.client import connect
+
+    token = agent_token(stack, tenant.agent_email, tenant.agent_password)
+    with connect(f"{stack.ws_url}?token={token}") as agent:
+        for i in range(2, 76):
+            agent.send(json.dumps({"action": "message.send", "client_msg_id": f"a{i}",
+                                   "conversation_id": visitor.conversation_id, "text": f"m-{i}"}))
+            while json.loads(agent.recv())["action"] != "message.ack":
+                pass
+    signed_in(console, tenant)
+    console.locator(".conv").first.click()
+    log = console.locator(".log")
+    expect(log.locator(".msg").last).to_contain_text("m-75")
+    assert log.locator(".msg").count() < 75
+    for _ in range(10):
+        if log.locator(".msg-in", has_text="m-1").count():
+            break
+        log.evaluate("el => { el.scrollTop = 0; el.dispatchEvent(new Event('scroll')); }")
+        console.wait_for_timeout(250)
+    expect(log.locator(".msg").first).to_contain_text("m-1")
+    expect(log.locator(".msg")).to_have_count(75)
+    expect(log.locator(".log-top")).to_have_text("Start of the conversation")
+
+
+def test_internal_note_is_labelled_and_never_reaches_the_visitor(console: Page, tenant: Any,
+                                                                  visitor: WsVisitor) -> None:
+    visitor.say("My order is late")
+    signed_in(console, tenant)
+    console.locator(".conv").first.click()
+    console.click(".mode-note")
+    console.fill(".composer-input", "VIP customer, refund without asking")
+    console.keyboard.press("Enter")
+    note = console.locator(".msg-note")
+    expect(note).to_contain_text("VIP customer, refund without asking")
+    expect(note).to_contain_text("Internal note — visitor can't see this")
+    expect(note.locator(".msg-status")).to_have_count(0)
+    console.click(".composer .mode[data-mode=reply]")
+    console.fill(".composer-input", "Let me check that for you")
+    console.keyboard.press("Enter")
+    visitor.wait_for(lambda f: f["action"] == "message.new" and f["message"]["text"] == "Let me check that for you")
+    texts = [m["text"] for m in visitor.history()]
+    assert "Let me check that for you" in texts
+    assert not any("VIP" in json.dumps(f) for f in visitor.frames)
+    assert not any("VIP" in t for t in texts)
+
+
+def test_canned_reply_inserted_with_slash_shortcut(console: Page, tenant: Any, visitor: WsVisitor,
+                                                   stack: Any) -> None:
+    rest = agent_rest(stack, tenant)
+    status, _ = rest("POST", "/v1/canned-replies", {"shortcut": "refund", "text": "Refunds take 3–5 working days."})
+    assert status == 201
+    rest("POST", "/v1/canned-replies", {"shortcut": "hello", "text": "Hi! Thanks for reaching out."})
+    visitor.say("When do I get my money back?")
+    signed_in(console, tenant)
+    console.locator(".conv").first.click()
+    box = console.locator(".composer-input")
+    box.click()
+    box.type("Sure. /re")
+    popup = console.locator("#canned-popup")
+    expect(popup.locator(".canned-item")).to_have_count(1)
+    expect(popup.locator(".canned-item.active")).to_contain_text("/refund")
+    console.keyboard.press("Enter")
+    expect(box).to_have_value("Sure. Refunds take 3–5 working days.")
+    expect(popup).to_be_hidden()
+    # Arrow keys choose, Tab inserts.
+    box.fill("")
+    box.type("/")
+    expect(popup.locator(".canned-item")).to_have_count(2)
+    console.keyboard.press("ArrowDown")
+    console.keyboard.press("Tab")
+    expect(box).to_have_value("Refunds take 3–5 working days.")
+    console.keyboard.press("Enter")
+    visitor.wait_for(lambda f: f["action"] == "message.new" and f["message"]["text"] == "Refunds take 3–5 working days.")
+
+
+def test_canned_reply_manager_creates_edits_and_deletes(console: Page, tenant: Any, visitor: WsVisitor,
+                                                        stack: Any) -> None:
+    visitor.say("hi")
+    signed_in(console, tenant)
+    console.locator(".conv").first.click()
+    console.click(".composer [data-action=canned]")
+    dialog = console.locator("dialog.canned-dialog")
+    dialog.locator("[data-action=add-canned]").click()
+    dialog.locator("input[name=shortcut]").fill("ship")
+    dialog.locator("textarea[name=text]").fill("We ship within two days.")
+    dialog.locator("button[type=submit]").click()
+    expect(dialog.locator(".canned-row")).to_contain_text("/ship")
+    dialog.locator(".canned-row .link-btn", has_text="Edit").click()
+    dialog.locator("textarea[name=text]").fill("We ship within one day.")
+    dialog.locator("button[type=submit]").click()
+    expect(dialog.locator(".canned-row")).to_contain_text("We ship within one day.")
+    rest = agent_rest(stack, tenant)
+    assert [r["text"] for r in rest("GET", "/v1/canned-replies")[1]["canned_replies"]] == ["We ship within one day."]
+    console.once("dialog", lambda d: d.accept())
+    dialog.locator(".canned-row .link-btn", has_text="Delete").click()
+    expect(dialog.locator(".canned-row")).to_have_count(0)
+    assert rest("GET", "/v1/canned-replies")[1]["canned_replies"] == []
+
+
+def test_resolve_moves_conversation_out_of_open_list_and_reopen_brings_it_back(
+        console: Page, tenant: Any, visitor: WsVisitor) -> None:
+    visitor.say("Thanks, that's all")
+    signed_in(console, tenant)
+    console.locator(".conv").first.click()
+    console.click("[data-action=resolve]")
+    expect(console.locator(".tab[data-tab=all]")).to_have_attribute("aria-selected", "true")
+    expect(console.locator(".conv")).to_have_count(0)
+    expect(console.locator(".resolved-banner")).to_be_visible()
+    expect(console.locator(".composer-input")).to_be_disabled()
+    visitor.wait_for(lambda f: f["action"] == "conversation.updated" and f["conversation"]["status"] == "resolved")
+    console.click(".tab[data-tab=resolved]")
+    expect(console.locator(".conv")).to_have_count(1)
+    console.click("[data-action=reopen]")
+    console.click(".tab[data-tab=all]")
+    expect(console.locator(".conv")).to_have_count(1)
+    expect(console.locator(".composer-input")).to_be_enabled()
+
+
+def test_image_attachment_round_trip(console: Page, tenant: Any, visitor: WsVisitor, tmp_path: Path) -> None:
+    visitor.say("Can you send a photo?")
+    signed_in(console, tenant)
+    console.locator(".conv").first.click()
+    image = tmp_path / "tea.png"
+    image.write_bytes(PNG_1PX)
+    console.set_input_files(".composer input[type=file]", str(image))
+    got = visitor.wait_for(lambda f: f["action"] == "message.new" and f["message"].get("attachment"))
+    attachment = got["message"]["attachment"]
+    assert attachment["name"] == "tea.png" and attachment["content_type"] == "image/png"
+    expect(console.locator(".msg-out img.thumb")).to_have_count(1)
+    # After a reload the thumbnail comes from the server's download link.
+    console.reload()
+    console.locator(".conv").first.click()
+    thumb = console.locator(".msg-out img.thumb")
+    expect(thumb).to_have_attribute("src", re.compile(r"^https?://"))
+    console.wait_for_function("() => document.querySelector('.msg-out img.thumb').naturalWidth === 1")
+
+
+def test_reconnects_and_resyncs_the_open_conversation(console: Page, tenant: Any, visitor: WsVisitor,
+                                                      stack: Any) -> None:
+    visitor.say("first")
+    signed_in(console, tenant)
+    console.locator(".conv").first.click()
+    expect(console.locator(".msg-in")).to_have_count(1)
+    # Drop only the console's socket: block its reconnects for a moment by closing all, then talk.
+    console.evaluate("() => { window.__blockWs = true; }")
+    http_json("POST", f"{stack.url}/_local/drop-connections")
+    expect(console.locator("#connection")).not_to_have_attribute("data-state", "online")
+    visitor2 = WsVisitor(stack, tenant.site_key)  # the visitor's own socket was dropped too
+    visitor2.close()
+    expect(console.locator("#connection")).to_have_attribute("data-state", "online", timeout=15_000)
+    console.fill(".composer-input", "back online")
+    console.keyboard.press("Enter")
+    expect(console.locator(".msg-out .msg-status")).to_have_text("Sent")
+
+
+def test_chinese_ui_and_tablet_layout(chromium: Any, stack: Any, tenant: Any, visitor: WsVisitor,
+                                      artifacts: Path) -> None:
+    visitor.say("你好，请问有乌龙茶吗？")
+    context = chromium.new_context(viewport={"width": 820, "height": 1180}, locale="zh-CN", has_touch=True)
+    page = context.new_page()
+    page.set_default_timeout(TIMEOUT_MS)
+    try:
+        page.goto(f"{stack.url}/console/")
+        expect(page.locator(".login-form button[type=submit]")).to_have_text("登录")
+        signed_in(page, tenant)
+        expect(page.locator(".tab[data-tab=mine]")).to_have_text(re.compile("我的"))
+        expect(page.locator(".visitor-panel")).to_be_hidden()
+        page.locator(".conv").first.click()
+        expect(page.locator(".msg-in")).to_contain_text("乌龙茶")
+        page.click(".thread-head .details")
+        expect(page.locator(".visitor-panel")).to_be_visible()
+        expect(page.locator(".visitor-panel")).to_contain_text("新访客")
+        page.screenshot(path=str(artifacts / "tablet-zh.png"))
+        page.click(".panel-close")
+        page.select_option(".topbar select.lang", "en")
+        expect(page.locator("[data-action=resolve]")).to_have_text("Resolve")
+    finally:
+        context.close()
+
+
+def test_phone_width_shows_one_pane_at_a_time(chromium: Any, stack: Any, tenant: Any, visitor: WsVisitor) -> None:
+    visitor.say("hello from a phone-sized agent")
+    context = chromium.new_context(viewport={"width": 390, "height": 844})
+    page = context.new_page()
+    page.set_default_timeout(TIMEOUT_MS)
+    try:
+        page.goto(f"{stack.url}/console/")
+        signed_in(page, tenant)
+        page.locator(".conv").first.click()
+        expect(page.locator(".inbox")).to_be_hidden()
+        expect(page.locator(".msg-in")).to_be_visible()
+        page.click(".thread-head .back")
+        expect(page.locator(".inbox")).to_be_visible()
+    finally:
+        context.close()
