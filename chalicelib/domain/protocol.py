@@ -1,7 +1,7 @@
 """The WebSocket protocol, version 1: every frame in and out is one of these models.
 
 Frames are JSON objects with an `action` field (the discriminator) and a protocol version
-`v`. `docs/protocol.md` shows an example of each; `tests/unit/test_protocol.py` checks
+`v`. `docs/protocol.md` shows an example of each; `tests/unit/test_docs.py` checks
 that those examples parse.
 """
 from __future__ import annotations
