@@ -1,0 +1,75 @@
+"""The bot's decision for one visitor message: answer, clarify, hand off, or greet.
+
+Pure: it takes the message, an index of the tenant's articles and thresholds, and
+returns what to do and why; the chat service carries it out.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Literal
+
+from .classify import QuestionType, classify_question
+from .intent import Signals, signals
+from .search import Hit, Index
+from .text import normalize
+
+DecisionKind = Literal["answer", "clarify", "handoff", "greet"]
+# Why the bot handed over; shown to the agent in the hand-off note.
+HANDOFF_REASONS = ("asked_for_human", "complaint", "angry", "no_answer", "two_failed_answers",
+                   "integration_failed", "not_helpful")
+
+_GREETING = re.compile(
+    r"^\s*(hi+|hello+|hey+|yo|good (morning|afternoon|evening)|你好|您好|嗨|哈喽|在吗|在不在|有人吗)"
+    r"[\s!.,?~]*(there|guys|all)?[\s!.,?~]*$")
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    """Per-tenant knobs. `answer`: confidence to answer outright; `clarify`: least
+    confidence to offer candidates; `margin`: how far (relative score) the best article
+    must lead the second to answer without asking."""
+
+    answer: float = 0.45
+    clarify: float = 0.32
+    margin: float = 0.1
+    candidates: int = 3
+
+
+@dataclass(frozen=True)
+class Decision:
+    kind: DecisionKind
+    reason: str | None = None  # for hand-offs: one of HANDOFF_REASONS
+    hits: list[Hit] = field(default_factory=list)
+    signals: Signals = Signals(False, False, 0.0)
+    question_type: QuestionType = "pre_sales"
+
+    @property
+    def best(self) -> Hit | None:
+        return self.hits[0] if self.hits else None
+
+
+def decide(text: str, index: Index, thresholds: Thresholds = Thresholds()) -> Decision:
+    """Decide what the bot does with one visitor message."""
+    s = signals(text)
+    question_type = classify_question(text)
+    if s.wants_human:
+        return Decision("handoff", "asked_for_human", signals=s, question_type=question_type)
+    if s.complaint:
+        return Decision("handoff", "complaint", signals=s, question_type="complaint")
+    if s.angry:
+        return Decision("handoff", "angry", signals=s, question_type="complaint")
+    if _GREETING.match(normalize(text)):
+        return Decision("greet", signals=s, question_type=question_type)
+    hits = index.search(text, limit=max(thresholds.candidates, 2))
+    if not hits or hits[0].confidence < thresholds.clarify:
+        return Decision("handoff", "no_answer", hits=hits, signals=s, question_type=question_type)
+    best = hits[0]
+    runner_up = hits[1].score if len(hits) > 1 else 0.0
+    leads = (best.score - runner_up) / best.score >= thresholds.margin
+    if best.confidence >= thresholds.answer and leads:
+        return Decision("answer", hits=hits[:1], signals=s, question_type=question_type)
+    close = [h for h in hits[:thresholds.candidates] if h.confidence >= thresholds.clarify]
+    if len(close) == 1 and best.confidence >= thresholds.answer:
+        return Decision("answer", hits=hits[:1], signals=s, question_type=question_type)
+    return Decision("clarify", hits=close, signals=s, question_type=question_type)

@@ -1,0 +1,277 @@
+"""Ranking articles for a question: BM25 over title + alternate phrasings + body.
+
+Each article is a set of passages: its title and each alternate phrasing ("question"
+passages, of which the best one counts) and its body (weighted lower). Two term kinds are
+scored: `words` (stems, Chinese words, thesaurus concepts) and `grams` (character
+n-grams, weighted lower) so typos and segmentation differences still match. English
+words missing from the index's vocabulary are corrected to the nearest known word
+(edit distance 1, or 2 for long words) before scoring.
+
+`confidence` is a score in [0, 1] comparable across questions: the share of the
+question's information (IDF-weighted terms) that the best article covers, so a
+question about something the base never mentions ("do you sell furniture") stays low
+even when one of its words matches.
+"""
+from __future__ import annotations
+
+import math
+import re
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Iterable, Sequence
+
+from .synonyms import CONCEPTS
+from .text import Tokens, detect_locale, normalize, stem, tokenize
+
+K1 = 1.2
+B = 0.75
+BODY_WEIGHT = 0.35
+GRAM_WEIGHT = 0.25
+UNKNOWN_WEIGHT = 1.5
+FOREIGN_WEIGHT = 0.4
+_MARKDOWN = re.compile(r"[*_`#>\[\]()!|~-]+")
+
+
+@dataclass(frozen=True)
+class Document:
+    """What the index needs from an article."""
+
+    doc_id: str
+    title: str
+    body: str = ""
+    phrasings: tuple[str, ...] = ()
+    locale: str = "en"
+    category: str = ""
+
+
+@dataclass(frozen=True)
+class Hit:
+    doc_id: str
+    score: float
+    confidence: float
+
+
+@dataclass
+class _Field:
+    """BM25 statistics of one passage kind (question passages or bodies) for one term kind."""
+
+    df: Counter[str] = field(default_factory=Counter)
+    n: int = 0
+    total_len: int = 0
+
+    def add(self, terms: Sequence[str]) -> None:
+        self.n += 1
+        self.total_len += len(terms)
+        self.df.update(set(terms))
+
+    @property
+    def avg_len(self) -> float:
+        return self.total_len / self.n if self.n else 1.0
+
+    def idf(self, term: str) -> float:
+        df = self.df.get(term, 0)
+        return math.log(1 + (self.n - df + 0.5) / (df + 0.5))
+
+    def bm25(self, query: Iterable[str], terms: Counter[str], length: int) -> float:
+        score = 0.0
+        norm = K1 * (1 - B + B * length / self.avg_len)
+        for term in query:
+            tf = terms.get(term, 0)
+            if tf:
+                score += self.idf(term) * tf * (K1 + 1) / (tf + norm)
+        return score
+
+
+@dataclass
+class _Passages:
+    question: list[tuple[Counter[str], int]]
+    body: tuple[Counter[str], int]
+
+
+_CONCEPT_TABLE: dict[str, tuple[set[str], tuple[str, ...]]] = {}
+
+
+def _concept_table() -> dict[str, tuple[set[str], tuple[str, ...]]]:
+    if not _CONCEPT_TABLE:
+        for name, (english, chinese) in CONCEPTS.items():
+            _CONCEPT_TABLE["~" + name] = ({stem(w) for w in english if " " not in w},
+                                          tuple(normalize(c) for c in chinese))
+    return _CONCEPT_TABLE
+
+
+def concepts_of(word: str) -> set[str]:
+    """Thesaurus concepts a single word (stem or Chinese word) belongs to."""
+    found = set()
+    for name, (english, chinese) in _concept_table().items():
+        if word in english or any(c in word for c in chinese):
+            found.add(name)
+    return found
+
+
+def _concepts(text: str, words: Sequence[str]) -> list[str]:
+    found = set()
+    for word in words:
+        found |= concepts_of(word)
+    for name, (_english, chinese) in _concept_table().items():
+        if any(c in text for c in chinese):  # across a segmentation boundary too
+            found.add(name)
+    return sorted(found)
+
+
+def analyse(text: str) -> Tokens:
+    """Tokens of a text plus its thesaurus concepts (as words)."""
+    normalized = normalize(_MARKDOWN.sub(" ", text))
+    tokens = tokenize(normalized, normalized=True)
+    return Tokens(tokens.words + _concepts(normalized, tokens.words), tokens.grams)
+
+
+def _edit_distance(a: str, b: str, limit: int) -> int:
+    """Optimal-string-alignment distance (a swap of two letters costs 1), capped at limit + 1."""
+    if abs(len(a) - len(b)) > limit:
+        return limit + 1
+    previous2: list[int] = []
+    previous = list(range(len(b) + 1))
+    for i, ca in enumerate(a, 1):
+        current = [i] + [0] * len(b)
+        for j, cb in enumerate(b, 1):
+            cost = ca != cb
+            current[j] = min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + cost)
+            if i > 1 and j > 1 and ca == b[j - 2] and a[i - 2] == cb:
+                current[j] = min(current[j], previous2[j - 2] + 1)
+        if min(current) > limit:
+            return limit + 1
+        previous2, previous = previous, current
+    return previous[-1]
+
+
+class Index:
+    """An in-memory BM25 index of one tenant's articles (built in milliseconds for hundreds)."""
+
+    def __init__(self, documents: Iterable[Document]) -> None:
+        self.documents: dict[str, Document] = {}
+        self._words: dict[str, _Passages] = {}
+        self._grams: dict[str, _Passages] = {}
+        self._q_words, self._b_words = _Field(), _Field()
+        self._q_grams, self._b_grams = _Field(), _Field()
+        self._all_words = _Field()  # one passage per article: for confidence
+        self._all_grams = _Field()
+        self._doc_words: dict[str, set[str]] = {}
+        self._doc_grams: dict[str, set[str]] = {}
+        self._chars: dict[str, set[str]] = {}
+        self._corrections: dict[str, str] = {}
+        for document in documents:
+            self._add(document)
+        self._vocabulary = {t for t in self._all_words.df if t.isascii() and t.isalpha() and not t.startswith("~")}
+
+    def _add(self, document: Document) -> None:
+        self.documents[document.doc_id] = document
+        questions = [analyse(t) for t in (document.title, *document.phrasings)]
+        body = analyse(document.body)
+        words, grams = [], []
+        for tokens in questions:
+            self._q_words.add(tokens.words)
+            self._q_grams.add(tokens.grams)
+            words.append((Counter(tokens.words), len(tokens.words)))
+            grams.append((Counter(tokens.grams), len(tokens.grams)))
+        self._b_words.add(body.words)
+        self._b_grams.add(body.grams)
+        self._words[document.doc_id] = _Passages(words, (Counter(body.words), len(body.words)))
+        self._grams[document.doc_id] = _Passages(grams, (Counter(body.grams), len(body.grams)))
+        all_words = {w for tokens in questions for w in tokens.words} | set(body.words)
+        all_grams = {g for tokens in questions for g in tokens.grams} | set(body.grams)
+        self._all_words.add(list(all_words))
+        self._all_grams.add(list(all_grams))
+        self._doc_words[document.doc_id] = all_words
+        self._doc_grams[document.doc_id] = all_grams
+
+    def __len__(self) -> int:
+        return len(self.documents)
+
+    def correct(self, words: Sequence[str]) -> list[str]:
+        """Replace unknown English words by the most common known word within a small edit distance."""
+        out = []
+        for word in words:
+            if word in self._all_words.df or not (word.isascii() and word.isalpha()) or len(word) < 4:
+                out.append(word)
+                continue
+            if word in self._corrections:
+                out.append(self._corrections[word])
+                continue
+            limit = 1 if len(word) < 7 else 2
+            best, best_key = word, (limit + 1, 0)
+            for known in self._vocabulary:
+                if abs(len(known) - len(word)) > limit or known[0] != word[0] and known[:2] != word[1::-1]:
+                    continue
+                distance = _edit_distance(word, known, limit)
+                key = (distance, -self._all_words.df[known])
+                if distance <= limit and key < best_key:
+                    best, best_key = known, key
+            if len(self._corrections) < 10_000:
+                self._corrections[word] = best
+            out.append(best)
+        return out
+
+    def search(self, query: str, locale: str | None = None, limit: int = 5) -> list[Hit]:
+        """Best articles for `query`, best first. `locale` (detected from the query when
+        None) is preferred: other locales are searched only if it has no article."""
+        tokens = analyse(query)
+        words = self.correct(tokens.words)
+        if words != tokens.words:  # a corrected word may be a thesaurus word too
+            words = list(dict.fromkeys(words + _concepts("", words)))
+        grams = tokens.grams
+        if not words and not grams:
+            return []
+        locale = locale or detect_locale(query)
+        candidates = [d for d in self.documents.values() if d.locale == locale] or list(self.documents.values())
+        q_words, q_grams = set(words), set(grams)
+        hits = []
+        for document in candidates:
+            w, g = self._words[document.doc_id], self._grams[document.doc_id]
+            score = max((self._q_words.bm25(q_words, c, n) for c, n in w.question), default=0.0)
+            score += BODY_WEIGHT * self._b_words.bm25(q_words, *w.body)
+            gram_score = max((self._q_grams.bm25(q_grams, c, n) for c, n in g.question), default=0.0)
+            gram_score += BODY_WEIGHT * self._b_grams.bm25(q_grams, *g.body)
+            score += GRAM_WEIGHT * gram_score
+            if score <= 0:
+                continue
+            hits.append(Hit(document.doc_id, score, self._coverage(document.doc_id, q_words, q_grams)))
+        hits.sort(key=lambda h: (-h.score, h.doc_id))
+        return hits[:limit]
+
+    def _coverage(self, doc_id: str, words: set[str], grams: set[str]) -> float:
+        """IDF-weighted share of the question's words found in the article (a word also counts
+        when a thesaurus concept of it does, and a Chinese word partly by its characters),
+        blended with the share of its character n-grams."""
+        doc_words, doc_grams = self._doc_words[doc_id], self._doc_grams[doc_id]
+        stats = self._all_words
+        content = [w for w in words if not w.startswith("~")]
+        total = covered = 0.0
+        doc_is_chinese = self.documents[doc_id].locale.startswith("zh")
+        for word in content:
+            weight = stats.idf(word)
+            if word.isascii() == doc_is_chinese:
+                # A word in the other language of a mixed question: only the thesaurus can
+                # match it here, so its absence tells little.
+                weight *= FOREIGN_WEIGHT
+            elif word not in stats.df and not concepts_of(word):
+                weight *= UNKNOWN_WEIGHT  # a word the base never uses: likely a subject it does not cover
+            total += weight
+            if word in doc_words or concepts_of(word) & doc_words:
+                covered += weight
+            elif not word.isascii():
+                chars = self._doc_chars(doc_id)
+                covered += weight * 0.5 * sum(c in chars for c in word) / len(word)
+        word_share = covered / total if total else 0.0
+        gram_total = sum(self._all_grams.idf(g) for g in grams)
+        gram_share = (sum(self._all_grams.idf(g) for g in grams & doc_grams) / gram_total) if gram_total else 0.0
+        if not content:
+            concepts = words - set(content)
+            return 0.5 * gram_share + 0.5 * (len(concepts & doc_words) / len(concepts) if concepts else 0.0)
+        return 0.7 * word_share + 0.3 * gram_share
+
+    def _doc_chars(self, doc_id: str) -> set[str]:
+        chars = self._chars.get(doc_id)
+        if chars is None:
+            d = self.documents[doc_id]
+            chars = self._chars[doc_id] = set(normalize(" ".join((d.title, d.body, *d.phrasings))))
+        return chars

@@ -1,0 +1,151 @@
+"""Text normalisation and tokenisation for English and Chinese.
+
+- Full-width forms fold to half-width (NFKC), case folds, traditional Chinese folds to
+  simplified (OpenCC's t2s tables, `opencc-python-reimplemented`).
+- English words are stemmed (Snowball) after chat slang is expanded; each word also
+  yields character trigrams, so a typo still shares most of its grams with the word.
+- Chinese runs are segmented into words (`rjieba`, the jieba-rs binding: jieba's
+  dictionary and algorithm, compiled) and also yield character bigrams, so a
+  segmentation that differs between article and question still overlaps.
+"""
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Any
+
+_CJK = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
+_RUNS = re.compile(rf"[{_CJK}]+|[a-z0-9]+(?:'[a-z]+)?")
+_HAS_CJK = re.compile(rf"[{_CJK}]")
+_REPEATS = re.compile(r"([a-z])\1{2,}")  # "soooo" → "soo"
+
+# Chat spellings → words (general English chat usage, not tuned to any knowledge base).
+SLANG = {
+    "u": "you", "ur": "your", "r": "are", "y": "why", "pls": "please", "plz": "please",
+    "thx": "thanks", "ty": "thanks", "wanna": "want to", "gonna": "going to", "gotta": "have to",
+    "cant": "can not", "can't": "can not", "cannot": "can not", "dont": "do not", "don't": "do not",
+    "didnt": "did not", "didn't": "did not", "doesnt": "does not", "doesn't": "does not",
+    "isnt": "is not", "isn't": "is not", "wont": "will not", "won't": "will not",
+    "im": "i am", "i'm": "i am", "ive": "i have", "i've": "i have", "whats": "what is",
+    "what's": "what is", "hows": "how is", "wheres": "where is", "where's": "where is",
+    "idk": "i do not know", "asap": "soon", "b4": "before", "2day": "today", "tmrw": "tomorrow",
+    "tmr": "tomorrow", "msg": "message", "pic": "picture", "pics": "pictures", "info": "information",
+    "acct": "account", "pw": "password", "pwd": "password", "addr": "address", "qty": "quantity",
+    "amt": "amount", "pmt": "payment", "deliv": "delivery", "ship'd": "shipped", "rcvd": "received",
+    "recd": "received", "w/": "with", "w/o": "without", "abt": "about", "bc": "because", "cuz": "because",
+    "coz": "because", "tho": "though", "hv": "have", "hav": "have", "wat": "what", "wut": "what",
+    "sry": "sorry", "ok": "okay", "k": "okay", "yr": "your", "ya": "you", "da": "the", "teh": "the",
+    "n": "and", "nd": "and", "&": "and", "2": "to", "4": "for",
+}
+
+EN_STOP = frozenset("""
+a an the and or but if then so of to in on at by for with from as into about over after before
+is are was were be been being am do does did doing have has had having will would shall should can
+could may might must i me my mine we us our you your yours he him his she her it its they them their
+this that these those there here what which who whom whose hi hello hey please
+thanks thank okay just also too very really any some all not no yes yeah get got gets need want
+like know tell say help question ask anyone someone something thing things one much many more most
+again still only even well oh um uh hmm lol guys guy sir madam dear pretty quite going let
+stuff till until anything anymore ever way lot lots maybe actually basically kind sort got gotten
+""".split())
+
+ZH_STOP = frozenset("""
+的 了 吗 呢 吧 啊 呀 嘛 哦 喔 哈 么 我 你 您 他 她 它 我们 你们 他们 是 在 有 和 与 及 或 就 都 也 还 又 要 想 会 能 可以
+请问 请 问 一下 一个 这个 那个 这 那 什么 怎么 怎么样 怎样 如何 为什么 哪里 哪 多少 吗? 谢谢 你好 您好 麻烦 帮 帮忙
+知道 告诉 下 个 吗 嗯 呃 哎 诶 喂 对 不 没 没有 已经 时候 的话 现在 一直 给 让 把 被 从 到 对于 关于 上 中 里
+有没有 能不能 是不是 可不可以 东西 还能 怎么办 怎样 一些 一点 那么 这么 然后 所以 因为 但是
+""".split())
+
+
+@dataclass(frozen=True)
+class Tokens:
+    """A text's terms: `words` (stems and Chinese words) for exact matching and
+    `grams` (English character trigrams, Chinese character bigrams) for fuzzy matching."""
+
+    words: list[str] = field(default_factory=list)
+    grams: list[str] = field(default_factory=list)
+
+
+@lru_cache(maxsize=1)
+def _t2s() -> Any:
+    from opencc import OpenCC  # lazy: only text with Chinese needs it
+
+    return OpenCC("t2s")
+
+
+@lru_cache(maxsize=1)
+def _stemmer() -> Any:
+    import snowballstemmer
+
+    return snowballstemmer.stemmer("english")
+
+
+def _segment(run: str) -> list[str]:
+    import rjieba  # lazy: about 100 ms to load its dictionary on first use
+
+    return [w for w in rjieba.cut(run) if w.strip()]
+
+
+def has_cjk(text: str) -> bool:
+    return bool(_HAS_CJK.search(text))
+
+
+def normalize(text: str) -> str:
+    """Full-width → half-width, case folded, traditional → simplified Chinese."""
+    text = unicodedata.normalize("NFKC", text).casefold()
+    if has_cjk(text):
+        text = _t2s().convert(text)
+    return text
+
+
+def detect_locale(text: str) -> str:
+    """"zh" when the text holds at least two Chinese characters (mixed text included), else "en"."""
+    return "zh" if len(_HAS_CJK.findall(text)) >= 2 else "en"
+
+
+@lru_cache(maxsize=50_000)
+def stem(word: str) -> str:
+    return str(_stemmer().stemWord(word))
+
+
+def english_words(run: str) -> list[str]:
+    """Slang expanded, stop words dropped, stemmed."""
+    run = _REPEATS.sub(r"\1\1", run)
+    out = []
+    for word in SLANG.get(run, run).split():
+        word = word.replace("'", "")
+        if word in EN_STOP or (len(word) < 2 and not word.isdigit()):
+            continue
+        out.append(stem(word))
+    return out
+
+
+def trigrams(word: str) -> list[str]:
+    padded = f"#{word}#"
+    return [padded[i:i + 3] for i in range(len(padded) - 2)] if len(word) > 2 else [padded]
+
+
+def tokenize(text: str, normalized: bool = False) -> Tokens:
+    """Terms of `text` for ranking (see `Tokens`)."""
+    text = text if normalized else normalize(text)
+    words: list[str] = []
+    grams: list[str] = []
+    for run in _RUNS.findall(text):
+        if _HAS_CJK.match(run):
+            for word in _segment(run):
+                if word not in ZH_STOP:
+                    words.append(word)
+            chars = [c for c in run]
+            if len(chars) == 1:
+                if run not in ZH_STOP:
+                    grams.append(run)
+            else:
+                grams.extend(a + b for a, b in zip(chars, chars[1:]))
+        else:
+            for word in english_words(run):
+                words.append(word)
+                if not word.isdigit():
+                    grams.extend(trigrams(word))
+    return Tokens(words, grams)

@@ -1,0 +1,106 @@
+"""The bot's evaluation set (tests/data/kb) and how it is scored; used by
+`bench/bot_eval.py` and `tests/unit/test_bot_eval.py`.
+
+Questions are split by a hash of their text into a development part (70 %), which the
+method was developed against, and a held-out part (30 %), looked at only for reporting.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from chalicelib.kb.decide import Thresholds, decide
+from chalicelib.kb.search import Document, Index
+from chalicelib.kb.text import detect_locale
+
+DATA = Path(__file__).resolve().parent / "data" / "kb"
+HANDOFF = "handoff"
+
+
+@dataclass(frozen=True)
+class Question:
+    text: str
+    expected: str  # article id ("<topic>.<locale>") or "handoff"
+
+    @property
+    def held_out(self) -> bool:
+        return int(hashlib.sha256(self.text.encode()).hexdigest(), 16) % 10 < 3
+
+
+def load_articles() -> list[dict[str, Any]]:
+    """Every article of the demo shop: `<topic>.<locale>` ids, English and Chinese."""
+    articles = []
+    for locale in ("en", "zh"):
+        for raw in json.loads((DATA / f"articles_{locale}.json").read_text(encoding="utf-8")):
+            articles.append({**raw, "locale": locale, "id": f"{raw['topic']}.{locale}"})
+    return articles
+
+
+def load_index() -> Index:
+    return Index(Document(a["id"], a["title"], a["body"], tuple(a["phrasings"]), a["locale"], a["category"])
+                 for a in load_articles())
+
+
+def load_questions() -> list[Question]:
+    questions = []
+    for line in (DATA / "questions.txt").read_text(encoding="utf-8").splitlines():
+        if not line.strip() or line.startswith("#"):
+            continue
+        topic, text = (part.strip() for part in line.split("|", 1))
+        expected = HANDOFF if topic == HANDOFF else f"{topic}.{detect_locale(text)}"
+        questions.append(Question(text, expected))
+    return questions
+
+
+@dataclass
+class Outcome:
+    question: Question
+    kind: str
+    top: str | None
+    latency_ms: float
+
+    @property
+    def answerable(self) -> bool:
+        return self.question.expected != HANDOFF
+
+
+def run(questions: list[Question], index: Index, thresholds: Thresholds = Thresholds()) -> list[Outcome]:
+    outcomes = []
+    for q in questions:
+        start = time.perf_counter()
+        decision = decide(q.text, index, thresholds)
+        elapsed = (time.perf_counter() - start) * 1000
+        top = decision.best.doc_id if decision.best else None
+        outcomes.append(Outcome(q, decision.kind, top, elapsed))
+    return outcomes
+
+
+def figures(outcomes: list[Outcome]) -> dict[str, float]:
+    """top1_accuracy: answerable questions whose top-ranked article is the expected one
+    (retrieval quality, whatever the decision); answered_correct: answered outright with
+    it; offered_correct: answered with it or offered it among the clarifying candidates;
+    handoff_correct: unanswerable questions handed off; wrong_handoff: answerable
+    questions handed off."""
+    answerable = [o for o in outcomes if o.answerable]
+    unanswerable = [o for o in outcomes if not o.answerable]
+    latencies = sorted(o.latency_ms for o in outcomes)
+
+    def share(part: int, whole: int) -> float:
+        return round(part / whole, 4) if whole else 0.0
+
+    return {
+        "top1_accuracy": share(sum(o.top == o.question.expected for o in answerable), len(answerable)),
+        "answered_correct": share(sum(o.kind == "answer" and o.top == o.question.expected for o in answerable),
+                                  len(answerable)),
+        "offered_correct": share(sum(o.kind in ("answer", "clarify") and o.top == o.question.expected
+                                     for o in answerable), len(answerable)),
+        "clarified": share(sum(o.kind == "clarify" for o in answerable), len(answerable)),
+        "handoff_correct": share(sum(o.kind == "handoff" for o in unanswerable), len(unanswerable)),
+        "wrong_handoff": share(sum(o.kind == "handoff" for o in answerable), len(answerable)),
+        "answer_p50_ms": round(latencies[len(latencies) // 2], 3) if latencies else 0.0,
+        "questions": len(outcomes),
+    }

@@ -1,0 +1,123 @@
+"""Ranking, confidence, intents, sentiment, question type and the bot's decision."""
+from __future__ import annotations
+
+import pytest
+
+from chalicelib.kb.classify import classify_question
+from chalicelib.kb.decide import Thresholds, decide
+from chalicelib.kb.intent import anger, is_complaint, signals, wants_human
+from chalicelib.kb.search import Document, Index, _edit_distance
+
+DOCS = [
+    Document("refund.en", "When will I get my refund?", "We refund within 5 working days to your card.",
+             ("How long does a refund take?",), "en", "returns"),
+    Document("ship.en", "How long does delivery take?", "Standard delivery takes 3-5 working days.",
+             ("When will my order arrive?",), "en", "shipping"),
+    Document("pay.en", "Payment methods", "We accept Visa, PayPal and Alipay.",
+             ("Can I pay with PayPal?",), "en", "payment"),
+    Document("pw.en", "Forgot your password?", "Click Sign in, then Forgot password.",
+             ("I can't log in",), "en", "account"),
+    Document("refund.zh", "退款多久到账？", "退货到达仓库后 5 个工作日内原路退款。", ("退款要多久",), "zh", "returns"),
+    Document("ship.zh", "下单后多久发货？", "普通快递 3–5 个工作日送达。", ("什么时候能到货",), "zh", "shipping"),
+]
+
+
+@pytest.fixture(scope="module")
+def index() -> Index:
+    return Index(DOCS)
+
+
+def test_best_article_first(index: Index) -> None:
+    assert index.search("how long until I get my money back")[0].doc_id == "refund.en"
+    assert index.search("can i pay by paypal")[0].doc_id == "pay.en"
+
+
+def test_typos_are_corrected(index: Index) -> None:
+    assert index.search("pasword forgoten")[0].doc_id == "pw.en"
+    assert index.search("delivry tiem")[0].doc_id == "ship.en"
+
+
+def test_chinese_traditional_and_full_width(index: Index) -> None:
+    assert index.search("退款要多久？")[0].doc_id == "refund.zh"
+    assert index.search("退款要多久？？")[0].doc_id == "refund.zh"
+    assert index.search("幾天能到貨")[0].doc_id == "ship.zh"
+
+
+def test_locale_is_preferred(index: Index) -> None:
+    assert index.search("refund 多久到账")[0].doc_id == "refund.zh"
+    # a base with no Chinese article still answers a mixed question from its English ones
+    assert Index(DOCS[:4]).search("refund 多久")[0].doc_id == "refund.en"
+
+
+def test_confidence_is_low_for_subjects_the_base_never_mentions(index: Index) -> None:
+    covered = index.search("how long does a refund take")[0].confidence
+    uncovered = index.search("do you sell furniture for the garden")
+    assert covered > 0.6
+    assert not uncovered or uncovered[0].confidence < 0.3
+
+
+def test_edit_distance_counts_a_swap_as_one() -> None:
+    assert _edit_distance("recieve", "receive", 2) == 1
+    assert _edit_distance("abc", "xyz", 1) == 2  # capped at limit + 1
+
+
+@pytest.mark.parametrize("text", ["talk to a human", "Can I speak to a real person?", "agent please",
+                                  "转人工", "我要找人工客服", "真人客服在吗"])
+def test_wants_human(text: str) -> None:
+    assert wants_human(text)
+
+
+@pytest.mark.parametrize("text", ["when are your agents available", "客服几点下班", "human size chart"])
+def test_not_wanting_human(text: str) -> None:
+    assert not wants_human(text)
+
+
+def test_complaints_in_both_languages() -> None:
+    assert is_complaint("I want to file a complaint about the courier")
+    assert is_complaint("我要投诉你们")
+    assert not is_complaint("how do I return a shirt")
+
+
+def test_anger_in_both_languages() -> None:
+    assert signals("this is the WORST service, you are USELESS!!!").angry
+    assert signals("气死我了，什么破服务").angry
+    assert not signals("my parcel has not arrived yet").angry
+    assert not signals("我的包裹还没到").angry
+    assert anger("hello") == 0
+
+
+@pytest.mark.parametrize("text, kind", [
+    ("how much is shipping to canada", "pre_sales"),
+    ("do you have this in size M", "pre_sales"),
+    ("where is my order, tracking says nothing", "after_sales"),
+    ("I want a refund for my broken mug", "after_sales"),
+    ("I can't log in, the verification code never arrives", "technical"),
+    ("I want to file a complaint", "complaint"),
+    ("这个多少钱", "pre_sales"),
+    ("退款什么时候到账", "after_sales"),
+    ("验证码收不到，登录不了", "technical"),
+    ("你们太垃圾了", "complaint"),
+])
+def test_question_type(text: str, kind: str) -> None:
+    assert classify_question(text) == kind
+
+
+def test_question_type_uses_the_best_article_when_keywords_are_silent(index: Index) -> None:
+    assert classify_question("Visa ok?", index) == "pre_sales"
+
+
+def test_decisions(index: Index) -> None:
+    assert decide("how long does a refund take", index).kind == "answer"
+    assert decide("how long does a refund take", index).best.doc_id == "refund.en"  # type: ignore[union-attr]
+    assert decide("talk to a human", index).reason == "asked_for_human"
+    assert decide("I want to file a complaint", index).reason == "complaint"
+    assert decide("you are useless idiots!!!", index).reason == "angry"
+    assert decide("do you sell garden furniture", index).kind == "handoff"
+    assert decide("hello!", index).kind == "greet"
+    assert decide("你好", index).kind == "greet"
+
+
+def test_unsure_questions_are_clarified(index: Index) -> None:
+    decision = decide("how long", index, Thresholds(answer=0.99, clarify=0.1))
+    assert decision.kind == "clarify"
+    assert {h.doc_id for h in decision.hits} >= {"refund.en", "ship.en"}
