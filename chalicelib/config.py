@@ -20,6 +20,7 @@ class TableNames:
     messages: str
     settings: str
     idempotency: str
+    tickets: str
 
 
 @dataclass(frozen=True)
@@ -38,6 +39,9 @@ class Settings:
     agent_token_ttl: int = 12 * 3600
     visitor_burst: int = 10
     visitor_per_second: float = 1.0
+    sla_state_machine_arn: str | None = None  # the SLA timer (infra/statemachines/sla.asl.json)
+    mail_from: str = "support@kefu.local"  # the SES identity ticket mails come from
+    public_url: str = ""  # where links in mails point (the REST API's base URL)
     extra: dict[str, str] = field(default_factory=dict)
 
 
@@ -52,6 +56,7 @@ def _table_names() -> TableNames:
         messages=_env("KEFU_TABLE_MESSAGES", prefix + "messages"),
         settings=_env("KEFU_TABLE_SETTINGS", prefix + "settings"),
         idempotency=_env("KEFU_TABLE_IDEMPOTENCY", prefix + "idempotency"),
+        tickets=_env("KEFU_TABLE_TICKETS", prefix + "tickets"),
     )
 
 
@@ -72,4 +77,7 @@ def load_settings() -> Settings:
         agent_token_ttl=int(_env("KEFU_AGENT_TOKEN_TTL", str(12 * 3600))),
         visitor_burst=int(_env("KEFU_VISITOR_BURST", "10")),
         visitor_per_second=float(_env("KEFU_VISITOR_PER_SECOND", "1")),
+        sla_state_machine_arn=os.environ.get("KEFU_SLA_STATE_MACHINE_ARN") or None,
+        mail_from=_env("KEFU_MAIL_FROM", "support@kefu.local"),
+        public_url=_env("KEFU_PUBLIC_URL", ""),
     )

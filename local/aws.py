@@ -22,6 +22,7 @@ TABLE_RESOURCES = {
     "MessagesTable": "messages",
     "SettingsTable": "settings",
     "IdempotencyTable": "idempotency",
+    "TicketsTable": "tickets",
 }
 
 

@@ -44,10 +44,13 @@ from chalicelib.domain.ports import (
     ConnectionRepository,
     ConversationRepository,
     FileStore,
+    Mailer,
     MessageRepository,
     Metrics,
     PasswordHasher,
+    SlaTimer,
     TenantRepository,
+    TicketRepository,
     TokenSigner,
     VisitorRepository,
 )
@@ -55,7 +58,9 @@ from chalicelib.domain.ratelimit import RateLimit
 from chalicelib.services.auth import AuthService
 from chalicelib.services.chat import ChatService
 from chalicelib.services.files import FileService
+from chalicelib.domain.tickets import Ticket, TicketExists, TimelineEvent
 from chalicelib.services.notifier import Notifier
+from chalicelib.services.tickets import TicketService
 from chalicelib.services.visitors import VisitorService
 from chalicelib.services.workspace import WorkspaceService
 
@@ -506,3 +511,122 @@ def build_services(clock: FixedClock | None = None, signer: TokenSigner | None =
                         connection_repo=connections, conversation_repo=conversations, message_repo=messages,
                         canned_repo=canned, store=store, gateway=gateway, metrics=metrics, signer=signer,
                         hasher=hasher)
+
+
+# ------------------------------------------------------------------ tickets
+
+
+class FakeTickets(TicketRepository):
+    """Tickets in memory with the DynamoDB adapter's conditions: the counter only grows, a
+    save needs the version it read, a conversation has one ticket."""
+
+    def __init__(self, agents: FakeAgents) -> None:
+        self._agents = agents
+        self._lock = threading.Lock()
+        self.counters: dict[str, int] = {}
+        self.items: dict[tuple[str, int], Ticket] = {}
+        self.events: dict[tuple[str, int], list[TimelineEvent]] = {}
+        self.conversations: dict[tuple[str, str], int] = {}
+        self.settings: dict[tuple[str, str], dict[str, Any]] = {}
+        self.hits: Counter[tuple[str, str, int]] = Counter()
+
+    def next_number(self, tenant_id: str) -> int:
+        with self._lock:
+            self.counters[tenant_id] = self.counters.get(tenant_id, 0) + 1
+            return 1000 + self.counters[tenant_id]
+
+    def add(self, ticket: Ticket, events: list[TimelineEvent]) -> None:
+        with self._lock:
+            key = (ticket.tenant_id, ticket.number)
+            if key in self.items:
+                raise Conflict("ticket exists")
+            if ticket.conversation_id and ticket.source == "conversation":
+                existing = self.conversations.get((ticket.tenant_id, ticket.conversation_id))
+                if existing is not None:
+                    raise TicketExists("the conversation has a ticket", {"number": existing})
+                self.conversations[(ticket.tenant_id, ticket.conversation_id)] = ticket.number
+            ticket.version = 1
+            self.items[key] = copy.deepcopy(ticket)
+            self.events.setdefault(key, []).extend(events)
+
+    def get(self, tenant_id: str, number: int) -> Ticket | None:
+        return copy.deepcopy(self.items.get((tenant_id, number)))
+
+    def save(self, ticket: Ticket, events: list[TimelineEvent]) -> None:
+        with self._lock:
+            key = (ticket.tenant_id, ticket.number)
+            stored = self.items.get(key)
+            if stored is None or stored.version != ticket.version:
+                raise Conflict("the ticket changed meanwhile")
+            ticket.version += 1
+            self.items[key] = copy.deepcopy(ticket)
+            self.events.setdefault(key, []).extend(events)
+
+    def add_events(self, tenant_id: str, events: list[TimelineEvent]) -> None:
+        with self._lock:
+            for event in events:
+                self.events.setdefault((tenant_id, event.number), []).append(event)
+
+    def timeline(self, tenant_id: str, number: int, limit: int) -> list[TimelineEvent]:
+        return sorted(self.events.get((tenant_id, number), []), key=lambda e: e.at)[:limit]
+
+    def by_index(self, tenant_id: str, index: str, key: str, limit: int) -> list[Ticket]:
+        field_of = {"status": lambda t: t.status.value, "assignee": lambda t: t.assignee_id,
+                    "group": lambda t: t.group_id}[index]
+        found = [copy.deepcopy(t) for (tid, _), t in self.items.items() if tid == tenant_id and field_of(t) == key]
+        return sorted(found, key=lambda t: t.updated_at, reverse=True)[:limit]
+
+    def by_conversation(self, tenant_id: str, conversation_id: str) -> int | None:
+        return self.conversations.get((tenant_id, conversation_id))
+
+    def get_setting(self, tenant_id: str, kind: str) -> dict[str, Any] | None:
+        return copy.deepcopy(self.settings.get((tenant_id, kind)))
+
+    def put_setting(self, tenant_id: str, kind: str, data: dict[str, Any]) -> None:
+        self.settings[(tenant_id, kind)] = copy.deepcopy(data)
+
+    def hit(self, tenant_id: str, key: str, window_ms: int, now_ms: int) -> int:
+        with self._lock:
+            self.hits[(tenant_id, key, now_ms // window_ms)] += 1
+            return self.hits[(tenant_id, key, now_ms // window_ms)]
+
+    def agents(self, tenant_id: str) -> list[Agent]:
+        return [copy.deepcopy(a) for (tid, _), a in self._agents.items.items() if tid == tenant_id]
+
+
+class FakeTimer(SlaTimer):
+    """Records the armed timers: (tenant, number, version) → wake time."""
+
+    def __init__(self) -> None:
+        self.armed: dict[tuple[str, int, int], int] = {}
+        self.disarmed: list[tuple[str, int, int]] = []
+
+    def arm(self, tenant_id: str, number: int, sla_version: int, wake_at_ms: int) -> None:
+        self.armed.setdefault((tenant_id, number, sla_version), wake_at_ms)
+
+    def disarm(self, tenant_id: str, number: int, sla_version: int) -> None:
+        self.disarmed.append((tenant_id, number, sla_version))
+        self.armed.pop((tenant_id, number, sla_version), None)
+
+    def running(self, tenant_id: str, number: int) -> dict[int, int]:
+        return {v: at for (t, n, v), at in self.armed.items() if (t, n) == (tenant_id, number)}
+
+
+class FakeMailer(Mailer):
+    def __init__(self) -> None:
+        self.sent: list[tuple[str, str, str]] = []
+
+    def send(self, to: str, subject: str, text: str) -> None:
+        self.sent.append((to, subject, text))
+
+
+def build_ticket_service(services: FakeServices, public_url: str = "https://kefu.test") -> tuple[
+        TicketService, FakeTickets, FakeTimer, FakeMailer]:
+    """A TicketService on the fakes of `build_services`, as `bootstrap.build` wires the real one."""
+    tickets, timer, mailer = FakeTickets(services.agent_repo), FakeTimer(), FakeMailer()
+    service = TicketService(tickets, services.tenant_repo, services.conversation_repo, services.message_repo,
+                            services.visitor_repo, Notifier(services.connection_repo, services.conversation_repo,
+                                                            services.gateway),
+                            timer, mailer, services.signer, services.clock, public_url,
+                            sleep=lambda seconds: services.clock.advance(int(seconds * 1000)))
+    return service, tickets, timer, mailer

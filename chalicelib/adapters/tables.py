@@ -212,6 +212,57 @@ class SettingsItem(Model):
     updated_at = NumberAttribute(default=0)
 
 
+class TicketItem(Model):
+    """A tenant's ticket items under (tenant_id, item_key) — see docs/data-model.md:
+    `t#<number>` a ticket (the ticket itself as JSON in `data_json`, the queried fields
+    beside it), `e#<number>#<at>#<id>` a timeline event, `counter#tickets` the number
+    counter, `cfg#<kind>` ticket settings, `conv#<conversation id>` a conversation's ticket,
+    `rl#<key>#<window>` a lookup rate-limit window (TTL)."""
+
+    class Meta(_Meta):
+        table_name = "kefu-tickets"
+
+    class ByStatus(GlobalSecondaryIndex["TicketItem"]):
+        class Meta:
+            index_name = "by_status"
+            projection = AllProjection()
+
+        status_key = UnicodeAttribute(hash_key=True)
+        updated_at = NumberAttribute(range_key=True)
+
+    class ByAssignee(GlobalSecondaryIndex["TicketItem"]):
+        class Meta:
+            index_name = "by_assignee"
+            projection = AllProjection()
+
+        assignee_key = UnicodeAttribute(hash_key=True)
+        updated_at = NumberAttribute(range_key=True)
+
+    class ByGroup(GlobalSecondaryIndex["TicketItem"]):
+        class Meta:
+            index_name = "by_group"
+            projection = AllProjection()
+
+        group_key = UnicodeAttribute(hash_key=True)
+        updated_at = NumberAttribute(range_key=True)
+
+    tenant_id = UnicodeAttribute(hash_key=True)
+    item_key = UnicodeAttribute(range_key=True)
+    number = NumberAttribute(null=True)
+    status_key = UnicodeAttribute(null=True)
+    assignee_key = UnicodeAttribute(null=True)
+    group_key = UnicodeAttribute(null=True)
+    updated_at = NumberAttribute(null=True)
+    version = NumberAttribute(null=True)
+    data_json = UnicodeAttribute(null=True)
+    last_number = NumberAttribute(null=True)
+    hits = NumberAttribute(null=True)
+    expires_at = NumberAttribute(null=True)  # epoch seconds: DynamoDB TTL
+    by_status = ByStatus()
+    by_assignee = ByAssignee()
+    by_group = ByGroup()
+
+
 ALL_MODELS: dict[str, type[Model]] = {
     "tenants": TenantItem,
     "agents": AgentItem,
@@ -220,6 +271,7 @@ ALL_MODELS: dict[str, type[Model]] = {
     "conversations": ConversationItem,
     "messages": MessageItem,
     "settings": SettingsItem,
+    "tickets": TicketItem,
 }
 
 

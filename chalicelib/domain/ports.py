@@ -3,9 +3,12 @@ DynamoDB and API Gateway; `tests/fakes.py` implements them in memory."""
 from __future__ import annotations
 
 import abc
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .model import Agent, CannedReply, Connection, Conversation, Message, RateState, Tenant, Visitor
+
+if TYPE_CHECKING:
+    from .tickets import Ticket, TimelineEvent
 
 
 class TenantRepository(abc.ABC):
@@ -193,3 +196,73 @@ class PasswordHasher(abc.ABC):
 class Metrics(abc.ABC):
     @abc.abstractmethod
     def count(self, name: str, value: int = 1) -> None: ...
+
+
+# ------------------------------------------------------------------ tickets (chalicelib.services.tickets)
+
+
+class TicketRepository(abc.ABC):
+    """Tickets, their timelines and ticket settings. Every write that two Lambdas could race
+    on is conditional (see docs/data-model.md)."""
+
+    @abc.abstractmethod
+    def next_number(self, tenant_id: str) -> int:
+        """A new, never reused ticket number of the tenant (one atomic counter update)."""
+
+    @abc.abstractmethod
+    def add(self, ticket: "Ticket", events: list["TimelineEvent"]) -> None:
+        """Store a new ticket with its first events. A ticket made from a conversation
+        claims the conversation: raises `TicketExists` (details: number) if one did first."""
+
+    @abc.abstractmethod
+    def get(self, tenant_id: str, number: int) -> "Ticket | None": ...
+
+    @abc.abstractmethod
+    def save(self, ticket: "Ticket", events: list["TimelineEvent"]) -> None:
+        """Write the ticket if its stored version is still `ticket.version` (else `Conflict`),
+        with its new events, in one transaction; bumps `ticket.version`."""
+
+    @abc.abstractmethod
+    def add_events(self, tenant_id: str, events: list["TimelineEvent"]) -> None: ...
+
+    @abc.abstractmethod
+    def timeline(self, tenant_id: str, number: int, limit: int) -> list["TimelineEvent"]:
+        """The ticket's events, oldest first."""
+
+    @abc.abstractmethod
+    def by_index(self, tenant_id: str, index: str, key: str, limit: int) -> list["Ticket"]:
+        """Tickets by `index` ("status", "assignee" or "group") = `key`, most recently updated first."""
+
+    @abc.abstractmethod
+    def by_conversation(self, tenant_id: str, conversation_id: str) -> int | None: ...
+
+    @abc.abstractmethod
+    def get_setting(self, tenant_id: str, kind: str) -> dict[str, Any] | None: ...
+
+    @abc.abstractmethod
+    def put_setting(self, tenant_id: str, kind: str, data: dict[str, Any]) -> None: ...
+
+    @abc.abstractmethod
+    def hit(self, tenant_id: str, key: str, window_ms: int, now_ms: int) -> int:
+        """Count one hit in the current fixed window of `key`; returns the window's count."""
+
+    @abc.abstractmethod
+    def agents(self, tenant_id: str) -> list[Agent]:
+        """The tenant's agents (supervisors are told about escalations)."""
+
+
+class SlaTimer(abc.ABC):
+    """The per-ticket SLA timer (a Step Functions Standard execution on AWS)."""
+
+    @abc.abstractmethod
+    def arm(self, tenant_id: str, number: int, sla_version: int, wake_at_ms: int) -> None:
+        """Start the timer for this deadline version (idempotent per version)."""
+
+    @abc.abstractmethod
+    def disarm(self, tenant_id: str, number: int, sla_version: int) -> None:
+        """Stop the timer of that version, if it still runs."""
+
+
+class Mailer(abc.ABC):
+    @abc.abstractmethod
+    def send(self, to: str, subject: str, text: str) -> None: ...

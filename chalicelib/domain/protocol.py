@@ -315,6 +315,46 @@ class Pong(Frame):
     server_time: int
 
 
+class TicketSummary(BaseModel):
+    """A ticket as agents' lists show it (chalicelib.services.tickets)."""
+
+    number: int
+    subject: str
+    type: str
+    priority: Literal["low", "normal", "high", "urgent"]
+    status: Literal["new", "open", "pending", "on_hold", "solved", "closed"]
+    group_id: str | None = None
+    assignee_id: str | None = None
+    requester_name: str | None = None
+    requester_email: str | None = None
+    tags: list[str] = Field(default_factory=list)
+    created_at: int
+    updated_at: int
+    due_at: int | None = None  # the next running deadline
+    due_kind: Literal["first_response", "next_response", "resolution"] | None = None
+    breached: bool = False
+    escalation_step: int = 0
+    version: int
+
+
+class TicketUpdated(Frame):
+    """A ticket was created or changed (agents)."""
+
+    action: Literal["ticket.updated"] = "ticket.updated"
+    ticket: TicketSummary
+
+
+class TicketEscalated(Frame):
+    """The SLA timer escalated a ticket one rung (agents; `notify` names who must act)."""
+
+    action: Literal["ticket.escalated"] = "ticket.escalated"
+    ticket: TicketSummary
+    step: int
+    escalation: Literal["notify_assignee", "raise_priority", "reassign"]
+    deadline: Literal["first_response", "next_response", "resolution"]
+    notify: list[str]  # agent ids: the assignee, then the group's supervisors
+
+
 class ErrorOut(Frame):
     action: Literal["error"] = "error"
     code: str
@@ -327,7 +367,7 @@ class ErrorOut(Frame):
 ServerFrame = Annotated[
     Union[
         Welcome, MessageAck, MessageNew, Messages, TypingOut, ReadOut, ConversationNew,
-        ConversationUpdated, VisitorUpdated, AgentPresence, Pong, ErrorOut,
+        ConversationUpdated, VisitorUpdated, AgentPresence, Pong, ErrorOut, TicketUpdated, TicketEscalated,
     ],
     Field(discriminator="action"),
 ]

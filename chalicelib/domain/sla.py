@@ -348,3 +348,10 @@ def ladder_position(policy: SlaPolicy, breached_at_ms: int, steps_done: int) -> 
         return LadderPosition(None, None)
     at = breached_at_ms + sum(s.after_ms for s in policy.ladder[: steps_done + 1])
     return LadderPosition(steps_done + 1, at, [policy.ladder[steps_done].action])
+
+
+def wake_timestamp(ms: int) -> str:
+    """An ISO-8601 UTC timestamp for a Wait state's TimestampPath, rounded up to the second
+    (so the wait never ends before the deadline)."""
+    seconds = -(-ms // 1000)
+    return dt.datetime.fromtimestamp(seconds, tz=dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")

@@ -38,6 +38,12 @@ class TicketNotFound(NotFound):
     code = "ticket_not_found"
 
 
+class TicketExists(Conflict):
+    """The conversation already has a ticket (details: its number)."""
+
+    code = "ticket_exists"
+
+
 class InvalidTransition(Conflict):
     """The ticket's status cannot change that way (e.g. closed → open)."""
 
@@ -409,3 +415,43 @@ def escalate_now(ticket: Ticket, now_ms: int) -> Ticket:
                 t.deadlines.next_response_due = now_ms
     t.updated_at = now_ms
     return t
+
+
+# ------------------------------------------------------------------ storage form
+
+
+def ticket_to_dict(ticket: Ticket) -> dict[str, Any]:
+    """The ticket as JSON-ready data (what the repository stores in one attribute)."""
+    t = ticket
+    return {
+        "tenant_id": t.tenant_id, "number": t.number, "subject": t.subject, "type": t.type,
+        "priority": t.priority.value, "status": t.status.value, "created_at": t.created_at,
+        "updated_at": t.updated_at,
+        "requester": {"visitor_id": t.requester.visitor_id, "email": t.requester.email, "name": t.requester.name},
+        "group_id": t.group_id, "assignee_id": t.assignee_id, "tags": list(t.tags),
+        "conversation_id": t.conversation_id, "source": t.source,
+        "deadlines": {"first_response_due": t.deadlines.first_response_due,
+                      "next_response_due": t.deadlines.next_response_due,
+                      "resolution_due": t.deadlines.resolution_due,
+                      "resolution_left_ms": t.deadlines.resolution_left_ms},
+        "first_response_at": t.first_response_at, "awaiting_since": t.awaiting_since,
+        "escalation_step": t.escalation_step, "breached_at": t.breached_at, "sla_version": t.sla_version,
+        "last_assignee_id": t.last_assignee_id, "solved_at": t.solved_at, "csat_score": t.csat_score,
+        "csat_comment": t.csat_comment, "version": t.version,
+    }
+
+
+def ticket_from_dict(data: dict[str, Any]) -> Ticket:
+    d = dict(data)
+    return Ticket(
+        tenant_id=d["tenant_id"], number=int(d["number"]), subject=d["subject"], type=d["type"],
+        priority=Priority(d["priority"]), status=TicketStatus(d["status"]), created_at=int(d["created_at"]),
+        updated_at=int(d["updated_at"]), requester=Requester(**d.get("requester") or {}),
+        group_id=d.get("group_id"), assignee_id=d.get("assignee_id"), tags=list(d.get("tags") or []),
+        conversation_id=d.get("conversation_id"), source=d.get("source") or "agent",
+        deadlines=Deadlines(**d.get("deadlines") or {}), first_response_at=d.get("first_response_at"),
+        awaiting_since=d.get("awaiting_since"), escalation_step=int(d.get("escalation_step") or 0),
+        breached_at=d.get("breached_at"), sla_version=int(d.get("sla_version") or 1),
+        last_assignee_id=d.get("last_assignee_id"), solved_at=d.get("solved_at"),
+        csat_score=d.get("csat_score"), csat_comment=d.get("csat_comment"), version=int(d.get("version") or 0),
+    )
