@@ -1,5 +1,5 @@
 """Kefu's Chalice app: routes and wiring only; the work lives in chalicelib/."""
-from chalicelib.api import websocket
+from chalicelib.api import jobs, websocket
 from chalicelib.api.application import KefuApp
 from chalicelib.api.conversations import conversations
 from chalicelib.api.sessions import sessions
@@ -25,3 +25,8 @@ def ws_message(event):  # type: ignore[no-untyped-def]
 @app.on_ws_disconnect()
 def ws_disconnect(event):  # type: ignore[no-untyped-def]
     return websocket.on_disconnect(event)
+
+
+@app.lambda_function(name="sla_check")
+def sla_check(event, context):  # type: ignore[no-untyped-def]
+    return jobs.sla_check(event)

@@ -21,6 +21,7 @@ class Services:
     workspace: Any  # WorkspaceService
     files: Any  # FileService
     idempotency: Any  # adapters.idempotency.Idempotency
+    tickets: Any  # TicketService
     metrics: Any
     gateway: Any
 
@@ -92,9 +93,24 @@ def build(settings: Settings | None = None) -> Services:
         "identify": visitor_service.identify,
         "presence.set": workspace.set_presence,
     })
+    tickets = _tickets(settings, tenants, conversations, visitors, notifier, clock)
     return Services(settings=settings, auth=auth, chat=chat, visitors=visitor_service,
-                    workspace=workspace, files=files, metrics=metrics, gateway=gateway,
+                    workspace=workspace, files=files, metrics=metrics, gateway=gateway, tickets=tickets,
                     idempotency=Idempotency(settings.tables.idempotency))
+
+
+def _tickets(settings: Settings, tenants: Any, conversations: Any, visitors: Any, notifier: Any,
+             clock: Any) -> Any:
+    from .adapters.repositories import DynamoMessages
+    from .adapters.security import JwtSigner
+    from .adapters.tickets import DisabledTimer, DynamoTickets, SesMailer, StepFunctionsTimer
+    from .services.tickets import TicketService
+
+    timer = (StepFunctionsTimer(settings.sla_state_machine_arn, settings.region)
+             if settings.sla_state_machine_arn else DisabledTimer())
+    return TicketService(DynamoTickets(), tenants, conversations, DynamoMessages(), visitors, notifier, timer,
+                         SesMailer(settings.mail_from, settings.region), JwtSigner(settings.token_secret), clock,
+                         settings.public_url)
 
 
 def services() -> Services:

@@ -48,15 +48,37 @@ def attach_function_role(template: dict[str, Any], placeholder: str) -> list[str
     return functions
 
 
+ASL_PLACEHOLDER = "kefu-asl-file:"
+
+
+def inline_state_machines(template: dict[str, Any]) -> list[str]:
+    """Replace each state machine's `DefinitionString: "kefu-asl-file:<path under infra/>"`
+    with that file's JSON: the very ASL file moto runs locally is what CloudFormation deploys."""
+    inlined = []
+    for name, resource in template["Resources"].items():
+        if resource.get("Type") != "AWS::StepFunctions::StateMachine":
+            continue
+        properties = resource["Properties"]
+        reference = properties.get("DefinitionString")
+        if not (isinstance(reference, str) and reference.startswith(ASL_PLACEHOLDER)):
+            continue
+        path = ROOT / "infra" / reference[len(ASL_PLACEHOLDER):]
+        definition = json.loads(path.read_text(encoding="utf-8"))  # fails loudly on a broken file
+        properties["DefinitionString"] = json.dumps(definition, separators=(",", ":"))
+        inlined.append(name)
+    return inlined
+
+
 def main(argv: list[str]) -> None:
     if len(argv) != 1:
         raise SystemExit(__doc__)
     path = Path(argv[0])
     template = yaml.safe_load(path.read_text(encoding="utf-8"))
     functions = attach_function_role(template, placeholder_role())
+    machines = inline_state_machines(template)
     path.write_text(yaml.dump(template, Dumper=_NoAliasDumper, sort_keys=False, allow_unicode=True),
                     encoding="utf-8")
-    print(f"merge.py: {', '.join(functions)} -> {ROLE_RESOURCE}")
+    print(f"merge.py: {', '.join(functions)} -> {ROLE_RESOURCE}; ASL inlined into {', '.join(machines) or 'nothing'}")
 
 
 if __name__ == "__main__":

@@ -117,6 +117,11 @@ class _SerializedApp:
         target = environ.get("HTTP_X_AMZ_TARGET", "")
         if target:
             self._stats.add(target.replace("DynamoDB_20120810.", "dynamodb."))
+        if environ.get("PATH_INFO", "").endswith("/invocations"):
+            # A Lambda invocation runs our handler in-process (see in_process_lambdas), and the
+            # handler calls DynamoDB through this server: it must not hold the lock meanwhile.
+            self._stats.add("lambda.Invoke")
+            return list(self._app(environ, start_response))
         with self._lock:
             return list(self._app(environ, start_response))
 
@@ -212,3 +217,134 @@ class MotoServer:
     def stop(self) -> None:
         self._server.shutdown()
         self._thread.join(timeout=5)
+
+
+# ------------------------------------------------------------------ Step Functions, Lambda tasks, SES
+
+STATE_MACHINES = ROOT / "infra" / "statemachines"
+LOCAL_ACCOUNT = "123456789012"  # moto's default account
+_LAMBDA_HANDLERS: dict[str, Callable[[dict[str, Any], Any], Any]] = {}
+
+
+def in_process_lambdas(app: Any, prefix: str) -> dict[str, str]:
+    """Let moto's Lambda run the Chalice app's `@app.lambda_function` handlers in this process.
+
+    moto runs Step Functions executions for real (Wait states in real time) but runs Lambda
+    code only in Docker; without it an invoke answers an empty payload. This swaps moto's
+    `LambdaFunction.invoke` for a call of the very handler `chalice package` deploys, for the
+    functions registered here; moto still resolves the function, so a wrong ARN fails as on AWS.
+    Returns {chalice function name: local function name}.
+    """
+    import json
+
+    from moto.awslambda.models import LambdaFunction
+
+    if not getattr(LambdaFunction, "_kefu_in_process", False):
+        original = LambdaFunction.invoke
+
+        def invoke(self: Any, body: Any, request_headers: Any, response_headers: Any) -> Any:
+            handler = _LAMBDA_HANDLERS.get(self.function_name)
+            if handler is None:
+                return original(self, body, request_headers, response_headers)
+            from chalice.local import LambdaContext
+
+            event = json.loads(body) if isinstance(body, (str, bytes)) and body else (body or {})
+            context = LambdaContext(function_name=self.function_name, memory_size=512, max_runtime_ms=60_000)
+            try:
+                payload = json.dumps(handler(event, context))
+            except Exception as error:  # reported to the state machine as Lambda reports it
+                response_headers["x-amz-function-error"] = "Unhandled"
+                payload = json.dumps({"errorMessage": str(error), "errorType": type(error).__name__})
+            return payload.encode()
+
+        LambdaFunction.invoke = invoke  # type: ignore[method-assign]
+        LambdaFunction._kefu_in_process = True  # type: ignore[attr-defined]
+    names = {}
+    for function in app.pure_lambda_functions:
+        local_name = f"{prefix}{function.name}"
+        _LAMBDA_HANDLERS[local_name] = function
+        names[function.name] = local_name
+    return names
+
+
+def provision_state_machines(moto_url: str, port: int, region: str, app: Any, prefix: str = "kefu-local-"
+                             ) -> dict[str, str]:
+    """Turn on moto's state machine execution, register the app's Lambda tasks and create
+    every state machine of infra/statemachines/ from its file. Returns {name: ARN}."""
+    import io
+    import json
+    import os
+    import urllib.request
+    import zipfile
+
+    import boto3
+
+    os.environ["MOTO_PORT"] = str(port)  # moto's executions call Lambda at localhost:MOTO_PORT
+    request = urllib.request.Request(f"{moto_url}/moto-api/config", method="POST",
+                                     data=json.dumps({"stepfunctions": {"execute_state_machine": True}}).encode())
+    urllib.request.urlopen(request, timeout=10).close()  # noqa: S310 - our own local server
+
+    session = dict(endpoint_url=moto_url, region_name=region)
+    iam, lam, sfn = (boto3.client(name, **session) for name in ("iam", "lambda", "stepfunctions"))  # type: ignore[call-overload]
+    trust = json.dumps({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole",
+                        "Principal": {"Service": ["lambda.amazonaws.com", "states.amazonaws.com"]}}]})
+    try:
+        role = iam.create_role(RoleName=f"{prefix}role", AssumeRolePolicyDocument=trust)["Role"]["Arn"]
+    except iam.exceptions.EntityAlreadyExistsException:
+        role = iam.get_role(RoleName=f"{prefix}role")["Role"]["Arn"]
+    archive = io.BytesIO()
+    with zipfile.ZipFile(archive, "w") as zipped:
+        zipped.writestr("app.py", "# runs in-process: local/aws.py in_process_lambdas\n")
+    substitutions = {}
+    for chalice_name, local_name in in_process_lambdas(app, prefix).items():
+        try:
+            arn = lam.create_function(FunctionName=local_name, Runtime="python3.11", Role=role,
+                                      Handler=f"app.{chalice_name}", Code={"ZipFile": archive.getvalue()},
+                                      Timeout=60)["FunctionArn"]
+        except lam.exceptions.ResourceConflictException:
+            arn = lam.get_function(FunctionName=local_name)["Configuration"]["FunctionArn"]
+        # CloudFormation's DefinitionSubstitutions key, as infra/template.yaml names it
+        substitutions["".join(part.title() for part in chalice_name.split("_")) + "FunctionArn"] = arn
+    machines = {}
+    for path in sorted(STATE_MACHINES.glob("*.asl.json")):
+        name = f"{prefix}{path.name.removesuffix('.asl.json')}"
+        definition = substitute(path.read_text(encoding="utf-8"), substitutions)
+        arn = f"arn:aws:states:{region}:{LOCAL_ACCOUNT}:stateMachine:{name}"
+        try:
+            sfn.describe_state_machine(stateMachineArn=arn)
+        except sfn.exceptions.StateMachineDoesNotExist:
+            arn = sfn.create_state_machine(name=name, definition=definition, roleArn=role,
+                                           type="STANDARD")["stateMachineArn"]
+        machines[path.name.removesuffix(".asl.json")] = arn
+    return machines
+
+
+def substitute(definition: str, substitutions: dict[str, str]) -> str:
+    """CloudFormation's DefinitionSubstitutions: `${Name}` → value; an unknown name is an error."""
+    import re
+
+    def value(match: "re.Match[str]") -> str:
+        if match.group(1) not in substitutions:
+            raise KeyError(f"no substitution for ${{{match.group(1)}}} in a state machine definition")
+        return substitutions[match.group(1)]
+
+    return re.sub(r"\$\{(\w+)\}", value, definition)
+
+
+def verify_mail_sender(moto_url: str, region: str, sender: str) -> None:
+    import boto3
+
+    boto3.client("ses", endpoint_url=moto_url, region_name=region).verify_email_identity(EmailAddress=sender)
+
+
+def sent_mails(region: str = "us-east-1") -> list[dict[str, Any]]:
+    """What SES (moto's, in this process) was asked to send, newest first."""
+    from moto.ses.models import ses_backends
+
+    backend = ses_backends[LOCAL_ACCOUNT][region]
+    mails = []
+    for message in backend.sent_messages:
+        mails.append({"id": message.id, "from": message.source, "subject": getattr(message, "subject", ""),
+                      "body": getattr(message, "body", ""),
+                      "to": list((getattr(message, "destinations", None) or {}).get("ToAddresses", []))})
+    return list(reversed(mails))

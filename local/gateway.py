@@ -281,6 +281,14 @@ def build_asgi(gateway: LocalGateway, stats: Callable[[], dict[str, Any]],
     async def local_demo(request: Request) -> Response:
         return JSONResponse(demo)
 
+    async def local_mails(request: Request) -> Response:
+        from .aws import sent_mails
+
+        mails = sent_mails()
+        if request.query_params.get("format") == "json":
+            return JSONResponse({"mails": mails})
+        return HTMLResponse(_mails_html(mails))
+
     async def drop(request: Request) -> Response:
         return JSONResponse({"dropped": await gateway.drop_all()})
 
@@ -289,6 +297,7 @@ def build_asgi(gateway: LocalGateway, stats: Callable[[], dict[str, Any]],
         Route("/_local/stats", local_stats, methods=["GET", "POST"]),
         Route("/_local/demo", local_demo),
         Route("/_local/drop-connections", drop, methods=["POST"]),
+        Route("/_local/mails", local_mails),
         Route("/_aws/ws/@connections/{connection_id:path}", gateway.connections_api,
               methods=["GET", "POST", "DELETE"]),
         WebSocketRoute("/ws", gateway.websocket),
@@ -303,6 +312,21 @@ def build_asgi(gateway: LocalGateway, stats: Callable[[], dict[str, Any]],
     return Starlette(routes=routes)
 
 
+def _mails_html(mails: list[dict[str, Any]]) -> str:
+    """The mails SES would have sent (moto's), newest first. Everything is escaped: subjects
+    and bodies carry what visitors and agents typed."""
+    from html import escape
+
+    items = "".join(
+        f"<article><h2>{escape(m['subject'])}</h2><p>From <code>{escape(m['from'])}</code> to "
+        f"<code>{escape(', '.join(m['to']))}</code></p><pre>{escape(m['body'])}</pre></article>"
+        for m in mails) or "<p>No mail sent yet.</p>"
+    return f"""<!doctype html><meta charset="utf-8"><title>Kefu local mails</title>
+<style>body{{font:15px/1.5 system-ui,sans-serif;max-width:50rem;margin:2rem auto;padding:0 1rem}}
+article{{border-bottom:1px solid #ddd;padding:.5rem 0}}pre{{white-space:pre-wrap;background:#f6f6f6;padding:.5rem}}</style>
+<h1>Mails sent through SES (moto)</h1><p><a href="?format=json">as JSON</a></p>{items}"""
+
+
 def _index_html(request: Request, demo: dict[str, Any]) -> str:
     base = str(request.base_url).rstrip("/")
     return f"""<!doctype html><meta charset="utf-8"><title>Kefu local</title>
@@ -314,6 +338,7 @@ code{{background:#f3f3f3;padding:.1em .3em;border-radius:3px}}</style>
 <li><a href="/console/">Agent console</a></li>
 <li>WebSocket API: <code>{base.replace('http', 'ws', 1)}/ws</code></li>
 <li>REST API: <code>{base}/v1/</code> — <a href="/v1/health">health</a></li>
+<li><a href="/_local/mails">Mails</a> that SES would have sent (ticket updates, ratings)</li>
 </ul>
 <p>Demo site key: <code>{demo.get('site_key', '')}</code></p>
 <p>Demo agents: {', '.join(f"<code>{a['email']}</code>" for a in demo.get('agents', []))}

@@ -10,7 +10,7 @@ import time
 from dataclasses import asdict
 from typing import Any
 
-from .aws import MotoServer, create_tables
+from .aws import MotoServer, create_tables, provision_state_machines, verify_mail_sender
 
 
 def free_port() -> int:
@@ -33,6 +33,9 @@ def configure_environment(port: int, moto_url: str) -> None:
         # Browsers upload and download attachments through the gateway's S3 proxy (same origin).
         "KEFU_S3_ENDPOINT": f"http://127.0.0.1:{port}/_aws/s3",
         "KEFU_UPLOADS_BUCKET": os.environ.get("KEFU_UPLOADS_BUCKET", "kefu-uploads"),
+        # Ticket mails go to moto's SES; /_local/mails lists them. Their links point here.
+        "KEFU_MAIL_FROM": os.environ.get("KEFU_MAIL_FROM", "support@kefu.local"),
+        "KEFU_PUBLIC_URL": f"http://127.0.0.1:{port}",
         "POWERTOOLS_METRICS_DISABLED": os.environ.get("POWERTOOLS_METRICS_DISABLED", "true"),
         "POWERTOOLS_LOG_LEVEL": os.environ.get("POWERTOOLS_LOG_LEVEL", "WARNING"),
     })
@@ -76,6 +79,14 @@ class LocalStack:
         create_tables(dynamodb, {k: getattr(settings.tables, k) for k in vars(settings.tables)})
         s3 = boto3.client("s3", endpoint_url=self.moto.url, region_name=settings.region)
         s3.create_bucket(Bucket=settings.uploads_bucket)
+        # The SLA timer: infra/statemachines/sla.asl.json run by moto, its Lambda task in-process.
+        import app as chalice_app
+
+        machines = provision_state_machines(self.moto.url, self.moto.port, settings.region, chalice_app.app)
+        os.environ["KEFU_SLA_STATE_MACHINE_ARN"] = machines["sla"]
+        verify_mail_sender(self.moto.url, settings.region, settings.mail_from)
+        load_settings.cache_clear()
+        bootstrap.reset()
         bootstrap.services()  # binds the pynamodb models to moto
         _warm_clients()
 

@@ -8,6 +8,7 @@ ticket is claimed with `attribute_not_exists`.
 from __future__ import annotations
 
 import json
+import logging
 import secrets
 from typing import Any
 
@@ -28,6 +29,7 @@ from ..domain.tickets import (
 from .repositories import DynamoAgents, _transaction_connection
 from .tables import AgentItem, TicketItem
 
+log = logging.getLogger("kefu.tickets")
 COUNTER_KEY = "counter#tickets"
 FIRST_NUMBER = 1000  # numbers start at #1001: short, and not obviously "the first customer"
 
@@ -199,6 +201,17 @@ class StepFunctionsTimer(SlaTimer):
                                        cause="the deadline changed")
         except self.client.exceptions.ExecutionDoesNotExist:
             pass
+
+
+class DisabledTimer(SlaTimer):
+    """No state machine configured (KEFU_SLA_STATE_MACHINE_ARN unset): tickets keep their
+    deadlines, nothing escalates. Logged once per arm so the gap is visible."""
+
+    def arm(self, tenant_id: str, number: int, sla_version: int, wake_at_ms: int) -> None:
+        log.warning("SLA timer disabled: ticket %s #%s will not escalate", tenant_id, number)
+
+    def disarm(self, tenant_id: str, number: int, sla_version: int) -> None:
+        pass
 
 
 class SesMailer(Mailer):

@@ -146,7 +146,8 @@ def test_zips_hold_the_app_and_its_dependencies_only(package: Path, template: di
 def test_the_websocket_handlers_and_rest_api_are_wired(template: dict[str, Any]) -> None:
     handlers = {name: p["Handler"] for name, p in functions(template).items()}
     assert handlers == {"APIHandler": "app.app", "WebsocketConnect": "app.ws_connect",
-                        "WebsocketMessage": "app.ws_message", "WebsocketDisconnect": "app.ws_disconnect"}
+                        "WebsocketMessage": "app.ws_message", "WebsocketDisconnect": "app.ws_disconnect",
+                        "SlaCheck": "app.sla_check"}
     routes = {r["Properties"]["RouteKey"] for r in template["Resources"].values()
               if r["Type"] == "AWS::ApiGatewayV2::Route"}
     assert routes == {"$connect", "$default", "$disconnect"}
@@ -169,6 +170,11 @@ def test_every_function_gets_every_table_the_bucket_and_the_secret(
         for key, value in variables.items():
             if isinstance(value, dict) and "Ref" in value:
                 monkeypatch.setenv(key, f"physical-{value['Ref']}")
+            elif key == "KEFU_SLA_STATE_MACHINE_ARN":
+                # named, not !Ref'd (a Ref would be a cycle through sla_check): same name as the resource
+                name = resources["SlaStateMachine"]["Properties"]["StateMachineName"]["Fn::Sub"]
+                assert value["Fn::Sub"].endswith(":stateMachine:" + name), value
+                monkeypatch.setenv(key, value["Fn::Sub"])
             elif key == "KEFU_TOKEN_SECRET":
                 assert SECRET_REFERENCE.match(value.get("Fn::Sub", "")), f"{name}: {value!r}"
                 monkeypatch.setenv(key, "s" * 64)
@@ -206,7 +212,9 @@ def test_the_token_secret_is_generated_never_written_down(template: dict[str, An
 DYNAMODB_ITEM_ACTIONS = {f"dynamodb:{a}" for a in (
     "GetItem", "PutItem", "UpdateItem", "DeleteItem", "Query",
     "ConditionCheckItem", "BatchGetItem", "BatchWriteItem")}
-SERVICES = {"dynamodb", "s3", "execute-api", "logs"}
+SERVICES = {"dynamodb", "s3", "execute-api", "logs", "states", "ses", "lambda"}
+SLA_MACHINE = "arn:${AWS::Partition}:states:${AWS::Region}:${AWS::AccountId}:stateMachine:${AWS::StackName}-sla"
+SLA_EXECUTIONS = "arn:${AWS::Partition}:states:${AWS::Region}:${AWS::AccountId}:execution:${AWS::StackName}-sla:*"
 
 
 def _resource_names(resource: Any) -> str:
@@ -219,8 +227,13 @@ def least_privilege_problems(template: dict[str, Any]) -> list[str]:
     tables = {n for n, r in resources.items() if r["Type"] == "AWS::DynamoDB::Table"}
     with_indexes = {n for n in tables if resources[n]["Properties"].get("GlobalSecondaryIndexes")}
     roles = {n for n, r in resources.items() if r["Type"] == "AWS::IAM::Role"}
-    if roles != {"FunctionRole"}:
-        problems.append(f"roles {sorted(roles)}: expected only FunctionRole")
+    if roles != {"FunctionRole", "SlaStateMachineRole"}:
+        problems.append(f"roles {sorted(roles)}: expected only FunctionRole and SlaStateMachineRole")
+    machine_role = resources.get("SlaStateMachineRole", {}).get("Properties", {})
+    machine_actions = [a for p in machine_role.get("Policies", []) for st in p["PolicyDocument"]["Statement"]
+                       for a in _listed(st["Action"])]
+    if machine_actions != ["lambda:InvokeFunction"]:
+        problems.append(f"the state machine's role may do {machine_actions}, not just invoke sla_check")
     for name, properties in functions(template).items():
         if properties.get("Role") != {"Fn::GetAtt": ["FunctionRole", "Arn"]}:
             problems.append(f"{name}.Role is {properties.get('Role')!r}")
@@ -256,6 +269,17 @@ def least_privilege_problems(template: dict[str, Any]) -> list[str]:
                 if not re.search(r":\$\{WebsocketAPI\}/\*/(POST|GET|DELETE)/@connections/\*$",
                                  str(target.get("Fn::Sub"))):
                     problems.append(f"execute-api resource {target!r} is not this stack's @connections")
+        if any(a.startswith("states:") for a in actions):
+            expected = {"states:StartExecution": SLA_MACHINE, "states:StopExecution": SLA_EXECUTIONS}
+            for action in actions:
+                if targets != [{"Fn::Sub": expected.get(action)}]:
+                    problems.append(f"{action} on {targets!r} is not this stack's SLA state machine")
+        if any(a.startswith("lambda:") for a in actions) and targets != [
+                {"Fn::GetAtt": ["SlaCheck", "Arn"]}, {"Fn::Sub": "${SlaCheck.Arn}:*"}]:
+            problems.append(f"lambda resource {targets!r} is not sla_check")
+        if any(a.startswith("ses:") for a in actions) and (actions != ["ses:SendEmail"] or targets != [
+                {"Fn::Sub": "arn:${AWS::Partition}:ses:${AWS::Region}:${AWS::AccountId}:identity/${MailIdentity}"}]):
+            problems.append(f"ses {actions} on {targets!r} is not sending as MailIdentity")
         if any(a.startswith("logs:") for a in actions) and targets != [{"Fn::GetAtt": ["FunctionLogGroup", "Arn"]}]:
             problems.append(f"logs resource {targets!r} is not FunctionLogGroup")
         if any(a.startswith("s3:") for a in actions) and not all("UploadsBucket" in _resource_names(t)
@@ -283,6 +307,13 @@ def test_the_role_is_least_privilege(template: dict[str, Any]) -> None:
         Resource={"Fn::Sub": "arn:aws:execute-api:*:*:*/*/POST/@connections/*"}), "is not this stack's"),
     (lambda t: t["Resources"]["APIHandler"]["Properties"].update(Role="arn:aws:iam::1:role/admin"),
      "APIHandler.Role"),
+    (lambda t: _statement(t, "StopSlaTimers").update(Resource={"Fn::Sub": "arn:aws:states:*:*:execution:*"}),
+     "is not this stack's SLA state machine"),
+    (lambda t: _statement(t, "InvokeSlaCheck").update(Resource={"Fn::Sub": "arn:aws:lambda:*:*:function:*"}),
+     "is not sla_check"),
+    (lambda t: _statement(t, "InvokeSlaCheck")["Action"].__class__ is str
+     and _statement(t, "InvokeSlaCheck").update(Action=["lambda:InvokeFunction", "dynamodb:GetItem"]),
+     "not just invoke sla_check"),
 ])
 def test_a_broader_role_is_reported(template: dict[str, Any], mutate: Any, problem: str) -> None:
     broader = copy.deepcopy(template)
@@ -312,8 +343,12 @@ CALLS = {
     r"generate_presigned_post\(|put_object\(": "s3:PutObject",
     r"head_object\(|get_object": "s3:GetObject",
     r"delete_object\(": "s3:DeleteObject",
+    r"start_execution\(": "states:StartExecution",
+    r"stop_execution\(": "states:StopExecution",
+    r"send_email\(": "ses:SendEmail",
 }
-CLIENTS = {"apigatewaymanagementapi": "execute-api", "s3": "s3", "dynamodb": "dynamodb"}
+CLIENTS = {"apigatewaymanagementapi": "execute-api", "s3": "s3", "dynamodb": "dynamodb",
+           "stepfunctions": "states", "ses": "ses"}
 
 
 def test_the_role_grants_every_call_the_code_makes(template: dict[str, Any]) -> None:
@@ -333,3 +368,16 @@ def test_the_role_grants_every_call_the_code_makes(template: dict[str, Any]) -> 
     assert not unknown, f"new AWS clients {unknown}: grant them in FunctionRole, then list them in CLIENTS"
     prefixes = {a.split(":")[0] for a in granted}
     assert {CLIENTS[c] for c in clients} <= prefixes
+
+
+# ------------------------------------------------------------------ the SLA state machine
+
+
+def test_the_state_machine_is_the_asl_file_moto_runs(template: dict[str, Any]) -> None:
+    """infra/merge.py inlines infra/statemachines/sla.asl.json; local runs create the same file in moto."""
+    machine = template["Resources"]["SlaStateMachine"]["Properties"]
+    assert machine["StateMachineType"] == "STANDARD"
+    assert json.loads(machine["DefinitionString"]) == json.loads(
+        (ROOT / "infra" / "statemachines" / "sla.asl.json").read_text())
+    assert machine["DefinitionSubstitutions"] == {"SlaCheckFunctionArn": {"Fn::GetAtt": ["SlaCheck", "Arn"]}}
+    assert machine["RoleArn"] == {"Fn::GetAtt": ["SlaStateMachineRole", "Arn"]}
