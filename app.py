@@ -3,6 +3,7 @@ from chalicelib.api import jobs, websocket
 from chalicelib.api.application import KefuApp
 from chalicelib.api.conversations import conversations
 from chalicelib.api.sessions import sessions
+from chalicelib.api.tickets import tickets
 from chalicelib.api.workspace import workspace
 
 app = KefuApp(app_name="kefu")
@@ -10,6 +11,7 @@ app.experimental_feature_flags.update(["WEBSOCKETS"])
 app.register_blueprint(sessions)
 app.register_blueprint(conversations)
 app.register_blueprint(workspace)
+app.register_blueprint(tickets)
 
 
 @app.on_ws_connect()

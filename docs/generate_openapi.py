@@ -37,8 +37,27 @@ SUCCESS = {
     },
     ("POST", "/v1/canned-replies"): {"201": "Created."},
     ("POST", "/v1/uploads"): {"201": "Upload with a multipart POST of `fields` plus the file to `url`."},
+    ("POST", "/v1/tickets"): {"201": "Created; its SLA timer is running."},
+    ("POST", "/v1/conversations/{conversation_id}/ticket"): {"201": "Created from the conversation."},
+    ("POST", "/v1/tickets/{number}/replies"): {"201": "Mailed to the requester; the ticket as it is now."},
+    ("POST", "/v1/tickets/{number}/notes"): {"201": "The note, as it is in the timeline."},
+    ("POST", "/v1/visitor/left-messages"): {"201": "The message is ticket `number`; the answer comes by mail."},
 }
 EXTRA_ERRORS = {
+    ("PATCH", "/v1/tickets/{number}"): {
+        "409": "`conflict`: `version` is not the current one (another agent saved first: reload, re-apply, "
+               "send again); `invalid_transition`: the status cannot change that way."},
+    ("POST", "/v1/conversations/{conversation_id}/ticket"): {
+        "409": "`ticket_exists`: the conversation already has a ticket (`details.number`)."},
+    ("POST", "/v1/public/tickets/lookup"): {
+        "404": "`ticket_not_found`: no ticket with that number and email (the same answer for both).",
+        "429": "`rate_limited`: too many lookups from this address or for this number in the last minute."},
+    ("POST", "/v1/public/tickets/rating"): {"401": "`unauthenticated`: the link's token is invalid or expired.",
+                                           "409": "`conflict`: the ticket is not solved."},
+    ("GET", "/v1/public/tickets/rating"): {"401": "`unauthenticated`: the link's token is invalid or expired.",
+                                          "409": "`conflict`: the ticket is not solved."},
+    ("PUT", "/v1/ticket-settings/sla"): {"403": "`forbidden`: only supervisors and admins change settings."},
+    ("PUT", "/v1/ticket-settings/routing"): {"403": "`forbidden`: only supervisors and admins change settings."},
     ("POST", "/v1/visitor/sessions"): {"404": "`not_found`: no tenant has this site key."},
     ("POST", "/v1/agent/login"): {"401": "`unauthenticated`: wrong email or password (the same answer for both)."},
 }

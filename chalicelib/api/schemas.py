@@ -146,3 +146,12 @@ ENDPOINTS = {
                               "A presigned POST to upload an attachment straight to storage",
                               "agent or the conversation's visitor"),
 }
+
+
+def _add_ticket_endpoints() -> None:
+    from .ticket_schemas import TICKET_ENDPOINTS
+
+    ENDPOINTS.update(TICKET_ENDPOINTS)
+
+
+_add_ticket_endpoints()

@@ -113,6 +113,9 @@ class TicketService:
         self._public_url = public_url.rstrip("/")
         self._sleep = sleep
 
+    def now_ms(self) -> int:
+        return self._clock.now_ms()
+
     # ------------------------------------------------------------ settings
 
     def policy(self, tenant_id: str) -> SlaPolicy:
@@ -248,7 +251,12 @@ class TicketService:
         changed, events = apply_changes(current, changes, policy, identity.principal_id, self._clock.now_ms())
         if not events:
             return current
-        self._tickets.save(changed, events)
+        try:
+            self._tickets.save(changed, events)
+        except Conflict:  # saved by someone else between our read and our write
+            latest = self._ticket(identity.tenant_id, number)
+            raise Conflict("the ticket changed since you read it; reload and apply your edit again",
+                           {"number": number, "version": latest.version}) from None
         self._after_change(current, changed, policy)
         return changed
 
