@@ -24,6 +24,11 @@ def main() -> None:
         f"Demo tenant '{demo['name']}'  site key: {demo['site_key']}",
     ]
     lines += [f"  agent login: {a['email']} / {demo['password']}" for a in demo["agents"]]
+    if demo.get("demo_ticket"):
+        lines += ["", f"Demo ticket #{demo['demo_ticket']} (high priority, nobody answers): its first response is due "
+                      "30 s after start, then the SLA timer escalates it every 10 s.",
+                  f"  GET {stack.url}/v1/tickets/{demo['demo_ticket']} (agent token) shows the timeline;",
+                  f"  mails that would have been sent: {stack.url}/_local/mails"]
     lines += ["", "Embed on a page:",
               f'  <script src="{stack.url}/widget/widget.js" data-site-key="{demo["site_key"]}" async></script>',
               "", "Press Ctrl+C to stop."]

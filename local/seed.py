@@ -38,6 +38,46 @@ def seed_tenant(name: str, agents: list[tuple[str, str]], password: str,
     return SeededTenant(tenant.tenant_id, name, tenant.site_key, created, password, tenant.identity_secret)
 
 
+DEMO_SLA = {
+    # Short targets for high and urgent tickets, so a local run shows a breach within a minute.
+    "targets": {
+        "urgent": {"first_response_ms": 15_000, "next_response_ms": 30_000, "resolution_ms": 300_000},
+        "high": {"first_response_ms": 30_000, "next_response_ms": 60_000, "resolution_ms": 600_000},
+        "normal": {"first_response_ms": 14_400_000, "next_response_ms": 28_800_000,
+                   "resolution_ms": 172_800_000},
+        "low": {"first_response_ms": 86_400_000, "next_response_ms": 86_400_000, "resolution_ms": 432_000_000},
+    },
+    "ladder": [{"action": "notify_assignee", "after_ms": 0}, {"action": "raise_priority", "after_ms": 10_000},
+               {"action": "reassign", "after_ms": 10_000}],
+    "escalation_group": "seniors",
+}
+
+
+def seed_ticket_demo(tenant_id: str, assignee_id: str, supervisor_id: str) -> int:
+    """The demo tenant's SLA policy and ticket routing, a supervisor, and one high-priority ticket
+    whose first response is due 30 s from now: it escalates step by step while you watch.
+    Returns the ticket's number."""
+    from chalicelib import bootstrap
+    from chalicelib.adapters.tables import AgentItem
+    from chalicelib.domain.model import Identity, Role
+    from chalicelib.domain.sla import Priority
+    from chalicelib.domain.tickets import Requester
+
+    AgentItem(tenant_id, supervisor_id).update(actions=[AgentItem.role.set("supervisor")])
+    tickets = bootstrap.services().tickets
+    supervisor = Identity(tenant_id, Role.AGENT, supervisor_id, "Supervisor")
+    tickets.set_policy(supervisor, DEMO_SLA)
+    tickets.set_routing(supervisor, {"rules": [{"type": "logistics", "group_id": "warehouse"},
+                                               {"type": "billing", "group_id": "finance"}],
+                                     "default_group": "support"})
+    ticket = tickets.create(Identity(tenant_id, Role.AGENT, assignee_id, "Agent"),
+                            "Demo: my parcel never arrived", "logistics", Priority.HIGH,
+                            Requester(None, "customer@demo.kefu.dev", "Demo Customer"), assignee_id=assignee_id,
+                            description="Order 1042 was due last week. (A demo ticket: nobody answers it, so "
+                                        "its SLA timer escalates it.)")
+    return int(ticket.number)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Create a tenant and its first agents in the tables the environment names.
 

@@ -103,6 +103,10 @@ class LocalStack:
                 site_key=os.environ.get("KEFU_DEMO_SITE_KEY", "pk_demo_kefu_local"),
             )
             self.demo = asdict(seeded)
+            from .seed import seed_ticket_demo
+
+            self.demo["demo_ticket"] = seed_ticket_demo(seeded.tenant_id, seeded.agents[0]["agent_id"],
+                                                        seeded.agents[-1]["agent_id"])
         self.gateway = LocalGateway()
         self.gateway.host = f"127.0.0.1:{self.port}"
         self.asgi = build_asgi(self.gateway, self.moto.stats.snapshot, self.moto.stats.reset, self.demo,

@@ -35,6 +35,7 @@ from ..domain.tickets import (
     Requester,
     Ticket,
     TicketChanges,
+    TicketExists,
     TicketNotFound,
     TicketRouting,
     TicketStatus,
@@ -159,19 +160,36 @@ class TicketService:
         """One action: the conversation's customer and transcript become a ticket (once per
         conversation; a second call answers `ticket_exists` with the number)."""
         self._require_agent(identity)
-        conversation = self._conversations.get(identity.tenant_id, conversation_id)
+        return self._from_conversation(identity.tenant_id, conversation_id, subject, ticket_type, priority,
+                                       identity.principal_id, identity.principal_id)
+
+    def complaint(self, tenant_id: str, conversation_id: str, reason: str) -> Ticket:
+        """A complaint or an angry message in a conversation (the bot's sentiment check, or an
+        agent): its ticket — made now if it has none — becomes urgent and escalates at once."""
+        number = self._tickets.by_conversation(tenant_id, conversation_id)
+        if number is None:
+            try:
+                number = self._from_conversation(tenant_id, conversation_id, None, "complaint", Priority.URGENT,
+                                                 "system", None).number
+            except TicketExists as exists:  # made by someone else meanwhile
+                number = int(exists.details["number"])
+        return self.escalate_now(tenant_id, number, reason)
+
+    def _from_conversation(self, tenant_id: str, conversation_id: str, subject: str | None, ticket_type: str,
+                           priority: Priority, actor: str, assignee_id: str | None) -> Ticket:
+        conversation = self._conversations.get(tenant_id, conversation_id)
         if conversation is None:
             raise TicketNotFound("no such conversation")
-        visitor = self._visitors.get(identity.tenant_id, conversation.visitor_id)
-        messages = self._messages.list_after(identity.tenant_id, conversation_id, 0, TRANSCRIPT_MESSAGES)
+        visitor = self._visitors.get(tenant_id, conversation.visitor_id)
+        messages = self._messages.list_after(tenant_id, conversation_id, 0, TRANSCRIPT_MESSAGES)
         transcript = [{"seq": m.seq, "at": m.created_at, "role": m.sender_role.value, "name": m.sender_name,
                        "text": m.text, "internal": m.internal} for m in messages]
         first_visitor_text = next((m.text for m in messages if m.sender_role is Role.VISITOR and m.text.strip()), "")
         requester = Requester(conversation.visitor_id, visitor.email if visitor else None,
                               visitor.name if visitor else None)
-        return self._open(identity.tenant_id, subject or first_visitor_text[:80] or "Conversation", ticket_type,
-                          priority, requester, identity.principal_id, source="conversation",
-                          conversation_id=conversation_id, assignee_id=conversation.assignee_id or identity.principal_id,
+        return self._open(tenant_id, subject or first_visitor_text[:80] or "Conversation", ticket_type,
+                          priority, requester, actor, source="conversation", conversation_id=conversation_id,
+                          assignee_id=conversation.assignee_id or assignee_id,
                           extra_events=[("transcript", {"conversation_id": conversation_id, "messages": transcript})])
 
     def from_left_message(self, tenant_id: str, visitor_id: str | None, name: str | None, email: str,

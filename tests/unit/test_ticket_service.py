@@ -255,3 +255,16 @@ def test_only_supervisors_change_settings(world: dict[str, Any]) -> None:
         world["service"].set_routing(world["ann"], {"rules": []})
     routing = world["service"].set_routing(world["boss"], {"rules": [{"type": "refund", "group_id": "billing"}]})
     assert routing.group_for("refund") == "billing"
+
+
+def test_a_complaint_in_a_conversation_opens_an_urgent_ticket_that_escalates_at_once(world: dict[str, Any]) -> None:
+    w, s = world, world["s"]
+    visitor_conn = s.connect_visitor(s.add_visitor(w["tenant"]))
+    s.send(visitor_conn, {"action": "message.send", "client_msg_id": "m1", "text": "This is a scam, I want my money"})
+    conversation_id = next(iter(s.conversation_repo.items.values())).conversation_id
+    ticket = w["service"].complaint(w["tenant"].tenant_id, conversation_id, "angry")
+    assert (ticket.priority, ticket.type, ticket.source) == (Priority.URGENT, "complaint", "conversation")
+    _tick(w, ticket.number, ticket.sla_version)
+    assert w["service"].get(w["ann"], ticket.number)[0].escalation_step == 1
+    again = w["service"].complaint(w["tenant"].tenant_id, conversation_id, "still angry")
+    assert again.number == ticket.number
