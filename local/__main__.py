@@ -27,7 +27,7 @@ def main() -> None:
     if demo.get("demo_ticket"):
         lines += ["", f"Demo ticket #{demo['demo_ticket']} (high priority, nobody answers): its first response is due "
                       "30 s after start, then the SLA timer escalates it every 10 s.",
-                  f"  GET {stack.url}/v1/tickets/{demo['demo_ticket']} (agent token) shows the timeline;",
+                  f"  watch it at {stack.url}/console/tickets.html (after signing in at the console);",
                   f"  mails that would have been sent: {stack.url}/_local/mails"]
     lines += ["", "Embed on a page:",
               f'  <script src="{stack.url}/widget/widget.js" data-site-key="{demo["site_key"]}" async></script>',

@@ -338,6 +338,7 @@ code{{background:#f3f3f3;padding:.1em .3em;border-radius:3px}}</style>
 <li><a href="/console/">Agent console</a></li>
 <li>WebSocket API: <code>{base.replace('http', 'ws', 1)}/ws</code></li>
 <li>REST API: <code>{base}/v1/</code> — <a href="/v1/health">health</a></li>
+<li><a href="/console/tickets.html">Tickets workbench</a> (sign in at the console first)</li>
 <li><a href="/_local/mails">Mails</a> that SES would have sent (ticket updates, ratings)</li>
 </ul>
 <p>Demo site key: <code>{demo.get('site_key', '')}</code></p>

@@ -1,0 +1,71 @@
+"""The tickets workbench (/console/tickets.html) in headless Chromium: the list, the
+timeline, an escalation arriving live from the real SLA state machine, and an edit that
+lost a race being reloaded instead of overwriting."""
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+import pytest
+from playwright.sync_api import expect
+
+from .conftest import TenantInfo, http_json
+
+pytestmark = pytest.mark.browser
+XSS = "<img src=x onerror=alert(1)>"
+FAST = {"targets": {"normal": {"first_response_ms": 2000, "next_response_ms": 2000, "resolution_ms": 600_000}},
+        "ladder": [{"action": "notify_assignee", "after_ms": 0}, {"action": "raise_priority", "after_ms": 60_000}]}
+
+
+def _signed_in_page(chromium: Any, stack: Any, tenant: TenantInfo) -> tuple[Any, str]:
+    status, body = http_json("POST", f"{stack.url}/v1/agent/login",
+                             {"email": tenant.agent_email, "password": tenant.agent_password})
+    assert status == 200, body
+    session = {"token": body["token"], "expires_at": int(time.time() * 1000) + 3_600_000, "agent": body["agent"]}
+    context = chromium.new_context()
+    context.add_init_script(f"localStorage.setItem('kefu.console.session', {json.dumps(json.dumps(session))});")
+    page = context.new_page()
+    return page, body["token"]
+
+
+def test_escalation_arrives_live_and_shows_in_the_timeline(chromium: Any, stack: Any, tenant: TenantInfo) -> None:
+    from chalicelib import bootstrap
+
+    bootstrap.services().tickets._tickets.put_setting(tenant.tenant_id, "sla", FAST)
+    page, token = _signed_in_page(chromium, stack, tenant)
+    dialogs: list[str] = []
+    page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+    page.goto(f"{stack.url}/console/tickets.html")
+    expect(page.get_by_text("No tickets here.")).to_be_visible()
+    status, created = http_json("POST", f"{stack.url}/v1/tickets", {
+        "subject": XSS, "requester_email": "cus@example.com", "assignee_id": tenant.agent_id}, token)
+    assert status == 201, created
+    row = page.locator(".tk-row", has_text=XSS)
+    expect(row).to_be_visible(timeout=5000)  # pushed by ticket.updated, rendered as text
+    expect(page.locator(".tk-bell .badge")).to_have_text("1", timeout=10_000)
+    expect(page.locator(".toast")).to_contain_text("escalated (step 1)")
+    row.click()
+    expect(page.locator(".tk-timeline li.escalated")).to_contain_text("assignee notified")
+    assert dialogs == [] and page.locator("img").count() == 0
+
+
+def test_a_stale_save_reloads_instead_of_overwriting(chromium: Any, stack: Any, tenant: TenantInfo) -> None:
+    page, token = _signed_in_page(chromium, stack, tenant)
+    status, created = http_json("POST", f"{stack.url}/v1/tickets", {"subject": "Refund", "priority": "low"}, token)
+    assert status == 201, created
+    number = created["ticket"]["number"]
+    page.goto(f"{stack.url}/console/tickets.html")
+    page.locator(".tk-row", has_text="Refund").click()
+    expect(page.locator(".tk-detail h2")).to_contain_text(f"#{number}")
+    # another agent saves first
+    status, _ = http_json("PATCH", f"{stack.url}/v1/tickets/{number}",
+                          {"version": created["ticket"]["version"], "tags": ["vip"]}, token)
+    assert status == 200
+    expect(page.locator(".tk-banner")).to_contain_text("changed meanwhile")  # told live, form kept
+    page.locator("select[name=priority]").select_option("high")
+    page.get_by_role("button", name="Save").click()
+    expect(page.locator(".tk-banner")).to_contain_text("Another agent changed this ticket")
+    expect(page.locator("input[name=tags]")).to_have_value("vip")
+    status, detail = http_json("GET", f"{stack.url}/v1/tickets/{number}", None, token)
+    assert detail["ticket"]["priority"] == "low" and detail["ticket"]["tags"] == ["vip"]
