@@ -171,6 +171,23 @@ class LeftMessageIn(Body):
     text: str = Field(min_length=1, max_length=10_000)
 
 
+class SlaReportQuery(Body):
+    since: int = Field(default=0, ge=0, description="tickets created at or after this time (epoch ms)")
+
+
+class PriorityAttainment(BaseModel):
+    tickets: int
+    met: int
+
+
+class SlaReport(BaseModel):
+    tickets: int
+    met: int = Field(description="tickets that never missed a deadline")
+    attainment: float | None = Field(description="met / tickets; null without tickets")
+    breaches_by_kind: dict[str, int]
+    by_priority: dict[str, PriorityAttainment]
+
+
 TICKET_ENDPOINTS: dict[tuple[str, str], tuple[Any, Any, str, str]] = {
     ("GET", "/v1/tickets"): (TicketListQuery, TicketList,
                              "Tickets: mine, by group, status, priority, breached or about to breach", "agent"),
@@ -187,6 +204,9 @@ TICKET_ENDPOINTS: dict[tuple[str, str], tuple[Any, Any, str, str]] = {
     ("POST", "/v1/conversations/{conversation_id}/ticket"): (
         ConversationTicketIn, TicketDetails,
         "Turn a conversation into a ticket with its customer and transcript (once)", "agent"),
+    ("GET", "/v1/ticket-reports/sla"): (SlaReportQuery, SlaReport,
+                                        "SLA attainment: tickets that met every deadline, by priority and kind",
+                                        "agent"),
     ("GET", "/v1/ticket-settings"): (None, TicketSettingsOut, "The SLA policy and ticket routing rules", "agent"),
     ("PUT", "/v1/ticket-settings/sla"): (SlaPolicyIn, SlaPolicyIn,
                                          "Set the SLA policy (supervisors and admins)", "agent"),

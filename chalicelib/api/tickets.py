@@ -127,6 +127,16 @@ def escalate_ticket(number: str) -> Response:
     return json_response(_details(ticket, timeline))
 
 
+@tickets.route("/v1/ticket-reports/sla", methods=["GET"])
+def sla_report() -> Response:
+    identity = _agent()
+    query = parse_query(tickets.current_request, ts.SlaReportQuery)
+    report = services().tickets.sla_report(identity, query.since)
+    return json_response(ts.SlaReport(
+        tickets=report.tickets, met=report.met, attainment=report.rate, breaches_by_kind=report.breaches_by_kind,
+        by_priority={p: ts.PriorityAttainment(tickets=n, met=m) for p, (n, m) in report.by_priority.items()}))
+
+
 @tickets.route("/v1/ticket-settings", methods=["GET"])
 def ticket_settings() -> Response:
     identity = _agent()

@@ -119,6 +119,7 @@ class Ticket:
     awaiting_since: int | None = None  # the customer's oldest unanswered message
     escalation_step: int = 0  # ladder rungs applied for the current deadline
     breached_at: int | None = None  # the deadline being escalated
+    breaches: list[str] = field(default_factory=list)  # deadline kinds missed at least once (SLA attainment)
     sla_version: int = 1
     last_assignee_id: str | None = None  # who a reopened ticket goes back to
     solved_at: int | None = None
@@ -377,6 +378,8 @@ def escalate(ticket: Ticket, policy: SlaPolicy, now_ms: int) -> tuple[Ticket, Es
     kind = nxt[0] if nxt else "resolution"
     if t.escalation_step == 0:
         t.breached_at = wake
+        if kind not in t.breaches:
+            t.breaches.append(kind)
     step = t.escalation_step + 1
     action = policy.ladder[step - 1].action
     data: dict[str, Any] = {"step": step, "action": action.value, "deadline": kind, "due_at": t.breached_at}
@@ -435,7 +438,7 @@ def ticket_to_dict(ticket: Ticket) -> dict[str, Any]:
                       "resolution_due": t.deadlines.resolution_due,
                       "resolution_left_ms": t.deadlines.resolution_left_ms},
         "first_response_at": t.first_response_at, "awaiting_since": t.awaiting_since,
-        "escalation_step": t.escalation_step, "breached_at": t.breached_at, "sla_version": t.sla_version,
+        "escalation_step": t.escalation_step, "breached_at": t.breached_at, "breaches": list(t.breaches), "sla_version": t.sla_version,
         "last_assignee_id": t.last_assignee_id, "solved_at": t.solved_at, "csat_score": t.csat_score,
         "csat_comment": t.csat_comment, "version": t.version,
     }
@@ -451,7 +454,36 @@ def ticket_from_dict(data: dict[str, Any]) -> Ticket:
         conversation_id=d.get("conversation_id"), source=d.get("source") or "agent",
         deadlines=Deadlines(**d.get("deadlines") or {}), first_response_at=d.get("first_response_at"),
         awaiting_since=d.get("awaiting_since"), escalation_step=int(d.get("escalation_step") or 0),
-        breached_at=d.get("breached_at"), sla_version=int(d.get("sla_version") or 1),
+        breached_at=d.get("breached_at"), breaches=list(d.get("breaches") or []),
+        sla_version=int(d.get("sla_version") or 1),
         last_assignee_id=d.get("last_assignee_id"), solved_at=d.get("solved_at"),
         csat_score=d.get("csat_score"), csat_comment=d.get("csat_comment"), version=int(d.get("version") or 0),
     )
+
+
+@dataclass(frozen=True)
+class SlaAttainment:
+    """F1's SLA attainment: of the tickets considered, how many never missed a deadline."""
+
+    tickets: int
+    met: int
+    breaches_by_kind: dict[str, int]
+    by_priority: dict[str, tuple[int, int]]  # priority → (tickets, met)
+
+    @property
+    def rate(self) -> float | None:
+        return self.met / self.tickets if self.tickets else None
+
+
+def sla_attainment(tickets: list[Ticket]) -> SlaAttainment:
+    by_kind: dict[str, int] = {}
+    by_priority: dict[str, tuple[int, int]] = {}
+    met = 0
+    for t in tickets:
+        ok = not t.breaches
+        met += ok
+        for kind in t.breaches:
+            by_kind[kind] = by_kind.get(kind, 0) + 1
+        total, good = by_priority.get(t.priority.value, (0, 0))
+        by_priority[t.priority.value] = (total + 1, good + ok)
+    return SlaAttainment(len(tickets), met, by_kind, by_priority)

@@ -34,6 +34,7 @@ from ..domain.tickets import (
     MAX_NOTE_CHARS,
     Requester,
     Ticket,
+    SlaAttainment,
     TicketChanges,
     TicketExists,
     TicketNotFound,
@@ -46,6 +47,7 @@ from ..domain.tickets import (
     new_ticket,
     record_agent_reply,
     record_customer_message,
+    sla_attainment,
     timer_wake_at,
 )
 from .notifier import Notifier
@@ -255,6 +257,12 @@ class TicketService:
             found = [t for t in found if t.sla(now).about_to_breach]
         found.sort(key=lambda t: t.updated_at, reverse=True)
         return found[:limit]
+
+    def sla_report(self, identity: Identity, since_ms: int) -> SlaAttainment:
+        """SLA attainment of the tickets created since `since_ms` (the latest 1,000 per status)."""
+        self._require_agent(identity)
+        found = [t for s in TicketStatus for t in self._tickets.by_index(identity.tenant_id, "status", s.value, 1000)]
+        return sla_attainment([t for t in found if t.created_at >= since_ms])
 
     # ------------------------------------------------------------ changing
 

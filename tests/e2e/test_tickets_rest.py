@@ -68,6 +68,9 @@ async def test_escalation_is_pushed_live_and_in_the_timeline(api: Api, tenant: T
     assert [e["data"]["step"] for e in detail["timeline"] if e["kind"] == "escalated"] == [1, 2]
     listed = (await _call(api, "GET", "/v1/tickets?sla=breached", token)).json()["tickets"]
     assert [t["number"] for t in listed] == [1001]
+    report = (await _call(api, "GET", "/v1/ticket-reports/sla", token)).json()
+    assert (report["tickets"], report["met"], report["attainment"]) == (1, 0, 0.0)
+    assert report["breaches_by_kind"] == {"first_response": 1}
     await watcher.close()
 
 

@@ -25,6 +25,7 @@ from chalicelib.domain.tickets import (
     escalate,
     escalate_now,
     new_ticket,
+    sla_attainment,
     record_agent_reply,
     record_customer_message,
     timer_wake_at,
@@ -159,3 +160,15 @@ def test_a_reply_resets_the_ladder() -> None:
 def test_escalate_now_makes_it_urgent_and_due() -> None:
     t = escalate_now(ticket(), T0 + MINUTE_MS)
     assert t.priority is Priority.URGENT and timer_wake_at(t, POLICY) == T0 + MINUTE_MS
+
+
+def test_breaches_are_remembered_for_sla_attainment() -> None:
+    late, _ = escalate(ticket(), POLICY, T0 + 10 * MINUTE_MS)  # type: ignore[misc]
+    late, _ = escalate(late, POLICY, T0 + 12 * MINUTE_MS)  # type: ignore[misc]
+    on_time = record_agent_reply(ticket(), T0 + MINUTE_MS, "a_1")
+    assert late.breaches == ["first_response"] and on_time.breaches == []
+    report = sla_attainment([late, on_time, ticket(priority=Priority.HIGH)])
+    assert (report.tickets, report.met, report.rate) == (3, 2, 2 / 3)
+    assert report.breaches_by_kind == {"first_response": 1}
+    assert report.by_priority == {"high": (2, 1), "normal": (1, 1)}  # the second rung raised `late` to high
+    assert sla_attainment([]).rate is None
