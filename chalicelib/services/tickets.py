@@ -212,7 +212,7 @@ class TicketService:
         now = self._clock.now_ms()
         policy = self.policy(tenant_id)
         # Validate before taking a number, so bad input does not burn one.
-        new_ticket(tenant_id, 0, subject, ticket_type, priority, requester, policy, TicketRouting(), now)
+        new_ticket(tenant_id, 0, subject, ticket_type, priority, requester, policy, TicketRouting(), now, tags=tags)
         number = self._tickets.next_number(tenant_id)
         ticket = new_ticket(tenant_id, number, subject, ticket_type, priority, requester, policy,
                             self.routing(tenant_id), now, source=source, conversation_id=conversation_id,
@@ -222,7 +222,7 @@ class TicketService:
             "assignee": ticket.assignee_id, "description": description[:MAX_NOTE_CHARS] or None})]
         events += [TimelineEvent(number, now, kind, actor, data) for kind, data in extra_events or []]
         self._tickets.add(ticket, events)
-        self._arm(ticket, None, policy)
+        self._arm(ticket, policy)
         self._broadcast(ticket)
         return ticket
 
@@ -342,13 +342,16 @@ class TicketService:
 
     def _after_change(self, before: Ticket, after: Ticket, policy: SlaPolicy) -> None:
         if after.sla_version != before.sla_version:
-            self._timer.disarm(after.tenant_id, after.number, before.sla_version)
-            self._arm(after, before, policy)
+            try:
+                self._timer.disarm(after.tenant_id, after.number, before.sla_version)
+            except Exception:  # the old version's check ends by itself: it finds the version moved on
+                log.exception("could not stop the SLA timer", extra={"number": after.number})
+            self._arm(after, policy)
         if after.status is not before.status and after.requester.email:
             self._status_mail(after)
         self._broadcast(after)
 
-    def _arm(self, ticket: Ticket, before: Ticket | None, policy: SlaPolicy) -> None:
+    def _arm(self, ticket: Ticket, policy: SlaPolicy) -> None:
         wake = timer_wake_at(ticket, policy)
         if wake is not None:
             self._timer.arm(ticket.tenant_id, ticket.number, ticket.sla_version, wake)
