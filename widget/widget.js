@@ -87,7 +87,7 @@ overflow:hidden;background:#fff;box-shadow:0 16px 48px rgba(15,23,42,.28);pointe
 visibility:hidden;opacity:0;transform:translateY(16px) scale(.98);transform-origin:bottom right;
 transition:opacity .16s ease,transform .16s ease,visibility 0s .16s}
 .open .p{visibility:visible;opacity:1;transform:none;transition:opacity .16s ease,transform .16s ease}
-.p iframe{all:initial;display:block;width:100%;height:100%;border:0}
+.p iframe{all:initial;display:block;width:100%;height:100%;border:0;visibility:inherit}
 @media (max-width:480px){.p{inset:0;width:100%;height:100%;border-radius:0}.open .l{display:none}}
 @media (prefers-reduced-motion:reduce){.l,.p,.l svg{transition:none}}`;
   if (root.adoptedStyleSheets && window.CSSStyleSheet && CSSStyleSheet.prototype.replaceSync) {

@@ -20,6 +20,8 @@ export async function loadCanned(api) {
 export function openCannedManager(api, changed) {
   const dialog = h("dialog", { class: "dialog canned-dialog", "aria-labelledby": "canned-title" });
   let editing = null; // null | "new" | item id
+  let confirming = null; // the item id whose Delete asks "are you sure?" in place (no window.confirm)
+  let failure = "";
 
   function close() {
     dialog.close();
@@ -81,23 +83,30 @@ export function openCannedManager(api, changed) {
           : h("li", { class: "canned-row", dataset: { shortcut: item.shortcut } },
             h("span", { class: "canned-shortcut", text: `/${item.shortcut}` }),
             h("span", { class: "canned-text", text: item.text }),
-            h("span", { class: "canned-actions" },
-              h("button", { type: "button", class: "link-btn", text: t("canned.edit"), on: { click: () => { editing = item.id; draw(); } } }),
-              h("button", { type: "button", class: "link-btn danger", text: t("canned.delete"), on: { click: () => remove(item) } }))))),
+            confirming === item.id
+              ? h("span", { class: "canned-actions" },
+                h("span", { class: "small", text: t("canned.confirmDelete", { shortcut: item.shortcut }) }),
+                h("button", { type: "button", class: "link-btn danger", dataset: { action: "confirm-delete" }, text: t("canned.delete"), on: { click: () => remove(item) } }),
+                h("button", { type: "button", class: "link-btn", text: t("canned.cancel"), on: { click: () => { confirming = null; draw(); } } }))
+              : h("span", { class: "canned-actions" },
+                h("button", { type: "button", class: "link-btn", text: t("canned.edit"), on: { click: () => { editing = item.id; confirming = null; draw(); } } }),
+                h("button", { type: "button", class: "link-btn danger", text: t("canned.delete"), on: { click: () => { confirming = item.id; draw(); dialog.querySelector("[data-action=confirm-delete]")?.focus(); } } }))))),
+      failure ? h("p", { class: "form-error", role: "alert", text: failure }) : null,
       editing === "new" ? form(null)
         : h("button", { type: "button", class: "btn btn-secondary", dataset: { action: "add-canned" }, on: { click: () => { editing = "new"; draw(); } } }, t("canned.add")));
   }
 
   async function remove(item) {
-    if (!window.confirm(t("canned.confirmDelete", { shortcut: item.shortcut }))) return;
+    confirming = null;
+    failure = "";
     try {
       await api.deleteCanned(item.id);
       state.canned = state.canned.filter((c) => c.id !== item.id);
       changed();
-      draw();
     } catch (err) {
-      window.alert(err.message);
+      failure = err.message;
     }
+    draw();
   }
 
   dialog.addEventListener("close", () => dialog.remove());

@@ -1,7 +1,7 @@
 """Fixtures for the browser tests: one local stack and one headless Chromium per session.
 
-`stack` is a `local.server.LocalStack` serving the widget, the demo site, the console, REST
-and the WebSocket API in a thread of this process; `tenant` seeds a fresh tenant with one
+`stack` (from tests/conftest.py) is a `local.server.LocalStack` serving the widget, the demo
+site, the console, REST and the WebSocket API in a thread of this process; `tenant` seeds a fresh tenant with one
 agent per test so tests never see each other's conversations; `chromium` is Debian's
 Chromium driven by Playwright (installed by `make browser`, never by `playwright install`).
 """
@@ -26,8 +26,13 @@ CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 CHROMIUM_ARGS = [
     "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
     "--disable-background-networking", "--disable-component-update", "--disable-sync",
+    # Pages that Playwright fulfils (demo_context rewrites the site key) lose their local
+    # address space, and Chromium's Local Network Access checks would then block their
+    # WebSocket to 127.0.0.1; a real site and its widget host never meet this.
+    "--disable-features=LocalNetworkAccessChecks",
 ]
 DEMO_SITE_KEY = "pk_demo_kefu_local"
+TIMEOUT_MS = 10_000
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -78,12 +83,16 @@ def agent_token(stack: Any, email: str, password: str) -> str:
 
 
 @pytest.fixture(scope="session")
-def stack() -> Iterator[Any]:
-    from local.server import LocalStack
+def demo_tenant(stack: Any) -> Any:
+    """The demo shop's tenant under the site key the demo pages embed, seeded once per session.
 
-    local_stack = LocalStack(port=0).start_in_thread()
-    yield local_stack
-    local_stack.stop()
+    `stack` is the root conftest's session-wide LocalStack (one per pytest process: a second
+    one would rebind the global pynamodb and environment settings); it seeds no tenant itself.
+    """
+    from local.seed import seed_tenant
+
+    return seed_tenant("Demo Shop", [(f"alice-{secrets.token_hex(4)}@demo.kefu.dev", "Alice")],
+                       f"pw-{secrets.token_urlsafe(9)}", site_key=DEMO_SITE_KEY)
 
 
 @pytest.fixture(scope="session")
@@ -326,3 +335,19 @@ def agent(stack: Any, tenant: TenantInfo) -> Iterator[AgentSocket]:
     """The tenant's agent, online over a real WebSocket."""
     with AgentSocket(stack, agent_token(stack, tenant.agent_email, tenant.agent_password)) as socket:
         yield socket
+
+
+def login(page: Any, tenant: TenantInfo, password: str | None = None) -> None:
+    """Fill in and submit the console's sign-in form."""
+    page.fill("#login-email", tenant.agent_email)
+    page.fill("#login-password", password or tenant.agent_password)
+    page.click(".login-form button[type=submit]")
+
+
+def signed_in(page: Any, tenant: TenantInfo) -> None:
+    """Sign in on /console/ and wait until the inbox is shown and the socket is online."""
+    from playwright.sync_api import expect
+
+    login(page, tenant)
+    expect(page.locator(".inbox .tabs")).to_be_visible()
+    expect(page.locator("#connection")).to_have_attribute("data-state", "online")

@@ -15,11 +15,10 @@ from typing import Any, Callable, Iterator
 import pytest
 from playwright.sync_api import Page, expect
 
-from .conftest import agent_token, http_json
+from .conftest import TIMEOUT_MS, agent_token, http_json, login, signed_in
 
 pytestmark = pytest.mark.browser
 XSS = "<img src=x onerror=alert(1)>"
-TIMEOUT_MS = 10_000
 PNG_1PX = bytes.fromhex(
     "89504e470d0a1a0a0000000d4948445200000001000000010806000000"
     "1f15c4890000000d49444154789c63f8cfc0f01f0005000201a0e0a3b70000000049454e44ae426082")
@@ -125,18 +124,6 @@ def console(chromium: Any, stack: Any) -> Iterator[Page]:
     yield page
     context.close()
     assert not errors, errors
-
-
-def login(page: Page, tenant: Any, password: str | None = None) -> None:
-    page.fill("#login-email", tenant.agent_email)
-    page.fill("#login-password", password or tenant.agent_password)
-    page.click(".login-form button[type=submit]")
-
-
-def signed_in(page: Page, tenant: Any) -> None:
-    login(page, tenant)
-    expect(page.locator(".inbox .tabs")).to_be_visible()
-    expect(page.locator("#connection")).to_have_attribute("data-state", "online")
 
 
 def conversation_row(page: Page, visitor_label_part: str = "") -> Any:
@@ -346,7 +333,8 @@ def test_canned_reply_inserted_with_slash_shortcut(console: Page, tenant: Any, v
     box.click()
     box.type("Sure. /re")
     popup = console.locator("#canned-popup")
-    expect(popup.locator(".canned-item")).to_have_count(1)
+    # Shortcuts starting with what was typed come first (a reply whose text matches comes after).
+    expect(popup.locator(".canned-item").first).to_contain_text("/refund")
     expect(popup.locator(".canned-item.active")).to_contain_text("/refund")
     console.keyboard.press("Enter")
     expect(box).to_have_value("Sure. Refunds take 3–5 working days.")
@@ -380,8 +368,9 @@ def test_canned_reply_manager_creates_edits_and_deletes(console: Page, tenant: A
     expect(dialog.locator(".canned-row")).to_contain_text("We ship within one day.")
     rest = agent_rest(stack, tenant)
     assert [r["text"] for r in rest("GET", "/v1/canned-replies")[1]["canned_replies"]] == ["We ship within one day."]
-    console.once("dialog", lambda d: d.accept())
     dialog.locator(".canned-row .link-btn", has_text="Delete").click()
+    expect(dialog.locator(".canned-row")).to_contain_text("Delete /ship?")
+    dialog.locator("[data-action=confirm-delete]").click()
     expect(dialog.locator(".canned-row")).to_have_count(0)
     assert rest("GET", "/v1/canned-replies")[1]["canned_replies"] == []
 

@@ -57,7 +57,8 @@ def test_keyboard_only_open_type_and_escape(visitor, agent, artifacts):
     page.keyboard.press("Escape")
     # Closed, and focus is back on the launcher.
     page.wait_for_function("document.activeElement && document.activeElement.localName === 'kefu-widget'")
-    assert frame.frame_element().evaluate("el => getComputedStyle(el.parentElement).visibility") == "hidden"
+    panel = frame.frame_element()
+    panel.wait_for_element_state("hidden")  # after the closing transition
     page.keyboard.press("Enter")  # and it opens again from there
     frame.wait_for_selector("#input:focus")
 
@@ -229,7 +230,7 @@ def test_mobile_width_opens_full_screen(stack, chromium, tenant, artifacts):
         context.close()
 
 
-def test_queued_calls_before_load_and_demo_site_key(stack, chromium):
+def test_queued_calls_before_load_and_demo_site_key(stack, chromium, demo_tenant):
     """The demo tenant's own key works untouched, and calls queued before the script loads run."""
     context = chromium.new_context(viewport={"width": 1280, "height": 800})
     try:
