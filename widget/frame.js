@@ -129,7 +129,10 @@
     }],
     ['conversation.updated', (f) => {
       const c = f.conversation;
-      if (c && c.conversation_id === conv && c.status === 'resolved') switchConversation(null);
+      // The server reopens a resolved conversation when the visitor writes again: keep it, mark the break.
+      if (c && c.conversation_id === conv && c.status === 'resolved' && !log.lastElementChild.matches('.divider')) {
+        log.insertBefore(el('li', 'divider', t('resolved')), log.querySelector('li[data-pending]'));
+      }
     }],
     ['error', onError],
   ]);

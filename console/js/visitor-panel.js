@@ -61,7 +61,8 @@ export function renderVisitorPanel(root, { onOpenConversation, onClose }) {
   const contact = [];
   if (v.email) {
     const plain = /^[^\s@<>"'?&#]+@[^\s@<>"'?&#]+$/.test(v.email);
-    contact.push(field(t("login.email"), plain ? h("a", { href: `mailto:${v.email}`, text: v.email }) : v.email));
+    contact.push(field(t("login.email"), plain ? h("a", { href: `mailto:${v.email}`, text: v.email }) : v.email,
+      v.verified ? h("span", { class: "pill pill-verified", title: t("panel.verifiedHint"), text: t("panel.verified") }) : null));
   }
   if (v.phone) contact.push(field("☎", v.phone));
   const attributes = Object.entries(v.attributes || {});

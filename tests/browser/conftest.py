@@ -292,9 +292,17 @@ class Visitor:
             arg=[selector, text], timeout=timeout * 1000)
 
     def session(self) -> dict[str, Any]:
-        raw = self.page.evaluate("key => localStorage.getItem('kefu:' + key + ':session')", self.site_key)
-        assert raw, "the widget has no visitor session"
-        return dict(json.loads(raw))
+        """The visitor session the loader keeps in the host page's localStorage (waits for it)."""
+        handle = self.page.wait_for_function("key => localStorage.getItem('kefu:' + key + ':session')",
+                                             arg=self.site_key, timeout=10_000)
+        return dict(json.loads(handle.json_value()))
+
+    def conversation_id(self) -> str:
+        """The conversation the panel shows (from its cache in the widget origin's localStorage)."""
+        key = f"kefu:{self.site_key}:{self.session()['visitor_id']}:chat"
+        handle = self.frame().wait_for_function("key => JSON.parse(localStorage.getItem(key) || 'null')?.conv",
+                                                arg=key, timeout=5000)
+        return str(handle.json_value())
 
     def shot(self, folder: Path, name: str) -> None:
         self.page.screenshot(path=str(folder / f"{name}.png"))

@@ -15,7 +15,7 @@ from typing import Any, Callable, Iterator
 import pytest
 from playwright.sync_api import Page, expect
 
-from .conftest import TIMEOUT_MS, agent_token, http_json, login, signed_in
+from .conftest import TIMEOUT_MS, AgentSocket, agent_token, http_json, login, signed_in
 
 pytestmark = pytest.mark.browser
 XSS = "<img src=x onerror=alert(1)>"
@@ -27,14 +27,17 @@ PNG_1PX = bytes.fromhex(
 class WsVisitor:
     """A website visitor speaking the WebSocket protocol directly, recording every frame."""
 
-    def __init__(self, stack: Any, site_key: str) -> None:
+    def __init__(self, stack: Any, site_key: str, token: str | None = None) -> None:
+        """A new visitor, or (with `token`) a returning one whose session was started already."""
         from websockets.sync.client import connect
 
-        status, body = http_json("POST", f"{stack.url}/v1/visitor/sessions", {"site_key": site_key})
-        assert status in (200, 201), body
+        if token is None:
+            status, body = http_json("POST", f"{stack.url}/v1/visitor/sessions", {"site_key": site_key})
+            assert status in (200, 201), body
+            token = str(body["token"])
         self.stack = stack
-        self.token: str = body["token"]
-        self.visitor_id: str = body["visitor_id"]
+        self.token: str = token
+        self.visitor_id: str = http_json("GET", f"{stack.url}/v1/me", token=token)[1]["principal_id"]
         self.conversation_id: str | None = None
         self.frames: list[dict[str, Any]] = []
         self._cond = threading.Condition()
@@ -471,3 +474,85 @@ def test_phone_width_shows_one_pane_at_a_time(chromium: Any, stack: Any, tenant:
         expect(page.locator(".inbox")).to_be_visible()
     finally:
         context.close()
+
+
+def test_new_chats_and_messages_raise_a_sound_and_a_desktop_notification(chromium: Any, stack: Any,
+                                                                          tenant: Any) -> None:
+    context = chromium.new_context(viewport={"width": 1280, "height": 800})
+    # Record what the console asks the browser for: notifications (granted) and chimes.
+    context.add_init_script("""(() => {
+        window.__notes = []; window.__chimes = 0;
+        window.Notification = class { constructor(title, options) { __notes.push([title, options.body]); }
+            static get permission() { return 'granted'; } static requestPermission() { return Promise.resolve('granted'); }
+            close() {} };
+        const create = AudioContext.prototype.createOscillator;
+        AudioContext.prototype.createOscillator = function () { __chimes++; return create.call(this); };
+    })()""")
+    page = context.new_page()
+    page.set_default_timeout(TIMEOUT_MS)
+    try:
+        page.goto(f"{stack.url}/console/")
+        signed_in(page, tenant)  # the sign-in click is the gesture that lets audio start
+        first = WsVisitor(stack, tenant.site_key)
+        first.say("Do you sell matcha?")
+        page.wait_for_function("() => __notes.length >= 1")
+        assert page.evaluate("__notes")[0] == ["New conversation", "Do you sell matcha?"]
+        assert page.evaluate("__chimes") > 0
+        # Looking at that conversation: its next message is not announced; another one's is.
+        page.locator(".conv").first.click()
+        expect(page.locator(".msg-in")).to_have_count(1)
+        page.wait_for_timeout(1600)  # alerts for one conversation are spaced by 1.5 s
+        notes = page.evaluate("__notes.length")
+        first.say("Ceremonial grade, please")
+        expect(page.locator(".msg-in")).to_have_count(2)
+        second = WsVisitor(stack, tenant.site_key)
+        second.say("Where is my parcel?")
+        page.wait_for_function("n => __notes.length > n", arg=notes)
+        page.wait_for_timeout(200)
+        assert page.evaluate(f"__notes.slice({notes})") == [["New conversation", "Where is my parcel?"]]
+        first.close()
+        second.close()
+    finally:
+        context.close()
+
+
+def test_visitor_panel_shows_a_verified_returning_visitor_and_earlier_conversations(
+        console: Page, tenant: Any, stack: Any) -> None:
+    import hashlib
+    import hmac
+
+    from chalicelib.adapters.repositories import DynamoTenants
+    from chalicelib.adapters.tables import ConversationItem
+    from chalicelib.domain.ids import new_id
+
+    secret = DynamoTenants().get(tenant.tenant_id).identity_secret
+    first = WsVisitor(stack, tenant.site_key)
+    first._send({"action": "identify", "name": "Mei Lin", "email": "mei@example.com", "attributes": {"plan": "gold"},
+                 "user_hash": hmac.new(secret.encode(), b"mei@example.com", hashlib.sha256).hexdigest()})
+    # An earlier, resolved conversation of this visitor (a visitor writing again reopens their
+    # one conversation, so history from elsewhere is stored directly here).
+    earlier_id, at = new_id("c"), int(time.time() * 1000) - 86_400_000
+    ConversationItem(tenant.tenant_id, earlier_id, visitor_id=first.visitor_id,
+                     visitor_key=f"{tenant.tenant_id}#{first.visitor_id}", status="resolved",
+                     status_key=f"{tenant.tenant_id}#resolved", created_at=at, updated_at=at, last_seq=1,
+                     last_message_preview="Last month's question").save()
+    first.close()
+    # The same visitor comes back another day: a new visit with the stored token.
+    status, body = http_json("POST", f"{stack.url}/v1/visitor/sessions", {"site_key": tenant.site_key,
+                                                                          "token": first.token})
+    assert status == 200 and body["visitor_id"] == first.visitor_id, body
+    returning = WsVisitor(stack, tenant.site_key, token=body["token"])
+    returning.say("Back again with another question")
+
+    signed_in(console, tenant)
+    console.locator(".conv", has_text="Back again").click()
+    panel = console.locator(".visitor-panel")
+    expect(panel.locator(".panel-name")).to_have_text("Mei Lin")
+    expect(panel).to_contain_text("mei@example.com")
+    expect(panel.locator(".pill-verified")).to_have_text("Verified")
+    expect(panel.locator(".pill-returning")).to_contain_text("Returning")
+    expect(panel).to_contain_text("gold")
+    expect(panel.locator(".earlier li")).to_have_count(1)
+    expect(panel.locator(".earlier li")).to_contain_text("Last month's question")
+    expect(panel.locator(".earlier li")).to_contain_text("Resolved")
+    returning.close()

@@ -15,6 +15,15 @@ def new_message(frame: dict) -> bool:
     return frame["action"] == "message.new"
 
 
+def start_chat(visitor, agent, text: str, page: str = ""):
+    """Open the panel on a demo page, send `text`; return the panel frame and the conversation id."""
+    visitor.goto(page)
+    frame = visitor.open()
+    visitor.send(text)
+    visitor.wait_for_text(text)
+    return frame, agent.wait_for(new_message)["conversation_id"]
+
+
 def test_launcher_appears_and_opens_the_panel(visitor, artifacts):
     requested: list[str] = []
     visitor.page.on("request", lambda request: requested.append(request.url))
@@ -34,6 +43,10 @@ def test_launcher_appears_and_opens_the_panel(visitor, artifacts):
     assert frame.get_attribute("#log", "aria-live") == "polite"
     assert frame.eval_on_selector("#input", "el => el.labels[0].textContent") == "Message"
     assert frame.eval_on_selector("#intro", "el => el.textContent").startswith("Hi there")
+    frame.click("#emoji-button")  # the emoji picker inserts at the caret and gives focus back
+    frame.click("#emoji button >> nth=12")
+    assert frame.eval_on_selector("#input", "el => el.value") == "👍"
+    frame.wait_for_selector("#input:focus")
     visitor.shot(artifacts, "open")
     assert not visitor.errors
 
@@ -121,11 +134,7 @@ def test_conversation_survives_reload_and_navigation(visitor, agent, artifacts):
 
 
 def test_typing_draft_and_read_receipts(visitor, agent, artifacts):
-    visitor.goto()
-    frame = visitor.open()
-    visitor.send("hi")
-    visitor.wait_for_text("hi")
-    conversation_id = agent.wait_for(new_message)["conversation_id"]
+    frame, conversation_id = start_chat(visitor, agent, "hi")
 
     # The visitor's draft streams to the agent while typing (throttled), before it is sent.
     mark = len(agent.frames)
@@ -155,6 +164,9 @@ def test_typing_draft_and_read_receipts(visitor, agent, artifacts):
 
 
 def test_unread_badge_sound_and_events_while_closed(visitor, agent, artifacts):
+    visitor.page.add_init_script("""(() => { window.chimes = 0;
+        const create = AudioContext.prototype.createOscillator;
+        AudioContext.prototype.createOscillator = function () { chimes++; return create.call(this); }; })()""")
     visitor.goto()
     visitor.page.evaluate("""() => { window.events = [];
         for (const name of ['message', 'open', 'close', 'unread'])
@@ -171,6 +183,7 @@ def test_unread_badge_sound_and_events_while_closed(visitor, agent, artifacts):
     assert names[:2] == ["open", "close"]
     message = next(payload for name, payload in events if name == "message")
     assert message["text"] == "Are you still there?" and message["sender_role"] == "agent"
+    assert visitor.page.evaluate("chimes") >= 1  # a chime for a message that came while closed
     visitor.shot(artifacts, "unread-badge")
     # Reopening marks it read: the badge clears and the agent gets the receipt.
     visitor.page.evaluate("Kefu.open()")
@@ -244,3 +257,131 @@ def test_queued_calls_before_load_and_demo_site_key(stack, chromium, demo_tenant
         assert page.evaluate("typeof Kefu.open === 'function' && Kefu.version === '1'")
     finally:
         context.close()
+
+
+def test_messages_typed_offline_are_queued_and_sent_once_in_order(stack, visitor, tenant, artifacts):
+    visitor.goto()
+    frame = visitor.open()
+    visitor.send("before the cut")
+    visitor.wait_for_text("before the cut")
+
+    visitor.context.set_offline(True)
+    frame.wait_for_selector('#status[data-state="offline"]')
+    frame.wait_for_selector("#banner:not([hidden])")
+    typed = ["typed offline 1", "typed offline 2", "typed offline 3"]
+    for text in typed:
+        visitor.send(text)
+    visitor.page.wait_for_timeout(300)
+    assert [(b["text"], b["pending"]) for b in visitor.bubbles()] == (
+        [("before the cut", False)] + [(text, True) for text in typed])
+    visitor.shot(artifacts, "offline-queued")
+
+    # A reload while offline keeps the queue (it lives in localStorage) ...
+    visitor.context.set_offline(False)
+    visitor.page.reload()
+    visitor.wait_for_text("typed offline 3")
+    frame = visitor.frame()
+    frame.wait_for_selector('#status[data-state="online"]')
+    for text in typed:
+        visitor.wait_for_text(text)  # ... and each is acknowledged once back online
+    assert [(b["text"], b["pending"]) for b in visitor.bubbles()] == [(t, False) for t in ["before the cut", *typed]]
+
+    conversation_id = visitor.conversation_id()
+    token = agent_token(stack, tenant.agent_email, tenant.agent_password)
+    stored = [m["text"] for m in history(stack, token, conversation_id)]
+    assert stored == ["before the cut", *typed]  # each once, in the order typed
+    visitor.shot(artifacts, "back-online")
+
+
+def test_gateway_cut_loses_nothing_typed_meanwhile(stack, visitor, tenant, artifacts):
+    visitor.goto()
+    frame = visitor.open()
+    visitor.send("before the gateway cut")
+    visitor.wait_for_text("before the gateway cut")
+    # Every socket the gateway holds is closed abruptly; the widget reconnects with backoff
+    # while the visitor keeps typing.
+    frame.evaluate("""() => { window.states = [];
+        new MutationObserver(() => states.push(document.getElementById('status').dataset.state))
+            .observe(document.getElementById('status'), {attributes: true}); }""")
+    http_json("POST", f"{stack.url}/_local/drop-connections")
+    frame.wait_for_function("states.includes('offline')")
+    typed = [f"during the cut {i}" for i in range(1, 5)]
+    for text in typed:
+        visitor.send(text)
+    assert frame.evaluate("states[states.length - 1]") != "online"  # typed before the socket was back
+    for text in typed:
+        visitor.wait_for_text(text, timeout=15)
+    frame.wait_for_selector('#status[data-state="online"]')
+    conversation_id = visitor.conversation_id()
+    token = agent_token(stack, tenant.agent_email, tenant.agent_password)
+    assert [m["text"] for m in history(stack, token, conversation_id)] == ["before the gateway cut", *typed]
+    assert [b["text"] for b in visitor.bubbles()] == ["before the gateway cut", *typed]
+
+
+def test_hostile_host_css_does_not_break_the_widget(visitor, agent, artifacts):
+    visitor.goto("hostile.html")
+    visitor.page.wait_for_function("performance.getEntriesByName('kefu:launcher').length > 0")
+    assert visitor.element_at_launcher() == "kefu-widget"
+    visitor.shot(artifacts, "hostile-closed")
+    frame = visitor.open()
+    box = frame.frame_element().bounding_box()
+    size = visitor.page.viewport_size
+    assert box and box["width"] == 380 and box["height"] >= 400
+    assert box["x"] + box["width"] == size["width"] - 20  # where it belongs: bottom right
+    assert frame.eval_on_selector("#input", "el => getComputedStyle(el).display") != "none"
+    visitor.send("hello from a hostile page")
+    visitor.wait_for_text("hello from a hostile page")
+    assert agent.wait_for(new_message)["message"]["text"] == "hello from a hostile page"
+    visitor.shot(artifacts, "hostile-open")
+    # Closed again, the invisible panel does not swallow clicks meant for the page.
+    frame.click("#close")
+    visitor.page.wait_for_timeout(300)
+    middle = visitor.page.evaluate(f"document.elementFromPoint({box['x'] + 190}, {box['y'] + 200})?.localName")
+    assert middle != "kefu-widget"
+    assert not visitor.errors
+
+
+def test_identify_with_a_signed_user_hash_marks_the_visitor_verified(stack, visitor, tenant):
+    import hashlib
+    import hmac
+
+    from chalicelib.adapters.repositories import DynamoTenants
+
+    secret = DynamoTenants().get(tenant.tenant_id).identity_secret
+    good = hmac.new(secret.encode(), b"mei@example.com", hashlib.sha256).hexdigest()
+    visitor.goto()
+    visitor.page.evaluate("hash => Kefu.identify({name: 'Mei', email: 'mei@example.com', user_hash: hash})", good)
+    visitor_id = visitor.session()["visitor_id"]
+    token = agent_token(stack, tenant.agent_email, tenant.agent_password)
+    profile: dict = {}
+    for _ in range(50):
+        profile = http_json("GET", f"{stack.url}/v1/visitors/{visitor_id}", token=token)[1]
+        if profile.get("email"):
+            break
+        visitor.page.wait_for_timeout(100)
+    assert profile["email"] == "mei@example.com" and profile["verified"] is True
+
+    # A wrong hash: the details are kept, but the visitor is not verified.
+    visitor.page.evaluate("Kefu.identify({name: 'Mallory', email: 'ceo@example.com', user_hash: 'ab'.repeat(32)})")
+    for _ in range(50):
+        profile = http_json("GET", f"{stack.url}/v1/visitors/{visitor_id}", token=token)[1]
+        if profile.get("email") == "ceo@example.com":
+            break
+        visitor.page.wait_for_timeout(100)
+    assert profile["email"] == "ceo@example.com" and profile["verified"] is False
+
+
+def test_resolved_conversation_reopens_when_the_visitor_writes_again(visitor, agent, artifacts):
+    frame, conversation_id = start_chat(visitor, agent, "is my refund done?")
+    agent.reply(conversation_id, "Yes, done.")
+    visitor.wait_for_text("Yes, done.")
+    agent.send({"action": "conversation.resolve", "conversation_id": conversation_id})
+    frame.wait_for_selector("#log li.divider")
+    mark = len(agent.frames)
+    visitor.send("one more thing")
+    visitor.wait_for_text("one more thing")
+    again = agent.wait_for(lambda f: new_message(f) and f["message"]["text"] == "one more thing", since=mark)
+    assert again["conversation_id"] == conversation_id  # the server reopens the same conversation
+    visitor.page.wait_for_timeout(500)
+    assert [b["text"] for b in visitor.bubbles()] == ["is my refund done?", "Yes, done.", "one more thing"]
+    visitor.shot(artifacts, "reopened")
