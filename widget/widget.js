@@ -5,7 +5,7 @@
  * It draws the launcher in a closed shadow root (the host page's CSS cannot reach it), owns
  * the visitor's session and WebSocket, reports page views, and loads the chat panel
  * (frame.html, an iframe) only when the visitor opens it or has unread messages.
- * widget/README.md documents the options, window.Kefu and the postMessage protocol.
+ * docs/widget.md documents the options, window.Kefu and the postMessage protocol.
  */
 (() => {
   'use strict';
