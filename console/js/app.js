@@ -270,6 +270,7 @@ const handlers = {
     for (const [id, th] of state.threads) {
       for (const p of th.pending) if (p.status === "sending") p.status = "queued";
       th.inFlight = null;
+      th.syncing = false; // a sync sent on the old socket may never have been answered
       flushOutbox(id);
     }
     if (state.listLoaded) loadConversations(); // catch up on anything missed while offline
