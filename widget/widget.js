@@ -201,7 +201,7 @@ transition:opacity .16s ease,transform .16s ease,visibility 0s .16s}
   let refreshSession = !tab.get('visit'); // one POST per visit; reuse the token between pages
   let lastFrameAt = 0;
   let stopped = false;
-  const waiting = []; // page views / identify that wait for the connection
+  const waiting = []; // page views / identify not sent yet (no connection, or spacing)
 
   const setState = (next) => {
     if (next === state) return;
@@ -307,7 +307,7 @@ transition:opacity .16s ease,transform .16s ease,visibility 0s .16s}
       attempt = 0;
       conv = frame.conversation_id || null;
       setState('online');
-      while (waiting.length && send(waiting[0])) waiting.shift();
+      drain();
       const behind = conv && (seen.conv === conv ? frame.last_seq - seen.seq : frame.last_seq);
       if (behind > 0 && !visible()) mountFrame(); // the panel counts exactly what is unread
     } else if (frame.action === 'message.ack') {
@@ -328,8 +328,24 @@ transition:opacity .16s ease,transform .16s ease,visibility 0s .16s}
     post('server', { frame });
   }
 
+  // Page views / identify, in order. Each frame is its own Lambda invocation and those may run
+  // in parallel, so page views leave 250 ms apart: the trail gets them in the order seen.
+  let drainTimer = 0;
+  let lastViewAt = 0;
+  function drain() {
+    clearTimeout(drainTimer);
+    while (waiting.length) {
+      const next = waiting[0];
+      const wait = next.action === 'page.view' ? lastViewAt + 250 - Date.now() : 0;
+      if (wait > 0) return void (drainTimer = setTimeout(drain, wait));
+      if (!send(next)) return;
+      waiting.shift();
+      if (next.action === 'page.view') lastViewAt = Date.now();
+    }
+  }
   function queue(frame) {
-    if (!send(frame)) waiting.push(frame);
+    waiting.push(frame);
+    drain();
   }
 
   let audio = null;
