@@ -2,6 +2,7 @@
 from chalicelib.api import jobs, websocket
 from chalicelib.api.application import KefuApp
 from chalicelib.api.conversations import conversations
+from chalicelib.api.knowledge import knowledge
 from chalicelib.api.sessions import sessions
 from chalicelib.api.tickets import tickets
 from chalicelib.api.workspace import workspace
@@ -12,6 +13,7 @@ app.register_blueprint(sessions)
 app.register_blueprint(conversations)
 app.register_blueprint(workspace)
 app.register_blueprint(tickets)
+app.register_blueprint(knowledge)
 
 
 @app.on_ws_connect()

@@ -24,6 +24,8 @@ class Services:
     tickets: Any  # TicketService
     metrics: Any
     gateway: Any
+    knowledge: Any = None  # KnowledgeService
+    bot: Any = None  # BotService
 
 
 _lock = threading.Lock()
@@ -94,9 +96,36 @@ def build(settings: Settings | None = None) -> Services:
         "presence.set": workspace.set_presence,
     })
     tickets = _tickets(settings, tenants, conversations, visitors, notifier, clock)
+    knowledge, bot = _knowledge_and_bot(tenants, chat, notifier, clock, tickets)
     return Services(settings=settings, auth=auth, chat=chat, visitors=visitor_service,
                     workspace=workspace, files=files, metrics=metrics, gateway=gateway, tickets=tickets,
-                    idempotency=Idempotency(settings.tables.idempotency))
+                    idempotency=Idempotency(settings.tables.idempotency), knowledge=knowledge, bot=bot)
+
+
+def _knowledge_and_bot(tenants: Any, chat: Any, notifier: Any, clock: Any, tickets: Any) -> tuple[Any, Any]:
+    """The knowledge base and the bot, hooked into the chat (its frames and visitor messages);
+    a complaint or an angry visitor also opens (or escalates) an urgent ticket."""
+    from .adapters.knowledge import DynamoArticles, DynamoBot, raise_conversation_priority
+    from .adapters.webhooks import HttpWebhooks
+    from .services.bot import BotService
+    from .services.knowledge import KnowledgeService
+
+    bot_repo = DynamoBot()
+    knowledge = KnowledgeService(DynamoArticles(), bot_repo, tenants, clock)
+    bot = BotService(knowledge, bot_repo, chat, notifier, clock, HttpWebhooks(), raise_conversation_priority)
+    chat.after_visitor_message.append(bot.after_visitor_message)
+    chat.frame_handlers.update({
+        "bot.handoff": bot.handle_handoff,
+        "bot.feedback": bot.handle_feedback,
+        "bot.choose": bot.handle_choose,
+    })
+
+    def urgent_ticket(handoff: Any) -> None:
+        if handoff.priority == "urgent":
+            tickets.complaint(handoff.tenant_id, handoff.conversation_id, f"bot: {handoff.reason}")
+
+    bot.on_handoff.append(urgent_ticket)
+    return knowledge, bot
 
 
 def _tickets(settings: Settings, tenants: Any, conversations: Any, visitors: Any, notifier: Any,

@@ -21,6 +21,7 @@ class TableNames:
     settings: str
     idempotency: str
     tickets: str
+    knowledge: str
 
 
 @dataclass(frozen=True)
@@ -57,6 +58,7 @@ def _table_names() -> TableNames:
         settings=_env("KEFU_TABLE_SETTINGS", prefix + "settings"),
         idempotency=_env("KEFU_TABLE_IDEMPOTENCY", prefix + "idempotency"),
         tickets=_env("KEFU_TABLE_TICKETS", prefix + "tickets"),
+        knowledge=_env("KEFU_TABLE_KNOWLEDGE", prefix + "knowledge"),
     )
 
 

@@ -23,6 +23,7 @@ TABLE_RESOURCES = {
     "SettingsTable": "settings",
     "IdempotencyTable": "idempotency",
     "TicketsTable": "tickets",
+    "KnowledgeTable": "knowledge",
 }
 
 

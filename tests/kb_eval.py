@@ -82,7 +82,7 @@ def run(questions: list[Question], index: Index, thresholds: Thresholds = Thresh
 def figures(outcomes: list[Outcome]) -> dict[str, float]:
     """top1_accuracy: answerable questions whose top-ranked article is the expected one
     (retrieval quality, whatever the decision); answered_correct: answered outright with
-    it; offered_correct: answered with it or offered it among the clarifying candidates;
+    it; answered_wrong: answered outright with another article; offered_correct: answered with it or offered it among the clarifying candidates;
     handoff_correct: unanswerable questions handed off; wrong_handoff: answerable
     questions handed off."""
     answerable = [o for o in outcomes if o.answerable]
@@ -98,6 +98,8 @@ def figures(outcomes: list[Outcome]) -> dict[str, float]:
                                   len(answerable)),
         "offered_correct": share(sum(o.kind in ("answer", "clarify") and o.top == o.question.expected
                                      for o in answerable), len(answerable)),
+        "answered_wrong": share(sum(o.kind == "answer" and o.top != o.question.expected for o in answerable),
+                                len(answerable)),
         "clarified": share(sum(o.kind == "clarify" for o in answerable), len(answerable)),
         "handoff_correct": share(sum(o.kind == "handoff" for o in unanswerable), len(unanswerable)),
         "wrong_handoff": share(sum(o.kind == "handoff" for o in answerable), len(answerable)),

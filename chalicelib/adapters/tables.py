@@ -167,6 +167,7 @@ class ConversationItem(Model):
     visitor_read_seq = NumberAttribute(default=0)
     agent_read_seq = NumberAttribute(default=0)
     assignee_id = UnicodeAttribute(null=True)
+    priority = UnicodeAttribute(null=True)  # raised to "urgent" by the bot on complaints and anger
     watchers = UnicodeSetAttribute(null=True)
     rate_tokens = NumberAttribute(null=True)
     rate_updated_ms = NumberAttribute(null=True)
@@ -263,6 +264,32 @@ class TicketItem(Model):
     by_group = ByGroup()
 
 
+class KnowledgeItem(Model):
+    """A tenant's knowledge base and bot under (tenant_id, item_key): articles `a#<id>`,
+    their history `h#<id>#<version, 6 digits>`, the revision counter `meta`, bot
+    settings `bot`, the bot's state per conversation `s#<conversation_id>`, unanswered
+    questions `u#<time, 13 digits>#<id>` and counters `n#<name>`."""
+
+    class Meta(_Meta):
+        table_name = "kefu-knowledge"
+
+    tenant_id = UnicodeAttribute(hash_key=True)
+    item_key = UnicodeAttribute(range_key=True)
+    title = UnicodeAttribute(null=True)
+    body = UnicodeAttribute(null=True)
+    category = UnicodeAttribute(null=True)
+    locale = UnicodeAttribute(null=True)
+    phrasings_json = UnicodeAttribute(null=True)
+    status = UnicodeAttribute(null=True)
+    version = NumberAttribute(null=True)
+    created_at = NumberAttribute(null=True)
+    updated_at = NumberAttribute(null=True)
+    updated_by = UnicodeAttribute(null=True)
+    data_json = UnicodeAttribute(null=True)  # settings, bot state, unanswered questions
+    value = NumberAttribute(null=True)  # revision and counters
+    expires_at = NumberAttribute(null=True)  # epoch seconds: DynamoDB TTL (bot state)
+
+
 ALL_MODELS: dict[str, type[Model]] = {
     "tenants": TenantItem,
     "agents": AgentItem,
@@ -272,6 +299,7 @@ ALL_MODELS: dict[str, type[Model]] = {
     "messages": MessageItem,
     "settings": SettingsItem,
     "tickets": TicketItem,
+    "knowledge": KnowledgeItem,
 }
 
 

@@ -155,3 +155,7 @@ def _add_ticket_endpoints() -> None:
 
 
 _add_ticket_endpoints()
+# The knowledge base's and the bot's routes (their models live in kb_schemas.py).
+from .kb_schemas import KB_ENDPOINTS  # noqa: E402
+
+ENDPOINTS.update(KB_ENDPOINTS)

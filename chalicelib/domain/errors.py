@@ -103,3 +103,23 @@ class ConnectionGone(KefuError):
 
     code = "connection_gone"
     http_status = 410
+
+
+# ---------------------------------------------------------------- knowledge base and bot
+
+
+class ArticleNotFound(NotFound):
+    code = "article_not_found"
+
+
+class ArticleChanged(Conflict):
+    """Someone saved the article since the version the editor started from."""
+
+    code = "article_changed"
+
+
+class IntegrationFailed(KefuError):
+    """A tenant's webhook did not answer usably (the bot hands over to a person)."""
+
+    code = "integration_failed"
+    http_status = 502

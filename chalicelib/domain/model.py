@@ -8,6 +8,7 @@ from enum import Enum
 class Role(str, Enum):
     VISITOR = "visitor"
     AGENT = "agent"
+    BOT = "bot"  # the knowledge-base assistant (chalicelib/services/bot.py)
 
 
 class ConversationStatus(str, Enum):
@@ -128,7 +129,7 @@ class Conversation:
         """Agents read their tenant's conversations; a visitor reads only their own."""
         if identity.tenant_id != self.tenant_id:
             return False
-        return identity.is_agent or identity.principal_id == self.visitor_id
+        return identity.is_agent or identity.role is Role.BOT or identity.principal_id == self.visitor_id
 
 
 @dataclass(frozen=True)

@@ -157,13 +157,39 @@ class SetPresence(Frame):
     state: Literal["online", "away", "offline"]
 
 
+class BotHandoff(Frame):
+    """The visitor pressed "talk to a person": the bot hands the conversation over."""
+
+    action: Literal["bot.handoff"]
+    conversation_id: str | None = Field(default=None, max_length=64)
+
+
+class BotFeedback(Frame):
+    """The visitor's answer to "did this help?" about the bot's message `seq`."""
+
+    action: Literal["bot.feedback"]
+    conversation_id: str = Field(max_length=64)
+    seq: int = Field(ge=1)
+    helpful: bool
+
+
+class BotChoose(Frame):
+    """The visitor picked one of the articles a clarifying question offered (`article_id`),
+    or none of them (null)."""
+
+    action: Literal["bot.choose"]
+    conversation_id: str = Field(max_length=64)
+    article_id: str | None = Field(default=None, max_length=64)
+
+
 ClientFrame = Annotated[
     Union[Hello, SendMessage, Typing, MarkRead, Sync, Ping, PageView, Identify, ResolveConversation,
-          ReopenConversation, SetPresence],
+          ReopenConversation, SetPresence, BotHandoff, BotFeedback, BotChoose],
     Field(discriminator="action"),
 ]
 CLIENT_ACTIONS = ("hello", "message.send", "typing", "read", "sync", "ping", "page.view", "identify",
-                  "conversation.resolve", "conversation.reopen", "presence.set")
+                  "conversation.resolve", "conversation.reopen", "presence.set", "bot.handoff", "bot.feedback",
+                  "bot.choose")
 
 # ---------------------------------------------------------------- server → client
 
@@ -182,7 +208,7 @@ class MessageOut(BaseModel):
     conversation_id: str
     seq: int
     client_msg_id: str
-    sender_role: Literal["visitor", "agent"]
+    sender_role: Literal["visitor", "agent", "bot"]
     sender_id: str
     sender_name: str
     text: str
@@ -355,6 +381,24 @@ class TicketEscalated(Frame):
     notify: list[str]  # agent ids: the assignee, then the group's supervisors
 
 
+class BotArticle(BaseModel):
+    model_config = ConfigDict(frozen=True)
+    id: str
+    title: str
+
+
+class BotPrompt(Frame):
+    """Buttons for the bot's message `seq` (to the visitor's tabs): "did this help?" after an
+    answer, the candidate articles of a clarifying question, or "talk to a person"."""
+
+    action: Literal["bot.prompt"] = "bot.prompt"
+    conversation_id: str
+    seq: int
+    kind: Literal["feedback", "choose", "handoff"]
+    article: BotArticle | None = None
+    candidates: list[BotArticle] = Field(default_factory=list)
+
+
 class ErrorOut(Frame):
     action: Literal["error"] = "error"
     code: str
@@ -368,6 +412,7 @@ ServerFrame = Annotated[
     Union[
         Welcome, MessageAck, MessageNew, Messages, TypingOut, ReadOut, ConversationNew,
         ConversationUpdated, VisitorUpdated, AgentPresence, Pong, ErrorOut, TicketUpdated, TicketEscalated,
+        BotPrompt,
     ],
     Field(discriminator="action"),
 ]

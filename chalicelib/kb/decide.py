@@ -24,6 +24,9 @@ _GREETING = re.compile(
     r"[\s!.,?~]*(there|guys|all)?[\s!.,?~]*$")
 
 
+CONFIDENCE_LEAD = 0.15
+
+
 @dataclass(frozen=True)
 class Thresholds:
     """Per-tenant knobs. `answer`: confidence to answer outright; `clarify`: least
@@ -65,8 +68,10 @@ def decide(text: str, index: Index, thresholds: Thresholds = Thresholds()) -> De
     if not hits or hits[0].confidence < thresholds.clarify:
         return Decision("handoff", "no_answer", hits=hits, signals=s, question_type=question_type)
     best = hits[0]
-    runner_up = hits[1].score if len(hits) > 1 else 0.0
-    leads = (best.score - runner_up) / best.score >= thresholds.margin
+    second = hits[1] if len(hits) > 1 else None
+    # The best article must stand out, by ranking score or by how much more of the question it covers.
+    leads = second is None or ((best.score - second.score) / best.score >= thresholds.margin
+                               or best.confidence - second.confidence >= CONFIDENCE_LEAD)
     if best.confidence >= thresholds.answer and leads:
         return Decision("answer", hits=hits[:1], signals=s, question_type=question_type)
     close = [h for h in hits[:thresholds.candidates] if h.confidence >= thresholds.clarify]

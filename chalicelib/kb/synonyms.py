@@ -11,8 +11,8 @@ from __future__ import annotations
 CONCEPTS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     # concept: (English words, Chinese words)
     "parcel": (("parcel", "package", "packag", "shipment", "box"), ("包裹", "快递", "快遞", "货物")),
-    "deliver": (("deliver", "delivery", "arrive", "arrival", "receive", "ship", "shipping", "dispatch"),
-                ("送达", "到货", "收到", "配送", "发货", "寄出")),
+    "deliver": (("deliver", "delivery", "arrive", "arrival", "ship", "shipping", "dispatch"),
+                ("送达", "到货", "配送", "发货", "寄出")),
     "ship-fee": (("postage", "fee", "cost", "charge"), ("运费", "邮费", "费用", "多少钱", "收费")),
     "free": (("free",), ("包邮", "免费", "免运费")),
     "abroad": (("international", "abroad", "overseas", "worldwide", "country", "countries", "import",

@@ -92,11 +92,15 @@ def has_cjk(text: str) -> bool:
     return bool(_HAS_CJK.search(text))
 
 
+# Simplified variants that OpenCC keeps apart but visitors use interchangeably (帐户/账户, 到帐/到账).
+_VARIANTS = str.maketrans({"帐": "账"})
+
+
 def normalize(text: str) -> str:
     """Full-width → half-width, case folded, traditional → simplified Chinese."""
     text = unicodedata.normalize("NFKC", text).casefold()
     if has_cjk(text):
-        text = _t2s().convert(text)
+        text = _t2s().convert(text).translate(_VARIANTS)
     return text
 
 

@@ -53,6 +53,8 @@ PREVIEW_CHARS = 140
 AttachmentResolver = Callable[[Identity, Conversation, p.AttachmentIn], Attachment]
 AttachmentUrl = Callable[[Message], str]
 FrameHandler = Callable[[Connection, p.Frame], None]
+# Run after a visitor's message is stored and delivered (the bot answers from here).
+MessageHook = Callable[[Connection, Conversation, Message], None]
 
 
 def conversation_summary(conversation: Conversation) -> p.ConversationSummary:
@@ -103,6 +105,7 @@ class ChatService:
         self._attachment_url: AttachmentUrl | None = None
         # Frames other services answer (page.view, identify, presence.set): action → handler.
         self.frame_handlers: dict[str, FrameHandler] = {}
+        self.after_visitor_message: list[MessageHook] = []
         # Connections never change after $connect, so a warm Lambda keeps them.
         self._connection_cache: OrderedDict[str, Connection] = OrderedDict()
         notifier.on_gone.append(lambda connection_id: self._connection_cache.pop(connection_id, None))
@@ -228,7 +231,7 @@ class ChatService:
 
     def send_message(self, connection: Connection, frame: p.SendMessage) -> p.MessageAck:
         identity = connection.identity
-        if frame.internal and not identity.is_agent:
+        if frame.internal and identity.role is Role.VISITOR:
             raise Forbidden("only agents write internal notes")
         created = False
         if frame.conversation_id is None:
@@ -271,7 +274,8 @@ class ChatService:
         log.info("message stored", extra={"conversation_id": conversation.conversation_id, "seq": message.seq,
                                           "tenant_id": identity.tenant_id, "internal": message.internal})
         ack = self._ack(message)
-        self._notifier.reply(connection.connection_id, ack)
+        if connection.role is not Role.BOT:  # the bot has no socket to acknowledge to
+            self._notifier.reply(connection.connection_id, ack)
         agents = self._notifier.agents(identity.tenant_id)
         if created:
             self._notifier.fan_out(agents, p.ConversationNew(conversation=conversation_summary(conversation)),
@@ -286,6 +290,12 @@ class ChatService:
             p.MessageNew(conversation_id=conversation.conversation_id, message=self.message_out(message)),
             conversation,
         )
+        if connection.role is Role.VISITOR:
+            for hook in self.after_visitor_message:
+                try:
+                    hook(connection, conversation, message)
+                except Exception:  # the message is stored and delivered; a hook's failure must not undo that
+                    log.exception("after_visitor_message hook failed")
         return ack
 
     def _append(

@@ -33,6 +33,10 @@ MINIMAL: dict[str, tuple[dict[str, Any], type[p.Frame]]] = {
     "conversation.reopen": ({"action": "conversation.reopen", "conversation_id": "c_1"},
                             p.ReopenConversation),
     "presence.set": ({"action": "presence.set", "state": "away"}, p.SetPresence),
+    "bot.handoff": ({"action": "bot.handoff"}, p.BotHandoff),
+    "bot.feedback": ({"action": "bot.feedback", "conversation_id": "c_1", "seq": 2, "helpful": False},
+                     p.BotFeedback),
+    "bot.choose": ({"action": "bot.choose", "conversation_id": "c_1", "article_id": None}, p.BotChoose),
 }
 
 

@@ -1,0 +1,243 @@
+"""Pydantic models of the knowledge base's and the bot's REST bodies (merged into
+`schemas.ENDPOINTS`, so they are in docs/openapi.json)."""
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+Locale = Literal["en", "zh"]
+Status = Literal["draft", "published"]
+ARTICLE_ID = r"^[a-z0-9][a-z0-9._-]{0,63}$"
+
+
+class Body(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ArticleIn(Body):
+    title: str = Field(min_length=1, max_length=300)
+    body: str = Field(default="", max_length=20_000, description="Markdown; raw HTML is shown as text")
+    locale: Locale = "en"
+    category: str = Field(default="", max_length=60)
+    phrasings: list[Annotated[str, Field(max_length=300)]] = Field(
+        default_factory=list, max_length=30, description="other ways visitors ask this question")
+    status: Status = "draft"
+
+
+class ArticleCreateIn(ArticleIn):
+    id: str | None = Field(default=None, pattern=ARTICLE_ID, description="chosen id (slug); generated if absent")
+
+
+class ArticleUpdateIn(ArticleIn):
+    version: int = Field(ge=1, description="the version this edit started from (409 article_changed if stale)")
+
+
+class ArticleOut(BaseModel):
+    id: str
+    title: str
+    body: str
+    body_html: str = Field(description="the body rendered safely (raw HTML escaped, unsafe links dropped)")
+    locale: Locale
+    category: str
+    phrasings: list[str]
+    status: Status
+    version: int
+    created_at: int
+    updated_at: int
+    updated_by: str
+
+
+class ArticleSummary(BaseModel):
+    id: str
+    title: str
+    locale: Locale
+    category: str
+    status: Status
+    version: int
+    updated_at: int
+
+
+class ArticleList(BaseModel):
+    articles: list[ArticleSummary]
+
+
+class ArticleListQuery(Body):
+    status: Status | None = None
+    locale: Locale | None = None
+    category: str | None = Field(default=None, max_length=60)
+
+
+class ArticleVersionOut(BaseModel):
+    version: int
+    title: str
+    body: str
+    locale: Locale
+    category: str
+    phrasings: list[str]
+    status: Status
+    edited_at: int
+    edited_by: str
+
+
+class ArticleHistory(BaseModel):
+    id: str
+    versions: list[ArticleVersionOut] = Field(description="newest first")
+
+
+class SearchQuery(Body):
+    q: str = Field(min_length=1, max_length=500)
+    locale: Locale | None = Field(default=None, description="preferred locale; detected from q when absent")
+    limit: int = Field(default=5, ge=1, le=20)
+
+
+class SearchHit(BaseModel):
+    id: str
+    title: str
+    locale: Locale
+    category: str
+    status: Status
+    confidence: float = Field(description="0-1: the share of the question the article covers")
+    snippet: str
+
+
+class SearchResults(BaseModel):
+    results: list[SearchHit]
+
+
+class MarkdownFile(Body):
+    name: str = Field(min_length=1, max_length=200)
+    content: str = Field(max_length=30_000)
+
+
+class ImportIn(Body):
+    format: Literal["json", "markdown"]
+    articles: list[ArticleCreateIn] | None = Field(default=None, max_length=500)
+    files: list[MarkdownFile] | None = Field(default=None, max_length=500)
+
+
+class ImportOut(BaseModel):
+    created: int
+    updated: int
+
+
+class ExportQuery(Body):
+    format: Literal["json", "markdown"] = "json"
+
+
+class ExportOut(BaseModel):
+    format: Literal["json", "markdown"]
+    articles: list[ArticleCreateIn] | None = None
+    files: list[MarkdownFile] | None = None
+
+
+class PublicQuery(Body):
+    site_key: str | None = Field(default=None, min_length=8, max_length=64,
+                                 description="the site's key, when no visitor token is sent")
+    locale: Locale | None = None
+    category: str | None = Field(default=None, max_length=60)
+
+
+class PublicSearchQuery(Body):
+    q: str = Field(min_length=1, max_length=500)
+    site_key: str | None = Field(default=None, min_length=8, max_length=64)
+    locale: Locale | None = None
+    limit: int = Field(default=3, ge=1, le=10)
+
+
+class PublicArticle(BaseModel):
+    id: str
+    title: str
+    body_html: str
+    locale: Locale
+    category: str
+
+
+class PublicArticleSummary(BaseModel):
+    id: str
+    title: str
+    locale: Locale
+    category: str
+
+
+class PublicArticleList(BaseModel):
+    articles: list[PublicArticleSummary]
+
+
+class PublicSearchHit(BaseModel):
+    id: str
+    title: str
+    locale: Locale
+    category: str
+    confidence: float
+    snippet: str
+
+
+class PublicSearchResults(BaseModel):
+    results: list[PublicSearchHit]
+
+
+class UnansweredOut(BaseModel):
+    text: str
+    conversation_id: str
+    reason: str
+    created_at: int
+
+
+class UnansweredGroup(BaseModel):
+    representative: str
+    count: int
+    locale: str
+    questions: list[UnansweredOut]
+
+
+class UnansweredList(BaseModel):
+    groups: list[UnansweredGroup]
+    counters: dict[str, int] = Field(description="bot figures: answers, helpful, not_helpful, handoffs, ...")
+
+
+class WebhookIn(Body):
+    name: str = Field(pattern=r"^[a-z0-9_-]{1,32}$")
+    pattern: str = Field(min_length=1, max_length=200,
+                         description="regular expression on the visitor's message; group 1 is sent as `value`")
+    url: str = Field(pattern=r"^(https://|http://(127\.0\.0\.1|localhost)(:\d+)?/)", max_length=500)
+    secret: str = Field(default="", max_length=200, description="signs the body: X-Kefu-Signature (HMAC-SHA256)")
+
+
+class BotSettingsIn(Body):
+    enabled: bool = True
+    answer_threshold: float = Field(default=0.45, ge=0, le=1)
+    clarify_threshold: float = Field(default=0.32, ge=0, le=1)
+    margin: float = Field(default=0.1, ge=0, le=1)
+    greeting_en: str = Field(default="", max_length=500)
+    greeting_zh: str = Field(default="", max_length=500)
+    webhooks: list[WebhookIn] = Field(default_factory=list, max_length=10)
+
+
+class BotSettingsOut(BotSettingsIn):
+    model_config = ConfigDict(extra="ignore")
+
+
+AGENT = "agent"
+PUBLIC = "visitor token, or site_key"
+KB_ENDPOINTS = {
+    ("GET", "/v1/kb/articles"): (ArticleListQuery, ArticleList, "The tenant's articles (drafts included)", AGENT),
+    ("POST", "/v1/kb/articles"): (ArticleCreateIn, ArticleOut, "Create an article (version 1)", AGENT),
+    ("GET", "/v1/kb/articles/{article_id}"): (None, ArticleOut, "One article, with its body rendered", AGENT),
+    ("PUT", "/v1/kb/articles/{article_id}"): (ArticleUpdateIn, ArticleOut,
+                                              "Save a new version of an article", AGENT),
+    ("DELETE", "/v1/kb/articles/{article_id}"): (None, None, "Delete an article (204)", AGENT),
+    ("GET", "/v1/kb/articles/{article_id}/history"): (None, ArticleHistory, "An article's edit history", AGENT),
+    ("GET", "/v1/kb/search"): (SearchQuery, SearchResults, "Agents' search over every article", AGENT),
+    ("POST", "/v1/kb/import"): (ImportIn, ImportOut,
+                                "Import articles from JSON or Markdown files (created or overwritten by id)", AGENT),
+    ("GET", "/v1/kb/export"): (ExportQuery, ExportOut, "Every article as JSON or Markdown files", AGENT),
+    ("GET", "/v1/kb/unanswered"): (None, UnansweredList,
+                                   "Questions the bot could not answer, grouped by similarity", AGENT),
+    ("GET", "/v1/kb/bot"): (None, BotSettingsOut, "The bot's settings: thresholds, greetings, webhooks", AGENT),
+    ("PUT", "/v1/kb/bot"): (BotSettingsIn, BotSettingsOut, "Change the bot's settings", AGENT),
+    ("GET", "/v1/kb/public/articles"): (PublicQuery, PublicArticleList, "Published articles (FAQ browse)", PUBLIC),
+    ("GET", "/v1/kb/public/articles/{article_id}"): (PublicQuery, PublicArticle, "One published article", PUBLIC),
+    ("GET", "/v1/kb/public/search"): (PublicSearchQuery, PublicSearchResults,
+                                      "Search published articles (the widget's suggestions)", PUBLIC),
+}

@@ -1,0 +1,168 @@
+"""Knowledge base and bot: plain data and the ports their services need.
+
+Kept beside (not inside) `model.py` and `ports.py` so the knowledge base can grow
+without touching the chat's core types.
+"""
+from __future__ import annotations
+
+import abc
+from dataclasses import dataclass, field
+from typing import Any
+
+ARTICLE_STATUSES = ("draft", "published")
+LOCALES = ("en", "zh")
+
+
+@dataclass
+class Article:
+    """A knowledge-base article (or FAQ entry) of one tenant, in one locale."""
+
+    tenant_id: str
+    article_id: str
+    title: str
+    body: str  # Markdown; rendered to HTML only by `render_markdown`, raw HTML is escaped
+    locale: str = "en"
+    category: str = ""
+    phrasings: list[str] = field(default_factory=list)  # other ways visitors ask the question
+    status: str = "draft"  # draft | published
+    version: int = 1
+    created_at: int = 0
+    updated_at: int = 0
+    updated_by: str = ""
+
+    @property
+    def published(self) -> bool:
+        return self.status == "published"
+
+
+@dataclass(frozen=True)
+class ArticleVersion:
+    """One saved state of an article: the edit history."""
+
+    article_id: str
+    version: int
+    title: str
+    body: str
+    category: str
+    locale: str
+    phrasings: tuple[str, ...]
+    status: str
+    edited_at: int
+    edited_by: str
+
+
+@dataclass
+class UnansweredQuestion:
+    tenant_id: str
+    question_id: str
+    text: str
+    locale: str
+    conversation_id: str
+    reason: str
+    created_at: int
+
+
+@dataclass
+class Webhook:
+    """A site integration the bot may call: when a visitor's message matches `pattern`
+    (a regular expression whose first group is the parameter, e.g. an order number), the
+    bot POSTs {"intent", "value", "text", "visitor_id"} to `url` and relays the
+    answer's `reply` text."""
+
+    name: str
+    pattern: str
+    url: str
+    secret: str = ""  # sent as X-Kefu-Signature: HMAC-SHA256 of the body
+
+
+@dataclass
+class BotSettings:
+    tenant_id: str
+    enabled: bool = True
+    answer_threshold: float = 0.45
+    clarify_threshold: float = 0.32
+    margin: float = 0.1
+    greeting_en: str = "Hi! I'm the shop's assistant. Ask me anything, or type \"human\" to reach our team."
+    greeting_zh: str = "您好！我是智能助手，有问题请直接问我；需要人工请输入“转人工”。"
+    webhooks: list[Webhook] = field(default_factory=list)
+    updated_at: int = 0
+
+
+@dataclass
+class BotState:
+    """The bot's part of one conversation (conditional writes keep it consistent)."""
+
+    tenant_id: str
+    conversation_id: str
+    failures: int = 0  # failed answers in a row
+    handed_off: bool = False
+    handoff_reason: str | None = None
+    last_article_id: str | None = None  # the answer awaiting "did this help?"
+    last_answer_seq: int = 0
+    candidates: list[str] = field(default_factory=list)  # articles offered by a clarifying question
+    answers: int = 0
+    resolved_by_bot: bool = False
+    locale: str = "en"  # the language the bot last spoke in
+    updated_at: int = 0
+    version: int = 0
+
+
+class ArticleRepository(abc.ABC):
+    @abc.abstractmethod
+    def get(self, tenant_id: str, article_id: str) -> Article | None: ...
+
+    @abc.abstractmethod
+    def list_all(self, tenant_id: str) -> list[Article]:
+        """Every article of the tenant (drafts included)."""
+
+    @abc.abstractmethod
+    def save(self, article: Article, expected_version: int | None) -> None:
+        """Store the article and a history entry for `article.version` in one transaction.
+        `expected_version` None: create (fails with `Conflict` if the id exists);
+        otherwise the stored version must equal it (`Conflict` if someone saved meanwhile)."""
+
+    @abc.abstractmethod
+    def delete(self, tenant_id: str, article_id: str) -> bool: ...
+
+    @abc.abstractmethod
+    def history(self, tenant_id: str, article_id: str) -> list[ArticleVersion]: ...
+
+    @abc.abstractmethod
+    def revision(self, tenant_id: str) -> int:
+        """A counter raised by every write to the tenant's articles (cache invalidation)."""
+
+
+class BotRepository(abc.ABC):
+    @abc.abstractmethod
+    def settings(self, tenant_id: str) -> BotSettings: ...
+
+    @abc.abstractmethod
+    def save_settings(self, settings: BotSettings) -> None: ...
+
+    @abc.abstractmethod
+    def state(self, tenant_id: str, conversation_id: str) -> BotState: ...
+
+    @abc.abstractmethod
+    def save_state(self, state: BotState) -> bool:
+        """Write if nobody else did since `state.version` was read; bumps the version.
+        Returns False (and writes nothing) when another writer came first."""
+
+    @abc.abstractmethod
+    def add_unanswered(self, question: UnansweredQuestion) -> None: ...
+
+    @abc.abstractmethod
+    def unanswered(self, tenant_id: str, limit: int) -> list[UnansweredQuestion]:
+        """Most recent first."""
+
+    @abc.abstractmethod
+    def count(self, tenant_id: str, name: str, value: int = 1) -> None:
+        """Add to a per-tenant counter (answers, helpful, handoffs...)."""
+
+    @abc.abstractmethod
+    def counters(self, tenant_id: str) -> dict[str, int]: ...
+
+
+class WebhookCaller(abc.ABC):
+    @abc.abstractmethod
+    def call(self, webhook: Webhook, payload: dict[str, Any]) -> dict[str, Any]:
+        """POST the payload; the JSON answer. Raises `IntegrationFailed` on any failure."""

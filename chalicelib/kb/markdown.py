@@ -1,0 +1,79 @@
+"""Articles' Markdown: safe HTML rendering, and the Markdown file format of import/export.
+
+Rendering uses markdown-it-py in CommonMark mode with raw HTML off (any HTML in an
+article is shown as text) and its link validation (no `javascript:`/`vbscript:`/`data:`
+links). The file format is Markdown with a small front matter:
+
+    ---
+    id: refund-time
+    title: When will I get my refund?
+    locale: en
+    category: returns
+    status: published
+    phrasings:
+      - How long does a refund take?
+    ---
+    We refund within **5 working days** ...
+"""
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Any
+
+from ..domain.errors import InvalidFrame
+
+FRONT_MATTER_KEYS = ("id", "title", "locale", "category", "status")
+
+
+@lru_cache(maxsize=1)
+def _renderer() -> Any:
+    from markdown_it import MarkdownIt
+
+    return MarkdownIt("commonmark", {"html": False, "linkify": False, "typographer": False}).enable("table")
+
+
+def render_markdown(text: str) -> str:
+    """HTML for an article body; raw HTML in `text` is escaped, unsafe links are not linked."""
+    return str(_renderer().render(text))
+
+
+def _plain(value: str) -> str:
+    return " ".join(value.replace("\r", " ").replace("\n", " ").split())
+
+
+def to_markdown_file(article: dict[str, Any]) -> str:
+    lines = ["---"]
+    for key in FRONT_MATTER_KEYS:
+        lines.append(f"{key}: {_plain(str(article.get(key, '')))}")
+    lines.append("phrasings:")
+    lines += [f"  - {_plain(p)}" for p in article.get("phrasings", [])]
+    lines += ["---", article.get("body", "").rstrip(), ""]
+    return "\n".join(lines)
+
+
+def parse_markdown_file(content: str, name: str = "") -> dict[str, Any]:
+    """The fields of one article file (see the module docstring); raises InvalidFrame."""
+    text = content.replace("\r\n", "\n").lstrip("\ufeff")
+    if not text.startswith("---\n"):
+        raise InvalidFrame(f"{name or 'file'}: an article file starts with a '---' front matter")
+    end = text.find("\n---", 3)
+    if end < 0:
+        raise InvalidFrame(f"{name or 'file'}: the front matter has no closing '---'")
+    header, body = text[4:end], text[end + 4:].lstrip("\n")
+    fields: dict[str, Any] = {"phrasings": []}
+    in_phrasings = False
+    for line in header.split("\n"):
+        if not line.strip():
+            continue
+        if in_phrasings and line.lstrip().startswith("- "):
+            fields["phrasings"].append(line.lstrip()[2:].strip())
+            continue
+        key, sep, value = line.partition(":")
+        key = key.strip()
+        if not sep or key not in (*FRONT_MATTER_KEYS, "phrasings"):
+            raise InvalidFrame(f"{name or 'file'}: unexpected front matter line {line[:60]!r}")
+        in_phrasings = key == "phrasings"
+        if not in_phrasings:
+            fields[key] = value.strip()
+    fields["body"] = body.rstrip() + "\n" if body.strip() else ""
+    return {k: v for k, v in fields.items() if v != ""}

@@ -1,0 +1,397 @@
+"""The bot: answers a visitor from the knowledge base while no agent is engaged, asks
+when unsure, and hands over to a person — on request, on a complaint or anger (raising
+the priority), when it has no answer, after two failed answers in a row, or when a site
+integration fails. Each answer asks "did this help?".
+
+It runs as a `ChatService.after_visitor_message` hook, in the Lambda that stored the
+visitor's message (after the ack and the fan-out), and speaks through
+`ChatService.send_message` as a `bot` sender, so its messages are ordinary, ordered,
+stored messages that agents see in the history. Its per-conversation state is one item
+written conditionally (`BotRepository.save_state`), so two messages handled by two
+Lambdas at once cannot both hand over.
+"""
+from __future__ import annotations
+
+import logging
+import re
+import threading
+from dataclasses import asdict, dataclass
+from typing import TYPE_CHECKING, Any, Callable
+
+from ..domain import protocol as p
+from ..domain.clock import Clock
+from ..domain.errors import Forbidden, IntegrationFailed, InvalidFrame
+from ..domain.ids import new_id
+from ..domain.knowledge import (
+    BotRepository,
+    BotSettings,
+    BotState,
+    UnansweredQuestion,
+    Webhook,
+    WebhookCaller,
+)
+from ..domain.model import Connection, Conversation, Identity, Message, Role
+from .knowledge import KnowledgeService
+from .notifier import Notifier
+
+if TYPE_CHECKING:
+    from ..kb.decide import Decision
+    from .chat import ChatService
+
+log = logging.getLogger("kefu.bot")
+
+BOT_NAME = {"en": "Assistant", "zh": "智能助手"}
+MAX_STATE_ATTEMPTS = 4
+SETTINGS_TTL_MS = 10_000
+_YES = re.compile(r"^\s*(yes|yep|yeah|yup|y|ok|okay|thanks|thank you|thx|great|perfect|it did|helpful|"
+                  r"是|是的|有用|有帮助|好的|好|谢谢|解决了|可以了|明白了)\s*[.!~。！]*\s*$", re.IGNORECASE)
+_NO = re.compile(r"^\s*(no|nope|nah|n|not really|it didn'?t|didn'?t help|not helpful|wrong|"
+                 r"没有|没用|不是|不对|没帮助|没有帮助|不行|没解决)\s*[.!~。！]*\s*$", re.IGNORECASE)
+_CHOICE = re.compile(r"^\s*#?([1-9])\s*[.)。]?\s*$")
+
+TEXT = {
+    "en": {
+        "helpful": "Did this help?",
+        "clarify": "I'm not sure which of these you mean:",
+        "clarify_end": "Reply with a number, or tell me more. You can ask for a person at any time.",
+        "thanks": "Glad I could help! Anything else?",
+        "retry": "Sorry about that. Could you tell me a bit more? You can also ask for a person at any time.",
+        "handoff": "I'm bringing in a member of our team — they will see our conversation so far.",
+        "handoff_urgent": "I'm sorry about this. I'm bringing in a member of our team right away — they will "
+                          "see our conversation so far.",
+        "integration": "Let me check that for you…",
+    },
+    "zh": {
+        "helpful": "这个回答对您有帮助吗？",
+        "clarify": "您想问的是以下哪一个？",
+        "clarify_end": "请回复序号，或者再描述一下您的问题。随时可以输入“转人工”。",
+        "thanks": "很高兴能帮到您！还有其他问题吗？",
+        "retry": "抱歉没能帮到您。可以再具体描述一下吗？也可以随时输入“转人工”。",
+        "handoff": "正在为您转接人工客服，客服会看到我们之前的对话。",
+        "handoff_urgent": "非常抱歉给您带来不便，正在为您优先转接人工客服，客服会看到我们之前的对话。",
+        "integration": "正在为您查询……",
+    },
+}
+REASON_TEXT = {
+    "asked_for_human": "the visitor asked for a person",
+    "complaint": "a complaint (priority raised to urgent)",
+    "angry": "the visitor is upset (priority raised to urgent)",
+    "no_answer": "no article answers the question",
+    "two_failed_answers": "two answers in a row did not help",
+    "integration_failed": "a site integration failed",
+    "not_helpful": "the answer did not help",
+}
+URGENT_REASONS = ("complaint", "angry")
+
+
+@dataclass(frozen=True)
+class Handoff:
+    """What the bot hands over: passed to `BotService.on_handoff` callbacks (routing)."""
+
+    tenant_id: str
+    conversation_id: str
+    reason: str
+    priority: str  # "urgent" for complaints and anger, else "normal"
+    question_type: str
+    last_text: str
+
+
+PriorityRaiser = Callable[[str, str, str], None]  # (tenant_id, conversation_id, priority)
+
+
+class BotService:
+    def __init__(self, knowledge: KnowledgeService, repo: BotRepository, chat: ChatService, notifier: Notifier,
+                 clock: Clock, webhooks: WebhookCaller, raise_priority: PriorityRaiser | None = None) -> None:
+        self._knowledge = knowledge
+        self._repo = repo
+        self._chat = chat
+        self._notifier = notifier
+        self._clock = clock
+        self._webhooks = webhooks
+        self._raise_priority = raise_priority
+        self._settings: dict[str, tuple[int, BotSettings]] = {}
+        self._lock = threading.Lock()
+        self.on_handoff: list[Callable[[Handoff], None]] = []
+
+    # ------------------------------------------------------------ settings (REST)
+
+    def settings(self, identity: Identity) -> BotSettings:
+        if not identity.is_agent:
+            raise Forbidden("only agents see the bot's settings")
+        return self._repo.settings(identity.tenant_id)
+
+    def save_settings(self, identity: Identity, data: dict[str, Any]) -> BotSettings:
+        if not identity.is_agent:
+            raise Forbidden("only agents change the bot's settings")
+        current = self._repo.settings(identity.tenant_id)
+        webhooks = [Webhook(**w) for w in data.pop("webhooks", [])]
+        for webhook in webhooks:
+            try:
+                re.compile(webhook.pattern)
+            except re.error as error:
+                raise InvalidFrame(f"webhook {webhook.name}: the pattern is not a regular expression: {error}") from None
+        data = {k: v for k, v in data.items() if v != "" or not k.startswith("greeting")}
+        updated = BotSettings(**{**asdict(current), **data, "webhooks": webhooks,
+                                 "tenant_id": identity.tenant_id, "updated_at": self._clock.now_ms()})
+        if updated.clarify_threshold > updated.answer_threshold:
+            raise InvalidFrame("clarify_threshold must not be above answer_threshold")
+        self._repo.save_settings(updated)
+        self._settings.pop(identity.tenant_id, None)
+        return updated
+
+    def _tenant_settings(self, tenant_id: str) -> BotSettings:
+        now = self._clock.now_ms()
+        cached = self._settings.get(tenant_id)
+        if cached is not None and now - cached[0] < SETTINGS_TTL_MS:
+            return cached[1]
+        settings = self._repo.settings(tenant_id)
+        with self._lock:
+            self._settings[tenant_id] = (now, settings)
+        return settings
+
+    # ------------------------------------------------------------ the chat hook
+
+    def after_visitor_message(self, connection: Connection, conversation: Conversation, message: Message) -> None:
+        """A visitor's message was stored: answer it if no agent is engaged."""
+        if conversation.assignee_id or not message.text.strip():
+            return  # an agent has the conversation (or it is only an attachment)
+        settings = self._tenant_settings(conversation.tenant_id)
+        if not settings.enabled:
+            return
+        index = self._knowledge.index(conversation.tenant_id)
+        if len(index) == 0:
+            return  # nothing to answer from: the bot stays out of the way
+        from ..kb.text import detect_locale
+
+        text, locale = message.text, detect_locale(message.text)
+        for _attempt in range(MAX_STATE_ATTEMPTS):
+            state = self._repo.state(conversation.tenant_id, conversation.conversation_id)
+            if state.handed_off:
+                return
+            if self._turn(conversation, state, settings, index, text, locale):
+                return
+        log.warning("bot state kept changing; giving up on this message",
+                    extra={"conversation_id": conversation.conversation_id})
+
+    def _turn(self, conversation: Conversation, state: BotState, settings: BotSettings, index: Any,
+              text: str, locale: str) -> bool:
+        """One decision; False if the state changed under us (the caller reads it again)."""
+        from ..kb.decide import Thresholds, decide
+
+        if state.last_article_id and (_YES.match(text) or _NO.match(text)):
+            return self._feedback(conversation, state, bool(_YES.match(text)), locale)
+        choice = _CHOICE.match(text)
+        if state.candidates and choice and int(choice.group(1)) <= len(state.candidates):
+            return self._answer(conversation, state, state.candidates[int(choice.group(1)) - 1], locale)
+        for webhook in settings.webhooks:
+            match = re.search(webhook.pattern, text, re.IGNORECASE)
+            if match:
+                return self._integration(conversation, state, webhook, match, text, locale)
+
+        decision = decide(text, index, Thresholds(settings.answer_threshold, settings.clarify_threshold,
+                                                  settings.margin))
+        if decision.kind == "handoff":
+            if decision.reason == "no_answer":
+                self._repo.add_unanswered(UnansweredQuestion(
+                    conversation.tenant_id, new_id("q"), text[:500], locale, conversation.conversation_id,
+                    "no_answer", self._clock.now_ms()))
+            return self._handoff(conversation, state, decision.reason or "no_answer", text, locale,
+                                 decision.question_type)
+        if decision.kind == "greet":
+            return self._say(conversation, state, settings.greeting_zh if locale == "zh" else settings.greeting_en,
+                             locale)
+        if decision.kind == "clarify":
+            return self._clarify(conversation, state, decision, locale)
+        assert decision.best is not None
+        if decision.best.doc_id == state.last_article_id:
+            # Asked again after the same answer: that answer did not help.
+            return self._failed(conversation, state, text, locale)
+        return self._answer(conversation, state, decision.best.doc_id, locale)
+
+    # ------------------------------------------------------------ visitor frames
+
+    def handle_handoff(self, connection: Connection, frame: p.Frame) -> None:
+        assert isinstance(frame, p.BotHandoff)
+        conversation = self._visitor_conversation(connection, frame.conversation_id)
+        if conversation is None:
+            return
+        for _attempt in range(MAX_STATE_ATTEMPTS):
+            state = self._repo.state(conversation.tenant_id, conversation.conversation_id)
+            if state.handed_off or self._handoff(conversation, state, "asked_for_human", "", "en", "pre_sales",
+                                                 locale_from_history=True):
+                return
+
+    def handle_feedback(self, connection: Connection, frame: p.Frame) -> None:
+        assert isinstance(frame, p.BotFeedback)
+        conversation = self._visitor_conversation(connection, frame.conversation_id)
+        if conversation is None:
+            return
+        for _attempt in range(MAX_STATE_ATTEMPTS):
+            state = self._repo.state(conversation.tenant_id, conversation.conversation_id)
+            if state.handed_off or not state.last_article_id or state.last_answer_seq != frame.seq:
+                return  # not the answer awaiting feedback: nothing to do
+            if self._feedback(conversation, state, frame.helpful, state_locale(state)):
+                return
+
+    def handle_choose(self, connection: Connection, frame: p.Frame) -> None:
+        assert isinstance(frame, p.BotChoose)
+        conversation = self._visitor_conversation(connection, frame.conversation_id)
+        if conversation is None:
+            return
+        for _attempt in range(MAX_STATE_ATTEMPTS):
+            state = self._repo.state(conversation.tenant_id, conversation.conversation_id)
+            if state.handed_off or not state.candidates:
+                return
+            if frame.article_id is None:
+                done = self._failed(conversation, state, "", state_locale(state))
+            elif frame.article_id in state.candidates:
+                done = self._answer(conversation, state, frame.article_id, state_locale(state))
+            else:
+                raise InvalidFrame("that article was not offered")
+            if done:
+                return
+
+    def _visitor_conversation(self, connection: Connection, conversation_id: str | None) -> Conversation | None:
+        if connection.role is not Role.VISITOR:
+            raise Forbidden("only the visitor answers the bot")
+        conversation = self._chat.conversation(connection.identity, conversation_id) if conversation_id else None
+        if conversation is None:
+            return None
+        return None if conversation.assignee_id else conversation
+
+    # ------------------------------------------------------------ what the bot does
+
+    def _answer(self, conversation: Conversation, state: BotState, article_id: str, locale: str) -> bool:
+        article = self._knowledge.published(conversation.tenant_id, article_id)
+        state.candidates = []
+        state.last_article_id = article.article_id
+        state.answers += 1
+        state.locale = article.locale
+        if not self._save(state):
+            return False
+        text = f"{article.title}\n\n{article.body.strip()}\n\n{TEXT[article.locale]['helpful']}"
+        seq = self._post(conversation, text, article.locale)
+        state.last_answer_seq = seq
+        self._save(state)  # best effort: feedback by frame names this seq
+        self._repo.count(conversation.tenant_id, "answers")
+        self._prompt(conversation, seq, "feedback", article=p.BotArticle(id=article.article_id, title=article.title))
+        return True
+
+    def _clarify(self, conversation: Conversation, state: BotState, decision: Decision, locale: str) -> bool:
+        articles = []
+        for hit in decision.hits:
+            try:
+                articles.append(self._knowledge.published(conversation.tenant_id, hit.doc_id))
+            except Exception:  # unpublished since the index was built
+                continue
+        state.candidates = [a.article_id for a in articles]
+        state.locale = locale
+        if not self._save(state):
+            return False
+        lines = [TEXT[locale]["clarify"], *(f"{i}. {a.title}" for i, a in enumerate(articles, 1)),
+                 TEXT[locale]["clarify_end"]]
+        seq = self._post(conversation, "\n".join(lines), locale)
+        self._repo.count(conversation.tenant_id, "clarifications")
+        self._prompt(conversation, seq, "choose",
+                     candidates=[p.BotArticle(id=a.article_id, title=a.title) for a in articles])
+        return True
+
+    def _feedback(self, conversation: Conversation, state: BotState, helpful: bool, locale: str) -> bool:
+        if not helpful:
+            return self._failed(conversation, state, "", locale)
+        state.last_article_id, state.failures, state.resolved_by_bot = None, 0, True
+        if not self._save(state):
+            return False
+        self._repo.count(conversation.tenant_id, "helpful")
+        self._post(conversation, TEXT[locale]["thanks"], locale)
+        return True
+
+    def _failed(self, conversation: Conversation, state: BotState, text: str, locale: str) -> bool:
+        """The visitor said the answer did not help, chose none of the candidates, or asked again."""
+        state.failures += 1
+        self._repo.count(conversation.tenant_id, "not_helpful")
+        if state.failures >= 2:
+            return self._handoff(conversation, state, "two_failed_answers", text, locale, "pre_sales")
+        state.last_article_id, state.candidates = None, []
+        if not self._save(state):
+            return False
+        self._post(conversation, TEXT[locale]["retry"], locale)
+        return True
+
+    def _say(self, conversation: Conversation, state: BotState, text: str, locale: str) -> bool:
+        self._post(conversation, text, locale)
+        return True
+
+    def _integration(self, conversation: Conversation, state: BotState, webhook: Webhook, match: re.Match[str],
+                     text: str, locale: str) -> bool:
+        value = match.group(1) if match.groups() else match.group(0)
+        try:
+            answer = self._webhooks.call(webhook, {"intent": webhook.name, "value": value, "text": text,
+                                                   "visitor_id": conversation.visitor_id, "locale": locale})
+            reply = answer.get("reply")
+            if not isinstance(reply, str) or not reply.strip():
+                raise IntegrationFailed("the integration's answer has no reply text")
+        except IntegrationFailed as error:
+            log.info("integration failed", extra={"webhook": webhook.name, "error": error.message})
+            self._repo.count(conversation.tenant_id, "integration_failures")
+            return self._handoff(conversation, state, "integration_failed", text, locale, "after_sales",
+                                 detail=f"{webhook.name}: {error.message}")
+        state.failures, state.last_article_id, state.candidates = 0, None, []
+        if not self._save(state):
+            return False
+        self._post(conversation, reply.strip()[:p.MAX_TEXT_CHARS], locale)
+        self._repo.count(conversation.tenant_id, "integration_answers")
+        return True
+
+    def _handoff(self, conversation: Conversation, state: BotState, reason: str, text: str, locale: str,
+                 question_type: str, detail: str = "", locale_from_history: bool = False) -> bool:
+        """Hand the conversation to a person, once: the conditional state write decides."""
+        if locale_from_history:
+            locale = state_locale(state)
+        state.handed_off, state.handoff_reason, state.candidates = True, reason, []
+        if not self._save(state):
+            return False
+        priority = "urgent" if reason in URGENT_REASONS else "normal"
+        if priority == "urgent" and self._raise_priority is not None:
+            self._raise_priority(conversation.tenant_id, conversation.conversation_id, priority)
+        self._post(conversation, TEXT[locale]["handoff_urgent" if priority == "urgent" else "handoff"], locale)
+        note = [f"Bot handed over: {REASON_TEXT.get(reason, reason)}.", f"Question type: {question_type.replace('_', '-')}."]
+        if detail:
+            note.append(f"Detail: {detail}")
+        if text:
+            note.append(f"Last message: \u201c{text[:300]}\u201d")
+        note.append(f"Bot answers before: {state.answers}; failed in a row: {state.failures}.")
+        self._post(conversation, "\n".join(note), locale, internal=True)
+        self._repo.count(conversation.tenant_id, "handoffs")
+        self._repo.count(conversation.tenant_id, f"handoff_{reason}")
+        handoff = Handoff(conversation.tenant_id, conversation.conversation_id, reason, priority, question_type, text)
+        for callback in self.on_handoff:
+            try:
+                callback(handoff)
+            except Exception:
+                log.exception("on_handoff callback failed")
+        return True
+
+    # ------------------------------------------------------------ plumbing
+
+    def _save(self, state: BotState) -> bool:
+        state.updated_at = self._clock.now_ms()
+        return self._repo.save_state(state)
+
+    def _post(self, conversation: Conversation, text: str, locale: str, internal: bool = False) -> int:
+        bot = Connection(connection_id="bot", tenant_id=conversation.tenant_id, role=Role.BOT, principal_id="bot",
+                         display_name=BOT_NAME.get(locale, BOT_NAME["en"]), connected_at=0, expires_at=0)
+        frame = p.SendMessage(action="message.send", client_msg_id=new_id("bot"),
+                              conversation_id=conversation.conversation_id, internal=internal,
+                              text=text[:p.MAX_TEXT_CHARS])
+        return self._chat.send_message(bot, frame).seq
+
+    def _prompt(self, conversation: Conversation, seq: int, kind: str, **fields: Any) -> None:
+        current = self._chat.conversation(Identity(conversation.tenant_id, Role.BOT, "bot"),
+                                          conversation.conversation_id)
+        self._notifier.fan_out(current.watchers, p.BotPrompt(conversation_id=conversation.conversation_id, seq=seq,
+                                                             kind=kind, **fields), current)  # type: ignore[arg-type]
+
+
+def state_locale(state: BotState) -> str:
+    return state.locale if state.locale in TEXT else "en"

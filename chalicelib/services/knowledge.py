@@ -1,0 +1,268 @@
+"""The knowledge base: articles per tenant, their history, search for agents and
+visitors, import/export, and the index the bot answers from."""
+from __future__ import annotations
+
+import re
+import threading
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Iterable
+
+from ..domain.clock import Clock
+from ..domain.errors import ArticleNotFound, Forbidden, InvalidFrame
+from ..domain.ids import new_id
+from ..domain.knowledge import (
+    ARTICLE_STATUSES,
+    LOCALES,
+    Article,
+    ArticleRepository,
+    ArticleVersion,
+    BotRepository,
+    UnansweredQuestion,
+)
+from ..domain.model import Identity
+from ..domain.ports import TenantRepository
+
+if TYPE_CHECKING:  # the ranking code loads with the first search, not with the handler
+    from ..kb.search import Hit, Index
+
+ARTICLE_ID = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
+MAX_ARTICLES = 2000
+MAX_PHRASINGS = 30
+
+
+@dataclass(frozen=True)
+class ArticleFields:
+    """What an editor (or an import) sets on an article."""
+
+    title: str
+    body: str
+    locale: str = "en"
+    category: str = ""
+    phrasings: tuple[str, ...] = ()
+    status: str = "draft"
+
+    def check(self) -> None:
+        if self.locale not in LOCALES:
+            raise InvalidFrame(f"locale must be one of {', '.join(LOCALES)}")
+        if self.status not in ARTICLE_STATUSES:
+            raise InvalidFrame("status must be draft or published")
+        if not self.title.strip():
+            raise InvalidFrame("an article needs a title")
+        if len(self.phrasings) > MAX_PHRASINGS:
+            raise InvalidFrame(f"at most {MAX_PHRASINGS} alternate phrasings")
+
+
+@dataclass(frozen=True)
+class SearchResult:
+    article: Article
+    score: float
+    confidence: float
+
+
+@dataclass(frozen=True)
+class QuestionGroup:
+    """Unanswered questions that look alike: a candidate for a new article."""
+
+    representative: str
+    count: int
+    questions: list[UnansweredQuestion]
+    locale: str
+
+
+def _require_agent(identity: Identity) -> None:
+    if not identity.is_agent:
+        raise Forbidden("only agents manage the knowledge base")
+
+
+class KnowledgeService:
+    def __init__(self, articles: ArticleRepository, bot: BotRepository, tenants: TenantRepository,
+                 clock: Clock) -> None:
+        self._articles = articles
+        self._bot = bot
+        self._tenants = tenants
+        self._clock = clock
+        # tenant → (revision, index of published articles); rebuilt when the revision moves
+        self._indexes: dict[str, tuple[int, Index]] = {}
+        self._lock = threading.Lock()
+
+    # ------------------------------------------------------------ agents: CRUD
+
+    def articles(self, identity: Identity, status: str | None = None, locale: str | None = None,
+             category: str | None = None) -> list[Article]:
+        _require_agent(identity)
+        return sorted((a for a in self._articles.list_all(identity.tenant_id)
+                       if (status is None or a.status == status) and (locale is None or a.locale == locale)
+                       and (category is None or a.category == category)),
+                      key=lambda a: (a.category, a.title))
+
+    def get(self, identity: Identity, article_id: str) -> Article:
+        _require_agent(identity)
+        return self._existing(identity.tenant_id, article_id)
+
+    def create(self, identity: Identity, fields: ArticleFields, article_id: str | None = None) -> Article:
+        _require_agent(identity)
+        fields.check()
+        if article_id is not None and not ARTICLE_ID.match(article_id):
+            raise InvalidFrame("an article id is 1-64 of a-z 0-9 . _ - (starting with a letter or digit)")
+        if len(self._articles.list_all(identity.tenant_id)) >= MAX_ARTICLES:
+            raise InvalidFrame(f"a knowledge base holds at most {MAX_ARTICLES} articles")
+        now = self._clock.now_ms()
+        article = Article(identity.tenant_id, article_id or new_id("art"), fields.title.strip(), fields.body,
+                          fields.locale, fields.category.strip(), [p.strip() for p in fields.phrasings if p.strip()],
+                          fields.status, 1, now, now, identity.principal_id)
+        self._articles.save(article, expected_version=None)
+        return article
+
+    def update(self, identity: Identity, article_id: str, fields: ArticleFields, expected_version: int) -> Article:
+        """Save a new version; `expected_version` is the version the editor started from
+        (`article_changed` if someone saved in between)."""
+        _require_agent(identity)
+        fields.check()
+        current = self._existing(identity.tenant_id, article_id)
+        article = Article(identity.tenant_id, article_id, fields.title.strip(), fields.body, fields.locale,
+                          fields.category.strip(), [p.strip() for p in fields.phrasings if p.strip()],
+                          fields.status, expected_version + 1, current.created_at, self._clock.now_ms(),
+                          identity.principal_id)
+        self._articles.save(article, expected_version=expected_version)
+        return article
+
+    def delete(self, identity: Identity, article_id: str) -> None:
+        _require_agent(identity)
+        if not self._articles.delete(identity.tenant_id, article_id):
+            raise ArticleNotFound("no such article")
+
+    def history(self, identity: Identity, article_id: str) -> list[ArticleVersion]:
+        _require_agent(identity)
+        versions = self._articles.history(identity.tenant_id, article_id)
+        if not versions:
+            raise ArticleNotFound("no such article")
+        return versions
+
+    # ------------------------------------------------------------ import / export
+
+    def import_articles(self, identity: Identity, items: Iterable[tuple[str | None, ArticleFields]]
+                        ) -> tuple[int, int]:
+        """Create or overwrite articles by id (an item without id is created). Returns
+        (created, updated). All items are checked before any is written."""
+        _require_agent(identity)
+        batch = list(items)
+        for article_id, fields in batch:
+            fields.check()
+            if article_id is not None and not ARTICLE_ID.match(article_id):
+                raise InvalidFrame(f"invalid article id {article_id[:70]!r}")
+        existing = {a.article_id: a for a in self._articles.list_all(identity.tenant_id)}
+        new_ids = {article_id for article_id, _ in batch if article_id not in existing}
+        if len(existing) + len(new_ids) > MAX_ARTICLES:
+            raise InvalidFrame(f"a knowledge base holds at most {MAX_ARTICLES} articles")
+        created = updated = 0
+        now = self._clock.now_ms()
+        for article_id, fields in batch:
+            current = existing.get(article_id) if article_id else None
+            article = Article(identity.tenant_id, article_id or new_id("art"), fields.title.strip(), fields.body,
+                              fields.locale, fields.category.strip(),
+                              [p.strip() for p in fields.phrasings if p.strip()], fields.status,
+                              current.version + 1 if current else 1, current.created_at if current else now, now,
+                              identity.principal_id)
+            self._articles.save(article, expected_version=current.version if current else None)
+            if current:
+                updated += 1
+            else:
+                created += 1
+        return created, updated
+
+    def export(self, identity: Identity) -> list[dict[str, Any]]:
+        """Every article as a plain dict (id, title, body, locale, category, phrasings, status)."""
+        return [{"id": a.article_id, "title": a.title, "body": a.body, "locale": a.locale, "category": a.category,
+                 "phrasings": list(a.phrasings), "status": a.status} for a in self.articles(identity)]
+
+    # ------------------------------------------------------------ search
+
+    def index(self, tenant_id: str) -> Index:
+        """The tenant's published articles, indexed; rebuilt only when an article changed."""
+        from ..kb.search import Document, Index
+
+        revision = self._articles.revision(tenant_id)
+        cached = self._indexes.get(tenant_id)
+        if cached is not None and cached[0] == revision:
+            return cached[1]
+        articles = [a for a in self._articles.list_all(tenant_id) if a.published]
+        index = Index(Document(a.article_id, a.title, a.body, tuple(a.phrasings), a.locale, a.category)
+                      for a in articles)
+        with self._lock:
+            self._indexes[tenant_id] = (revision, index)
+            while len(self._indexes) > 200:  # a warm Lambda serving many tenants stays bounded
+                self._indexes.pop(next(iter(self._indexes)))
+        return index
+
+    def tenant_by_site_key(self, site_key: str) -> str | None:
+        tenant = self._tenants.get_by_site_key(site_key)
+        return tenant.tenant_id if tenant else None
+
+    def published(self, tenant_id: str, article_id: str) -> Article:
+        article = self._articles.get(tenant_id, article_id)
+        if article is None or not article.published:
+            raise ArticleNotFound("no such article")
+        return article
+
+    def search_published(self, tenant_id: str, query: str, locale: str | None = None,
+                         limit: int = 5) -> list[SearchResult]:
+        """Visitors' search (and the widget's "did you mean"): published articles only."""
+        index = self.index(tenant_id)
+        results = []
+        for hit in index.search(query, locale=locale, limit=limit):
+            article = self._articles.get(tenant_id, hit.doc_id)
+            if article is not None and article.published:
+                results.append(SearchResult(article, hit.score, hit.confidence))
+        return results
+
+    def browse(self, tenant_id: str, locale: str | None = None, category: str | None = None) -> list[Article]:
+        """Published articles for the FAQ page, by category then title."""
+        return sorted((a for a in self._articles.list_all(tenant_id) if a.published
+                       and (locale is None or a.locale == locale) and (category is None or a.category == category)),
+                      key=lambda a: (a.category, a.title))
+
+    def search(self, identity: Identity, query: str, locale: str | None = None, limit: int = 10,
+               include_drafts: bool = True) -> list[SearchResult]:
+        """Agents' search: drafts too (ranked by their own small index)."""
+        _require_agent(identity)
+        from ..kb.search import Document, Index
+
+        articles = {a.article_id: a for a in self._articles.list_all(identity.tenant_id)
+                    if include_drafts or a.published}
+        index = Index(Document(a.article_id, a.title, a.body, tuple(a.phrasings), a.locale, a.category)
+                      for a in articles.values())
+        hits: list[Hit] = index.search(query, locale=locale, limit=limit)
+        return [SearchResult(articles[h.doc_id], h.score, h.confidence) for h in hits]
+
+    # ------------------------------------------------------------ unanswered questions
+
+    def unanswered_groups(self, identity: Identity, limit: int = 500) -> list[QuestionGroup]:
+        """Recent questions the bot could not answer, grouped by similarity (most asked first)."""
+        _require_agent(identity)
+        from ..kb.search import analyse
+
+        groups: list[tuple[set[str], list[UnansweredQuestion]]] = []
+        for question in self._bot.unanswered(identity.tenant_id, limit):
+            terms = set(analyse(question.text).words) or set(analyse(question.text).grams)
+            best, best_similarity = None, 0.0
+            for group in groups:
+                union = len(terms | group[0])
+                similarity = len(terms & group[0]) / union if union else 0.0
+                if similarity > best_similarity:
+                    best, best_similarity = group, similarity
+            if best is not None and best_similarity >= 0.34:
+                best[1].append(question)
+            else:
+                groups.append((terms, [question]))
+        groups.sort(key=lambda g: (-len(g[1]), -g[1][0].created_at))
+        return [QuestionGroup(g[1][0].text, len(g[1]), g[1][:20], g[1][0].locale) for g in groups]
+
+    def bot_counters(self, identity: Identity) -> dict[str, int]:
+        _require_agent(identity)
+        return self._bot.counters(identity.tenant_id)
+
+    def _existing(self, tenant_id: str, article_id: str) -> Article:
+        article = self._articles.get(tenant_id, article_id)
+        if article is None:
+            raise ArticleNotFound("no such article")
+        return article

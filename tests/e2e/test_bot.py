@@ -1,0 +1,212 @@
+"""The knowledge base and the bot end to end: articles imported over REST, real visitor
+WebSocket clients asking in English and Chinese through the local gateway, hand-offs
+seen by agents over REST, and the public search the widget uses."""
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from tests.e2e.clients import Api, Tenant, WsClient, action_is
+from tests.kb_eval import load_articles
+
+pytestmark = pytest.mark.anyio
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+def auth(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+async def import_shop(api: Api, tenant: Tenant) -> str:
+    token = await api.agent_token(tenant)
+    articles = [{"id": a["id"], "title": a["title"], "body": a["body"], "locale": a["locale"],
+                 "category": a["category"], "phrasings": a["phrasings"], "status": "published"}
+                for a in load_articles()]
+    response = await api.http.post("/v1/kb/import", json={"format": "json", "articles": articles},
+                                   headers=auth(token), timeout=60)
+    assert response.status_code == 200, response.text
+    assert response.json() == {"created": len(articles), "updated": 0}
+    return token
+
+
+def bot_says(f: dict[str, Any]) -> bool:
+    return f.get("action") == "message.new" and f["message"]["sender_role"] == "bot"
+
+
+async def ask(visitor: WsClient, text: str) -> dict[str, Any]:
+    """Send a message and return the bot's next message to this visitor."""
+    mark = len(visitor.frames)
+    ack = await visitor.send_message(text)
+    assert ack["action"] == "message.ack", ack
+    return (await visitor.wait_for(bot_says, since=mark))["message"]  # type: ignore[no-any-return]
+
+
+async def agent_history(api: Api, token: str, conversation_id: str) -> list[dict[str, Any]]:
+    return await api.messages(conversation_id, token)
+
+
+async def handoff_note(api: Api, token: str, conversation_id: str) -> dict[str, Any]:
+    """The bot's note for agents (posted just after its message to the visitor)."""
+    import asyncio
+
+    for _ in range(50):
+        notes = [m for m in await api.messages(conversation_id, token) if m["internal"]]
+        if notes:
+            assert len(notes) == 1, notes
+            return notes[0]
+        await asyncio.sleep(0.1)
+    raise AssertionError("no hand-off note")
+
+
+async def test_answers_in_english_and_chinese_with_feedback(api: Api, tenant: Tenant) -> None:
+    agent_token = await import_shop(api, tenant)
+    _, visitor = await api.visitor(tenant)
+    answer = await ask(visitor, "how long does a refund take?")
+    assert answer["text"].startswith("When will I get my refund?") and answer["text"].endswith("Did this help?")
+    prompt = await visitor.wait_for(action_is("bot.prompt", kind="feedback"))
+    assert prompt["article"]["id"] == "refund-time.en" and prompt["seq"] == answer["seq"]
+    await visitor.send({"action": "bot.feedback", "conversation_id": answer["conversation_id"],
+                        "seq": answer["seq"], "helpful": True})
+    thanks = await visitor.wait_for(lambda f: bot_says(f) and f["message"]["text"].startswith("Glad"))
+    assert thanks
+
+    zh = await ask(visitor, "我的包裹到哪了？怎么查物流")
+    assert zh["text"].startswith("查询物流") and zh["sender_name"] == "智能助手"
+    traditional = await ask(visitor, "退款幾天到帳")
+    assert traditional["text"].startswith("退款多久到账")
+
+    history = await agent_history(api, agent_token, answer["conversation_id"])
+    assert [m["sender_role"] for m in history][:3] == ["visitor", "bot", "bot"]  # agents see the bot's part
+    counters = (await api.get("/v1/kb/unanswered", agent_token)).json()["counters"]
+    assert counters["answers"] >= 3 and counters["helpful"] == 1
+    await visitor.close()
+
+
+async def test_clarifying_question_then_choice(api: Api, tenant: Tenant) -> None:
+    agent_token = await import_shop(api, tenant)
+    # A strict tenant: answer only on a near-certain match, so a vague question gets a clarifying one.
+    response = await api.http.put("/v1/kb/bot", json={"answer_threshold": 1.0, "clarify_threshold": 0.2,
+                                                      "margin": 1.0}, headers=auth(agent_token))
+    assert response.status_code == 200, response.text
+    _, visitor = await api.visitor(tenant)
+    question = await ask(visitor, "return")
+    assert question["text"].startswith("I'm not sure which of these you mean")
+    prompt = await visitor.wait_for(action_is("bot.prompt", kind="choose"))
+    chosen = prompt["candidates"][1]
+    mark = len(visitor.frames)
+    await visitor.send({"action": "bot.choose", "conversation_id": question["conversation_id"],
+                        "article_id": chosen["id"]})
+    answer = (await visitor.wait_for(bot_says, since=mark))["message"]
+    assert answer["text"].startswith(chosen["title"])
+    await visitor.close()
+
+
+async def test_talk_to_a_human_hands_over_with_context(api: Api, tenant: Tenant) -> None:
+    agent_token = await import_shop(api, tenant)
+    _, visitor = await api.visitor(tenant)
+    await ask(visitor, "where is my parcel")
+    handoff = await ask(visitor, "can I talk to a real person please")
+    assert handoff["text"].startswith("I'm bringing in a member of our team")
+    await visitor.settle()
+    assert not visitor.received(lambda f: bot_says(f) and f["message"]["internal"])
+    note = await handoff_note(api, agent_token, handoff["conversation_id"])
+    assert note["sender_role"] == "bot" and "the visitor asked for a person" in note["text"]
+    assert "Bot answers before: 1" in note["text"]
+    # afterwards the bot stays out of it
+    ack = await visitor.send_message("hello?")
+    await visitor.settle(0.5)
+    assert not visitor.received(lambda f: bot_says(f) and f["message"]["seq"] > ack["seq"])
+    await visitor.close()
+
+
+async def test_a_chinese_complaint_raises_priority(api: Api, tenant: Tenant) -> None:
+    from chalicelib.adapters.tables import ConversationItem
+
+    agent_token = await import_shop(api, tenant)
+    _, visitor = await api.visitor(tenant)
+    reply = await ask(visitor, "你们的服务太差了，我要投诉！")
+    assert reply["text"].startswith("非常抱歉")
+    note = await handoff_note(api, agent_token, reply["conversation_id"])
+    assert "priority raised to urgent" in note["text"] and "Question type: complaint" in note["text"]
+    item = ConversationItem.get(tenant.tenant_id, reply["conversation_id"], consistent_read=True)
+    assert item.priority == "urgent"
+    await visitor.close()
+
+
+async def test_two_failed_answers_hand_over(api: Api, tenant: Tenant) -> None:
+    agent_token = await import_shop(api, tenant)
+    _, visitor = await api.visitor(tenant)
+    first = await ask(visitor, "do you accept paypal?")
+    assert first["text"].startswith("Payment methods")
+    retry = await ask(visitor, "no")
+    assert retry["text"].startswith("Sorry about that")
+    second = await ask(visitor, "my card was declined at checkout")
+    assert second["text"].startswith("My payment was declined")
+    handoff = await ask(visitor, "no")
+    assert handoff["text"].startswith("I'm bringing in")
+    note = await handoff_note(api, agent_token, first["conversation_id"])
+    assert "two answers in a row did not help" in note["text"]
+    await visitor.close()
+
+
+async def test_unanswered_questions_are_listed_for_agents(api: Api, tenant: Tenant) -> None:
+    agent_token = await import_shop(api, tenant)
+    for text in ("do you sell garden furniture", "any garden furniture for sale?"):
+        _, visitor = await api.visitor(tenant)
+        reply = await ask(visitor, text)
+        assert reply["text"].startswith("I'm bringing in")
+        await visitor.close()
+    groups = (await api.get("/v1/kb/unanswered", agent_token)).json()["groups"]
+    assert groups[0]["count"] == 2 and "furniture" in groups[0]["representative"]
+
+
+async def test_articles_rest_history_render_and_public_search(api: Api, tenant: Tenant) -> None:
+    token = await api.agent_token(tenant)
+    created = await api.http.post("/v1/kb/articles", headers=auth(token), json={
+        "id": "gift-wrap", "title": "Gift wrapping", "body": "We wrap for **$3**. <script>alert(1)</script>",
+        "locale": "en", "category": "orders", "phrasings": ["can you wrap my present"], "status": "draft"})
+    assert created.status_code == 201, created.text
+    article = created.json()
+    assert article["version"] == 1
+    assert "<strong>$3</strong>" in article["body_html"] and "<script>" not in article["body_html"]
+    site = f"site_key={tenant.site_key}"
+    # a draft is invisible to visitors
+    assert (await api.http.get(f"/v1/kb/public/search?q=gift+wrapping&{site}")).json()["results"] == []
+    edit = {k: article[k] for k in ("title", "body", "locale", "category", "phrasings")}
+    published = await api.http.put("/v1/kb/articles/gift-wrap", headers=auth(token),
+                                   json={**edit, "status": "published", "version": 1})
+    assert published.status_code == 200 and published.json()["version"] == 2
+    stale = await api.http.put("/v1/kb/articles/gift-wrap", headers=auth(token),
+                               json={**edit, "status": "draft", "version": 1})
+    assert stale.status_code == 409 and stale.json()["error"]["code"] == "article_changed"
+    history = (await api.get("/v1/kb/articles/gift-wrap/history", token)).json()["versions"]
+    assert [v["version"] for v in history] == [2, 1]
+    found = (await api.http.get(f"/v1/kb/public/search?q=wrap+my+present&{site}")).json()["results"]
+    assert found[0]["id"] == "gift-wrap"
+    visitor_token = await api.visitor_token(tenant)
+    faq = await api.get("/v1/kb/public/articles", visitor_token)
+    assert [a["id"] for a in faq.json()["articles"]] == ["gift-wrap"]
+    one = (await api.get("/v1/kb/public/articles/gift-wrap", visitor_token)).json()
+    assert "&lt;script&gt;" in one["body_html"]
+    assert (await api.get("/v1/kb/articles", visitor_token)).status_code == 403
+    # export as Markdown, delete, import the files back
+    files = (await api.get("/v1/kb/export?format=markdown", token)).json()["files"]
+    assert files[0]["name"] == "en/gift-wrap.md" and files[0]["content"].startswith("---\nid: gift-wrap")
+    assert (await api.http.delete("/v1/kb/articles/gift-wrap", headers=auth(token))).status_code == 204
+    assert (await api.get("/v1/kb/public/articles/gift-wrap", visitor_token)).status_code == 404
+    back = await api.http.post("/v1/kb/import", headers=auth(token), json={"format": "markdown", "files": files})
+    assert back.json() == {"created": 1, "updated": 0}
+    assert (await api.get("/v1/kb/public/articles/gift-wrap", visitor_token)).status_code == 200
+
+
+async def test_another_tenants_articles_stay_invisible(api: Api, make_tenant: Any) -> None:
+    owner, other = make_tenant(), make_tenant()
+    await import_shop(api, owner)
+    results = (await api.http.get(f"/v1/kb/public/search?q=refund&site_key={other.site_key}")).json()["results"]
+    assert results == []
+    assert (await api.get("/v1/kb/articles/refund-time.en", await api.agent_token(other))).status_code == 404

@@ -1,0 +1,230 @@
+"""The bot in the chat, with in-memory fakes: answers, clarifies, hands over, feedback,
+webhooks, unanswered questions, and the knowledge base's CRUD rules."""
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+
+from chalicelib.domain.clock import FixedClock
+from chalicelib.domain.errors import ArticleChanged, Forbidden, InvalidFrame
+from chalicelib.domain.knowledge import BotSettings, Webhook
+from chalicelib.domain.model import Connection, Identity, Role, Tenant
+from chalicelib.services.knowledge import ArticleFields
+from tests.fakes import build_services
+from tests.fakes_kb import BotWorld, failing_webhook, with_bot
+from tests.kb_eval import load_articles
+
+
+@dataclass
+class Scene:
+    kb: BotWorld
+    tenant: Tenant
+    agent: Identity
+    tab: Connection
+    ann: Connection
+    _n: int = 0
+
+    def say(self, text: str) -> None:
+        self._n += 1
+        self.kb.world.send(self.tab, {"action": "message.send", "client_msg_id": f"v{self._n}", "text": text})
+
+    def bot_messages(self, who: Connection | None = None) -> list[dict[str, Any]]:
+        frames = self.kb.world.gateway.frames((who or self.tab).connection_id, "message.new")
+        return [f["message"] for f in frames if f["message"]["sender_role"] == "bot"]
+
+    def prompts(self) -> list[dict[str, Any]]:
+        return self.kb.world.gateway.frames(self.tab.connection_id, "bot.prompt")
+
+    @property
+    def conversation_id(self) -> str:
+        visitor = self.kb.world.visitor_repo.get(self.tenant.tenant_id, self.tab.principal_id)
+        assert visitor is not None and visitor.open_conversation_id
+        return visitor.open_conversation_id
+
+    def state(self) -> Any:
+        return self.kb.repo.state(self.tenant.tenant_id, self.conversation_id)
+
+
+@pytest.fixture
+def scene() -> Scene:
+    world = build_services(FixedClock())
+    kb = with_bot(world)
+    tenant = world.add_tenant()
+    agent = world.add_agent(tenant, "Ann")
+    identity = Identity(tenant.tenant_id, Role.AGENT, agent.agent_id, "Ann")
+    for a in load_articles():
+        kb.knowledge.create(identity, ArticleFields(a["title"], a["body"], a["locale"], a["category"],
+                                                    tuple(a["phrasings"]), "published"), a["id"])
+    ann = world.connect_agent(agent, "ann")
+    tab = world.connect_visitor(world.add_visitor(tenant), "tab")
+    return Scene(kb, tenant, identity, tab, ann)
+
+
+def test_answers_in_english_and_asks_for_feedback(scene: Scene) -> None:
+    scene.say("how long does a refund take?")
+    [answer] = scene.bot_messages()
+    assert answer["text"].startswith("When will I get my refund?") and answer["text"].endswith("Did this help?")
+    assert answer["sender_name"] == "Assistant"
+    [prompt] = scene.prompts()
+    assert prompt["kind"] == "feedback" and prompt["article"]["id"] == "refund-time.en"
+    assert prompt["seq"] == answer["seq"]
+    assert scene.bot_messages(scene.ann)[0]["seq"] == answer["seq"]  # agents see the bot's part
+
+
+def test_answers_in_chinese(scene: Scene) -> None:
+    scene.say("退款要多久才能到账？")
+    [answer] = scene.bot_messages()
+    assert answer["text"].startswith("退款多久到账") and "有帮助" in answer["text"]
+    assert answer["sender_name"] == "智能助手"
+
+
+def test_feedback_yes_counts_as_self_resolved(scene: Scene) -> None:
+    scene.say("how do I reset my password")
+    seq = scene.prompts()[0]["seq"]
+    scene.kb.world.send(scene.tab, {"action": "bot.feedback", "conversation_id": scene.conversation_id,
+                                    "seq": seq, "helpful": True})
+    assert scene.state().resolved_by_bot
+    assert scene.kb.repo.counters(scene.tenant.tenant_id)["helpful"] == 1
+    assert scene.bot_messages()[-1]["text"].startswith("Glad I could help")
+
+
+def test_clarifies_when_unsure_and_answers_the_choice(scene: Scene) -> None:
+    scene.kb.repo.save_settings(BotSettings(scene.tenant.tenant_id, answer_threshold=1.0, clarify_threshold=0.2,
+                                               margin=1.0))
+    scene.say("return")
+    [question] = scene.bot_messages()
+    assert question["text"].startswith("I'm not sure which of these you mean")
+    prompt = scene.prompts()[0]
+    assert prompt["kind"] == "choose" and 2 <= len(prompt["candidates"]) <= 3
+    scene.say("1")
+    answer = scene.bot_messages()[-1]
+    assert answer["text"].startswith(prompt["candidates"][0]["title"])
+
+
+def test_talk_to_a_human_hands_over_with_a_note_for_agents(scene: Scene) -> None:
+    scene.say("where is my parcel?")
+    scene.say("I want to talk to a human")
+    visitor_side = scene.bot_messages()
+    assert visitor_side[-1]["text"].startswith("I'm bringing in a member of our team")
+    notes = [m for m in scene.bot_messages(scene.ann) if m["internal"]]
+    assert len(notes) == 1 and "asked for a person" in notes[0]["text"]
+    assert "Bot answers before: 1" in notes[0]["text"]
+    assert not any(m["internal"] for m in visitor_side)  # the note is for agents only
+    scene.say("hello? anyone?")
+    assert scene.bot_messages()[-1] == visitor_side[-1]  # after a hand-off the bot is quiet
+
+
+def test_the_handoff_button(scene: Scene) -> None:
+    scene.say("how do I track my order")
+    scene.kb.world.send(scene.tab, {"action": "bot.handoff", "conversation_id": scene.conversation_id})
+    assert scene.state().handed_off and scene.state().handoff_reason == "asked_for_human"
+
+
+@pytest.mark.parametrize("text, reason", [("I want to file a complaint about your courier", "complaint"),
+                                          ("你们太垃圾了，气死我了", "angry")])
+def test_complaints_and_anger_hand_over_and_raise_priority(scene: Scene, text: str, reason: str) -> None:
+    scene.say(text)
+    assert scene.state().handoff_reason == reason
+    assert scene.kb.priorities[scene.conversation_id] == "urgent"
+    note = [m for m in scene.bot_messages(scene.ann) if m["internal"]][0]
+    assert "priority raised to urgent" in note["text"] and "Question type: complaint" in note["text"]
+
+
+def test_two_failed_answers_hand_over(scene: Scene) -> None:
+    scene.say("how long does shipping take")
+    scene.say("no")
+    assert scene.state().failures == 1 and not scene.state().handed_off
+    scene.say("can i pay with paypal")
+    seq = scene.prompts()[-1]["seq"]
+    scene.kb.world.send(scene.tab, {"action": "bot.feedback", "conversation_id": scene.conversation_id,
+                                    "seq": seq, "helpful": False})
+    assert scene.state().handed_off and scene.state().handoff_reason == "two_failed_answers"
+
+
+def test_unanswerable_questions_hand_over_and_are_listed_grouped(scene: Scene) -> None:
+    scene.say("do you sell garden furniture?")
+    assert scene.state().handoff_reason == "no_answer"
+    world = scene.kb.world
+    for text in ("garden furniture available?", "is there a student discount"):
+        other = world.connect_visitor(world.add_visitor(scene.tenant))
+        world.send(other, {"action": "message.send", "client_msg_id": "x1", "text": text})
+    groups = scene.kb.knowledge.unanswered_groups(scene.agent)
+    counts = sorted((g.count, g.representative) for g in groups)
+    assert counts[-1][0] == 2 and "furniture" in counts[-1][1]
+    with pytest.raises(Forbidden):
+        scene.kb.knowledge.unanswered_groups(Identity(scene.tenant.tenant_id, Role.VISITOR, "v"))
+
+
+def test_the_bot_is_quiet_once_an_agent_is_engaged(scene: Scene) -> None:
+    scene.say("hello")
+    assert len(scene.bot_messages()) == 1  # the greeting
+    scene.kb.world.send(scene.ann, {"action": "message.send", "client_msg_id": "a1",
+                                    "conversation_id": scene.conversation_id, "text": "Hi, Ann here"})
+    scene.say("how long does a refund take?")
+    assert len(scene.bot_messages()) == 1
+
+
+def test_no_published_article_no_bot() -> None:
+    world = build_services(FixedClock())
+    with_bot(world)
+    tenant = world.add_tenant()
+    tab = world.connect_visitor(world.add_visitor(tenant), "tab")
+    world.send(tab, {"action": "message.send", "client_msg_id": "v1", "text": "talk to a human"})
+    assert not [f for f in world.gateway.frames("tab", "message.new")]
+
+
+def test_webhook_answers_and_its_failure_hands_over(scene: Scene) -> None:
+    hook = Webhook("order-status", r"order\s*#?\s*(\d{4,})", "https://shop.example/kefu")
+    scene.kb.repo.save_settings(BotSettings(scene.tenant.tenant_id, webhooks=[hook]))
+    scene.kb.webhooks.handler = lambda w, payload: {"reply": f"Order {payload['value']} left on Monday."}
+    scene.say("status of order #12345 please")
+    assert scene.bot_messages()[-1]["text"] == "Order 12345 left on Monday."
+    scene.kb.webhooks.handler = failing_webhook
+    scene.say("and order 99999?")
+    assert scene.state().handoff_reason == "integration_failed"
+    note = [m for m in scene.bot_messages(scene.ann) if m["internal"]][0]
+    assert "order-status: the integration answered HTTP 500" in note["text"]
+
+
+def test_parallel_handoffs_post_one_note(scene: Scene) -> None:
+    scene.say("where is my parcel")  # creates the conversation and the bot's state
+    conversation_id = scene.conversation_id
+    barrier = threading.Barrier(4)
+
+    def press() -> None:
+        barrier.wait()
+        scene.kb.world.send(scene.tab, {"action": "bot.handoff", "conversation_id": conversation_id})
+
+    threads = [threading.Thread(target=press) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len([m for m in scene.bot_messages(scene.ann) if m["internal"]]) == 1
+
+
+def test_articles_versions_and_conflicts(scene: Scene) -> None:
+    knowledge = scene.kb.knowledge
+    article = knowledge.create(scene.agent, ArticleFields("Opening hours", "9-5", "en", "general"))
+    assert article.version == 1 and article.status == "draft"
+    knowledge.update(scene.agent, article.article_id, ArticleFields("Opening hours", "9-6", "en", "general"), 1)
+    with pytest.raises(ArticleChanged):
+        knowledge.update(scene.agent, article.article_id, ArticleFields("Hours", "8-5", "en", "general"), 1)
+    assert [v.version for v in knowledge.history(scene.agent, article.article_id)] == [2, 1]
+    with pytest.raises(InvalidFrame):
+        knowledge.create(scene.agent, ArticleFields("x", "y", "fr"))
+    with pytest.raises(Forbidden):
+        knowledge.create(Identity(scene.tenant.tenant_id, Role.VISITOR, "v"), ArticleFields("x", "y"))
+    # drafts are found by agents but never by visitors or the bot
+    assert knowledge.search(scene.agent, "opening hours 9-6")[0].article.article_id == article.article_id
+    assert all(r.article.article_id != article.article_id
+               for r in knowledge.search_published(scene.tenant.tenant_id, "opening hours 9-6"))
+
+
+def test_other_tenants_articles_are_invisible(scene: Scene) -> None:
+    other = scene.kb.world.add_tenant("Other")
+    assert scene.kb.knowledge.search_published(other.tenant_id, "refund") == []
+    assert scene.kb.knowledge.articles(Identity(other.tenant_id, Role.AGENT, "x")) == []
