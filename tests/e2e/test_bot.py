@@ -135,6 +135,15 @@ async def test_a_chinese_complaint_raises_priority(api: Api, tenant: Tenant) -> 
     assert "priority raised to urgent" in note["text"] and "Question type: complaint" in note["text"]
     item = ConversationItem.get(tenant.tenant_id, reply["conversation_id"], consistent_read=True)
     assert item.priority == "urgent"
+    # ... and opens an urgent complaint ticket with the transcript (the ticket system's E4 hook)
+    import asyncio
+
+    for _ in range(50):
+        tickets = (await api.get("/v1/tickets?priority=urgent", agent_token)).json()["tickets"]
+        if tickets:
+            break
+        await asyncio.sleep(0.1)
+    assert [t["type"] for t in tickets] == ["complaint"]
     await visitor.close()
 
 
