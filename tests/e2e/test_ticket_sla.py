@@ -16,6 +16,8 @@ from chalicelib.domain.model import Identity, Role
 from chalicelib.domain.sla import Priority
 from chalicelib.domain.tickets import Requester, TicketChanges, TicketStatus
 
+pytestmark = pytest.mark.slow  # real Wait states: seconds per test
+
 FAST = {"targets": {"normal": {"first_response_ms": 2000, "next_response_ms": 2000, "resolution_ms": 600_000},
                     "high": {"first_response_ms": 2000, "next_response_ms": 2000, "resolution_ms": 600_000}},
         "ladder": [{"action": "notify_assignee", "after_ms": 0}, {"action": "raise_priority", "after_ms": 1000},
