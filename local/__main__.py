@@ -29,6 +29,10 @@ def main() -> None:
                       "30 s after start, then the SLA timer escalates it every 10 s.",
                   f"  watch it at {stack.url}/console/tickets.html (after signing in at the console);",
                   f"  mails that would have been sent: {stack.url}/_local/mails"]
+    if demo.get("kb_articles"):
+        lines += ["", f"The demo shop's bot answers from {demo['kb_articles']} articles (English and Chinese) while no "
+                      "agent has the conversation: ask the widget e.g. \"how long does a refund take?\", "
+                      "\"退款多久到账\", \"where is order 12345?\", or \"talk to a human\"."]
     lines += ["", "Embed on a page:",
               f'  <script src="{stack.url}/widget/widget.js" data-site-key="{demo["site_key"]}" async></script>',
               "", "Press Ctrl+C to stop."]

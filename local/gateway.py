@@ -27,6 +27,8 @@ from starlette.routing import Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
+from .demo_integrations import order_status
+
 ROOT = Path(__file__).resolve().parent.parent
 STAGE = "local"
 API_ID = "kefulocal"
@@ -298,6 +300,7 @@ def build_asgi(gateway: LocalGateway, stats: Callable[[], dict[str, Any]],
         Route("/_local/demo", local_demo),
         Route("/_local/drop-connections", drop, methods=["POST"]),
         Route("/_local/mails", local_mails),
+        Route("/_local/order-status", order_status, methods=["POST"]),  # the demo bot's webhook
         Route("/_aws/ws/@connections/{connection_id:path}", gateway.connections_api,
               methods=["GET", "POST", "DELETE"]),
         WebSocketRoute("/ws", gateway.websocket),

@@ -4,6 +4,7 @@ from __future__ import annotations
 import secrets
 import time
 from dataclasses import dataclass
+from pathlib import Path
 
 from chalicelib.adapters.repositories import DynamoAgents, DynamoTenants
 from chalicelib.adapters.security import ScryptHasher
@@ -76,6 +77,33 @@ def seed_ticket_demo(tenant_id: str, assignee_id: str, supervisor_id: str) -> in
                             description="Order 1042 was due last week. (A demo ticket: nobody answers it, so "
                                         "its SLA timer escalates it.)")
     return int(ticket.number)
+
+
+DEMO_KB = Path(__file__).resolve().parent.parent / "tests" / "data" / "kb"
+# Order numbers in English or Chinese: "order 12345", "order #12345", "订单号 12345".
+ORDER_PATTERN = r"(?:order|订单)\s*(?:number|no\.?|号)?\s*[#:：]?\s*(\d{4,})"
+
+
+def seed_knowledge_demo(tenant_id: str, agent_id: str, base_url: str) -> int:
+    """The demo shop's knowledge base (the bot's evaluation articles, English and Chinese,
+    published) and an order-status webhook on the local gateway. Returns the article count."""
+    import json
+
+    from chalicelib import bootstrap
+    from chalicelib.domain.model import Identity, Role
+    from chalicelib.services.knowledge import ArticleFields
+
+    agent = Identity(tenant_id, Role.AGENT, agent_id, "Seed")
+    items = []
+    for locale in ("en", "zh"):
+        for raw in json.loads((DEMO_KB / f"articles_{locale}.json").read_text(encoding="utf-8")):
+            items.append((f"{raw['topic']}.{locale}", ArticleFields(raw["title"], raw["body"], locale, raw["category"],
+                                                                    tuple(raw["phrasings"]), "published")))
+    services = bootstrap.services()
+    services.knowledge.import_articles(agent, items)
+    services.bot.save_settings(agent, {"webhooks": [
+        {"name": "order-status", "pattern": ORDER_PATTERN, "url": f"{base_url}/_local/order-status"}]})
+    return len(items)
 
 
 def main(argv: list[str] | None = None) -> int:

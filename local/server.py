@@ -107,6 +107,10 @@ class LocalStack:
 
             self.demo["demo_ticket"] = seed_ticket_demo(seeded.tenant_id, seeded.agents[0]["agent_id"],
                                                         seeded.agents[-1]["agent_id"])
+            from .seed import seed_knowledge_demo
+
+            self.demo["kb_articles"] = seed_knowledge_demo(seeded.tenant_id, seeded.agents[0]["agent_id"],
+                                                           f"http://127.0.0.1:{self.port}")
         self.gateway = LocalGateway()
         self.gateway.host = f"127.0.0.1:{self.port}"
         self.asgi = build_asgi(self.gateway, self.moto.stats.snapshot, self.moto.stats.reset, self.demo,

@@ -17,6 +17,7 @@ links). The file format is Markdown with a small front matter:
 """
 from __future__ import annotations
 
+import re
 from functools import lru_cache
 from typing import Any
 
@@ -35,6 +36,23 @@ def _renderer() -> Any:
 def render_markdown(text: str) -> str:
     """HTML for an article body; raw HTML in `text` is escaped, unsafe links are not linked."""
     return str(_renderer().render(text))
+
+
+_LINK = re.compile(r"!?\[([^\]]*)\]\(([^)\s]+)[^)]*\)")
+_EMPHASIS = re.compile(r"(\*\*|__|\*|~~|`)(?=\S)(.+?)(?<=\S)\1")
+_HEADING = re.compile(r"^\s{0,3}#{1,6}\s+", re.MULTILINE)
+_QUOTE = re.compile(r"^\s{0,3}>\s?", re.MULTILINE)
+
+
+def markdown_to_text(text: str) -> str:
+    """A chat-message version of an article body: emphasis, headings and quote marks
+    dropped, links written as "text (url)"; lists and line breaks kept."""
+    text = _LINK.sub(lambda m: m.group(1) if m.group(1) == m.group(2) else f"{m.group(1)} ({m.group(2)})", text)
+    text = _HEADING.sub("", text)
+    text = _QUOTE.sub("", text)
+    for _ in range(2):  # nested emphasis (***bold italic***)
+        text = _EMPHASIS.sub(r"\2", text)
+    return text.strip()
 
 
 def _plain(value: str) -> str:

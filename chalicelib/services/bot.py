@@ -269,7 +269,9 @@ class BotService:
         state.locale = article.locale
         if not self._save(state):
             return False
-        text = f"{article.title}\n\n{article.body.strip()}\n\n{TEXT[article.locale]['helpful']}"
+        from ..kb.markdown import markdown_to_text
+
+        text = f"{article.title}\n\n{markdown_to_text(article.body)}\n\n{TEXT[article.locale]['helpful']}"
         seq = self._post(conversation, text, article.locale)
         state.last_answer_seq = seq
         self._save(state)  # best effort: feedback by frame names this seq

@@ -28,6 +28,7 @@ if TYPE_CHECKING:  # the ranking code loads with the first search, not with the 
 ARTICLE_ID = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
 MAX_ARTICLES = 2000
 MAX_PHRASINGS = 30
+SUGGESTION_CONFIDENCE = 0.3
 
 
 @dataclass(frozen=True)
@@ -206,10 +207,13 @@ class KnowledgeService:
 
     def search_published(self, tenant_id: str, query: str, locale: str | None = None,
                          limit: int = 5) -> list[SearchResult]:
-        """Visitors' search (and the widget's "did you mean"): published articles only."""
+        """Visitors' search (and the widget's "did you mean"): published articles only, and
+        only those covering a fair share of the query (weaker ones would be noise)."""
         index = self.index(tenant_id)
         results = []
         for hit in index.search(query, locale=locale, limit=limit):
+            if hit.confidence < SUGGESTION_CONFIDENCE:
+                continue
             article = self._articles.get(tenant_id, hit.doc_id)
             if article is not None and article.published:
                 results.append(SearchResult(article, hit.score, hit.confidence))

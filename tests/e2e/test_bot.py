@@ -219,3 +219,26 @@ async def test_another_tenants_articles_stay_invisible(api: Api, make_tenant: An
     results = (await api.http.get(f"/v1/kb/public/search?q=refund&site_key={other.site_key}")).json()["results"]
     assert results == []
     assert (await api.get("/v1/kb/articles/refund-time.en", await api.agent_token(other))).status_code == 404
+
+
+async def test_order_status_webhook_answers_and_its_failure_hands_over(api: Api, tenant: Tenant) -> None:
+    """The real HTTP webhook client against the local gateway's pretend shop backend
+    (`/_local/order-status`: orders ending in 0 are unknown → 404)."""
+    from local.seed import ORDER_PATTERN
+
+    agent_token = await import_shop(api, tenant)
+    response = await api.http.put("/v1/kb/bot", headers=auth(agent_token), json={"webhooks": [
+        {"name": "order-status", "pattern": ORDER_PATTERN, "url": f"{api.base_url}/_local/order-status",
+         "secret": "s3cret"}]})
+    assert response.status_code == 200, response.text
+    assert response.json()["webhooks"][0]["name"] == "order-status"
+    _, visitor = await api.visitor(tenant)
+    found = await ask(visitor, "where is my order #12345?")
+    assert found["text"].startswith("Order 12345 shipped")
+    zh = await ask(visitor, "订单号 23456 到哪了")
+    assert zh["text"].startswith("订单 23456 已于")
+    failed = await ask(visitor, "and order 99990?")
+    assert failed["text"].startswith("I'm bringing in")
+    note = await handoff_note(api, agent_token, found["conversation_id"])
+    assert "a site integration failed" in note["text"] and "HTTP 404" in note["text"]
+    await visitor.close()
