@@ -104,7 +104,9 @@ def demo_tenant(stack: Any) -> Any:
 def chromium() -> Iterator[Any]:
     if not Path(CHROMIUM).exists():
         pytest.skip(f"Debian's chromium is not installed ({CHROMIUM}); run `make browser`")
-    from playwright.sync_api import sync_playwright
+    from playwright.sync_api import expect, sync_playwright
+
+    expect.set_options(timeout=TIMEOUT_MS)  # 5 s by default: too tight on a busy 2-core machine
 
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
