@@ -771,4 +771,11 @@
   setLocale(locale);
   autosize();
   toHost('ready', {});
+  // The extension point widget/bot.js uses (the knowledge base's buttons, suggestions and FAQ).
+  window.kefuFrame = {
+    on: (action, handler) => fromServer.set(action, handler),
+    send,
+    say: (text) => enqueue({ text }),
+    state: () => ({ session, conv, locale, apiUrl: cfg && cfg.apiUrl, online: welcomed }),
+  };
 })();

@@ -1,0 +1,63 @@
+"""The bot and the knowledge base in the widget (headless Chromium): "did you mean"
+suggestions while typing, the FAQ browser, the answer's "did this help?" buttons and the
+"talk to a person" button."""
+from __future__ import annotations
+
+import pytest
+
+from tests.kb_eval import load_articles
+
+from .conftest import agent_token, http_json
+
+pytestmark = pytest.mark.browser
+
+
+@pytest.fixture
+def shop(stack, tenant):
+    token = agent_token(stack, tenant.agent_email, tenant.agent_password)
+    articles = [{"id": a["id"], "title": a["title"], "body": a["body"], "locale": a["locale"],
+                 "category": a["category"], "phrasings": a["phrasings"], "status": "published"}
+                for a in load_articles() if a["locale"] == "en"]
+    status, body = http_json("POST", f"{stack.url}/v1/kb/import", {"format": "json", "articles": articles}, token)
+    assert status == 200, body
+    return tenant
+
+
+def test_suggestions_faq_answer_and_feedback(shop, visitor, artifacts):
+    visitor.goto()
+    frame = visitor.open()
+    frame.type("#input", "how long does a refund take", delay=20)
+    frame.wait_for_selector(".kb-suggest:not([hidden]) .kb-suggestion")
+    titles = frame.eval_on_selector_all(".kb-suggest .kb-suggestion", "bs => bs.map(b => b.textContent)")
+    assert titles[0] == "When will I get my refund?" and len(titles) <= 3
+    visitor.shot(artifacts, "suggestions")
+    frame.click(".kb-suggestion >> nth=0")  # the article opens in the panel, as text
+    frame.wait_for_selector(".kb-article h2")
+    assert "5 working days" in frame.inner_text(".kb-article")
+    assert frame.eval_on_selector(".kb-article", "a => a.querySelector('strong, script') === null")
+    frame.click(".kb-back")
+    frame.click(".kb-faq")  # the FAQ: published articles by category
+    frame.wait_for_selector(".kb-faq-list h3")
+    assert "Track your order" in frame.inner_text(".kb-faq-list")
+    visitor.shot(artifacts, "faq")
+    frame.click(".kb-back")
+
+    visitor.send("how long does a refund take")
+    frame.wait_for_selector("li.m.them .kb-actions .kb-chip")
+    answer = [b for b in visitor.bubbles() if not b["mine"]][-1]
+    assert answer["text"].startswith("When will I get my refund?") and "**" not in answer["text"]
+    visitor.shot(artifacts, "answer")
+    frame.click("li.m.them .kb-chip >> text=Yes")
+    visitor.wait_for_text("Glad I could help! Anything else?")
+    assert not visitor.errors
+
+
+def test_talk_to_a_person_button_hands_over(shop, visitor, artifacts):
+    visitor.goto()
+    frame = visitor.open()
+    visitor.send("where is my parcel")
+    frame.wait_for_selector("li.m.them .kb-actions .kb-chip")
+    frame.click("li.m.them .kb-chip >> text=Talk to a person")
+    visitor.wait_for_text("I'm bringing in a member of our team — they will see our conversation so far.")
+    visitor.shot(artifacts, "handoff")
+    assert not visitor.errors
