@@ -96,6 +96,7 @@ def build(settings: Settings | None = None) -> Services:
         "presence.set": workspace.set_presence,
     })
     tickets = _tickets(settings, tenants, conversations, visitors, notifier, clock)
+    chat.after_visitor_message.append(tickets.after_visitor_message)
     knowledge, bot = _knowledge_and_bot(tenants, chat, notifier, clock, tickets)
     return Services(settings=settings, auth=auth, chat=chat, visitors=visitor_service,
                     workspace=workspace, files=files, metrics=metrics, gateway=gateway, tickets=tickets,

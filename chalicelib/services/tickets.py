@@ -317,6 +317,23 @@ class TicketService:
 
         return self._retry(tenant_id, number, change)[1]
 
+    def after_visitor_message(self, connection: Any, conversation: Any, message: Any) -> None:
+        """Chat hook: the customer wrote in a conversation that became a ticket. A ticket
+        waiting on them (pending, on hold, solved) opens again and the next-response clock
+        starts; a ticket already waiting on us is left alone (no write per message)."""
+        if message.internal:
+            return
+        number = self._tickets.by_conversation(conversation.tenant_id, conversation.conversation_id)
+        if number is None:
+            return
+        ticket = self._tickets.get(conversation.tenant_id, number)
+        if ticket is None or ticket.status is TicketStatus.CLOSED:
+            return
+        if ticket.status.clock_runs and ticket.awaiting_since is not None:
+            return
+        text = message.text.strip() or (f"[{message.attachment.name}]" if message.attachment else "")
+        self.customer_message(conversation.tenant_id, number, text[:MAX_NOTE_CHARS] or "(message)")
+
     def escalate_now(self, tenant_id: str, number: int, reason: str) -> Ticket:
         """A complaint or angry message: urgent, and the ladder's first rung at once."""
 

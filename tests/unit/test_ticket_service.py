@@ -268,3 +268,23 @@ def test_a_complaint_in_a_conversation_opens_an_urgent_ticket_that_escalates_at_
     assert w["service"].get(w["ann"], ticket.number)[0].escalation_step == 1
     again = w["service"].complaint(w["tenant"].tenant_id, conversation_id, "still angry")
     assert again.number == ticket.number
+
+
+def test_the_customer_writing_in_the_chat_reopens_a_pending_ticket(world: dict[str, Any]) -> None:
+    w, s = world, world["s"]
+    s.chat.after_visitor_message.append(w["service"].after_visitor_message)  # as bootstrap wires it
+    visitor = s.add_visitor(w["tenant"])
+    conn = s.connect_visitor(visitor)
+    s.send(conn, {"action": "message.send", "client_msg_id": "m1", "text": "Parcel 9 is lost"})
+    conversation_id = s.visitor_repo.get(w["tenant"].tenant_id, visitor.visitor_id).open_conversation_id
+    t = w["service"].from_conversation(w["ann"], conversation_id, None, "logistics", Priority.NORMAL)
+    t = w["service"].reply(w["ann"], t.number, "Which address?")
+    t = w["service"].update(w["ann"], t.number, TicketChanges(status=TicketStatus.PENDING), t.version)
+    s.clock.advance(MINUTE_MS)
+    s.send(conn, {"action": "message.send", "client_msg_id": "m2", "text": "12 Long Road"})
+    after, timeline = w["service"].get(w["ann"], t.number)
+    assert after.status is TicketStatus.OPEN
+    assert after.deadlines.next_response_due == s.clock.now_ms() + 20 * MINUTE_MS
+    assert timeline[-1].kind == "customer_message" and timeline[-1].data["text"] == "12 Long Road"
+    s.send(conn, {"action": "message.send", "client_msg_id": "m3", "text": "Thanks"})
+    assert w["service"].get(w["ann"], t.number)[0].version == after.version  # already waiting: no write
