@@ -32,7 +32,8 @@ def main() -> None:
     if demo.get("kb_articles"):
         lines += ["", f"The demo shop's bot answers from {demo['kb_articles']} articles (English and Chinese) while no "
                       "agent has the conversation: ask the widget e.g. \"how long does a refund take?\", "
-                      "\"退款多久到账\", \"where is order 12345?\", or \"talk to a human\"."]
+                      "\"退款多久到账\", \"where is order 12345?\", or \"talk to a human\".",
+                  f"  edit its articles and see unanswered questions at {stack.url}/console/kb.html"]
     lines += ["", "Embed on a page:",
               f'  <script src="{stack.url}/widget/widget.js" data-site-key="{demo["site_key"]}" async></script>',
               "", "Press Ctrl+C to stop."]

@@ -1,0 +1,213 @@
+// The knowledge-base workbench (kb.html): search and edit articles (versions, history,
+// publish), a text preview, JSON export, and the questions the bot could not answer,
+// grouped, each one click away from a new article. Uses the console's session (signed in
+// at index.html) and REST client. Everything from the server is rendered as text (dom.js's h()).
+import { Api, ApiError } from "./api.js";
+import { h, mount } from "./dom.js";
+
+const SESSION_KEY = "kefu.console.session";
+const meta = (name) => document.querySelector(`meta[name="${name}"]`)?.content?.trim() || "";
+const apiBase = meta("kefu-api-url") || window.location.origin;
+const root = document.getElementById("kb");
+const state = { tab: "articles", query: "", articles: [], selected: null, article: null, history: [], banner: "" };
+let session = null;
+
+function readSession() {
+  try {
+    const saved = JSON.parse(localStorage.getItem(SESSION_KEY) || "null");
+    return saved?.token && (!saved.expires_at || Date.now() < saved.expires_at) ? saved : null;
+  } catch {
+    return null;
+  }
+}
+
+const api = new Api(apiBase, () => session?.token || null, () => signedOut());
+
+function signedOut() {
+  session = null;
+  mount(root, h("div", { class: "tk-pad" },
+    h("p", { text: "Sign in to the console first, then come back to the knowledge base." }),
+    h("a", { class: "btn btn-primary", href: "./", text: "Open the console" })));
+}
+
+const when = (ms) => new Date(ms).toLocaleString();
+
+// ------------------------------------------------------------------ articles
+
+async function loadList() {
+  if (state.query.trim()) {
+    const body = await api.request("GET", `/v1/kb/search?limit=20&q=${encodeURIComponent(state.query.trim())}`);
+    state.articles = body.results;
+  } else {
+    state.articles = (await api.request("GET", "/v1/kb/articles")).articles;
+  }
+  renderList();
+}
+
+async function select(id) {
+  state.selected = id;
+  state.banner = "";
+  if (id === null) {
+    state.article = { id: "", title: "", body: "", locale: "en", category: "", phrasings: [], status: "draft", version: 0 };
+    state.history = [];
+  } else {
+    state.article = await api.request("GET", `/v1/kb/articles/${encodeURIComponent(id)}`);
+    state.history = (await api.request("GET", `/v1/kb/articles/${encodeURIComponent(id)}/history`)).versions;
+  }
+  renderList();
+  renderDetail();
+}
+
+function renderList() {
+  const list = root.querySelector(".tk-list");
+  if (!list) return;
+  mount(list, state.articles.length ? state.articles.map((a) => h("div", {
+    class: "tk-row", role: "option", "aria-selected": String(a.id === state.selected), dataset: { id: a.id },
+    on: { click: () => select(a.id) },
+  },
+  h("span", { class: "tk-num", text: a.locale }),
+  h("span", { class: "tk-subject", text: a.title }),
+  h("span", { class: `tk-pill${a.status === "draft" ? " soon" : ""}`, text: a.status }),
+  h("span", { class: "tk-meta" }, h("span", { text: a.category || "no category" }),
+    a.confidence !== undefined ? h("span", { text: `match ${Math.round(a.confidence * 100)}%` }) : null,
+    a.snippet ? h("span", { text: a.snippet }) : null)))
+    : h("p", { class: "muted tk-pad", text: "No articles." }));
+}
+
+/** The rendered body as text paragraphs (the API's HTML is parsed, never inserted). */
+function preview(bodyHtml) {
+  const doc = new DOMParser().parseFromString(bodyHtml || "", "text/html");
+  const blocks = [...doc.body.querySelectorAll("p, li, h1, h2, h3, pre, td")]
+    .filter((b) => !(b.closest("li") && b.tagName !== "LI"))
+    .map((b) => h("p", { text: (b.tagName === "LI" ? "• " : "") + b.textContent.trim() }));
+  return h("div", { class: "kb-preview", "aria-label": "Preview" }, blocks);
+}
+
+function renderDetail() {
+  const pane = root.querySelector(".tk-detail");
+  if (!pane) return;
+  const a = state.article;
+  if (!a) {
+    mount(pane, h("p", { class: "muted", text: "Pick an article, search, or create one." }));
+    return;
+  }
+  const select_ = (name, values, current) => h("select", { class: "select", name },
+    values.map((v) => h("option", { value: v, selected: v === current, text: v })));
+  const form = h("form", { class: "kb-editor", on: { submit: (event) => { event.preventDefault(); save(form); } } },
+    state.banner ? h("div", { class: "tk-banner", role: "status", text: state.banner }) : null,
+    a.version ? h("p", { class: "muted", text: `${a.id} · version ${a.version} · saved ${when(a.updated_at)}` })
+      : h("label", {}, "Id (optional: letters, digits, . _ -)", h("input", { class: "input", name: "id", value: "" })),
+    h("label", {}, "Title", h("input", { class: "input", name: "title", value: a.title, required: true, maxlength: "300" })),
+    h("div", { class: "kb-row3" },
+      h("label", {}, "Locale", select_("locale", ["en", "zh"], a.locale)),
+      h("label", {}, "Category", h("input", { class: "input", name: "category", value: a.category, maxlength: "60" })),
+      h("label", {}, "Status", select_("status", ["draft", "published"], a.status))),
+    h("label", {}, "Other ways visitors ask it (one per line)",
+      h("textarea", { class: "input", name: "phrasings", value: (a.phrasings || []).join("\n") })),
+    h("label", {}, "Answer (Markdown)", h("textarea", { class: "input", name: "body", value: a.body })),
+    h("div", { class: "tk-actions" },
+      h("button", { class: "btn btn-primary", type: "submit", text: a.version ? "Save new version" : "Create" }),
+      a.version ? h("button", { class: "btn btn-ghost", type: "button", text: "Delete", on: { click: () => remove(a.id) } }) : null));
+  mount(pane, form,
+    a.body_html ? [h("h3", { text: "Preview" }), preview(a.body_html)] : null,
+    state.history.length ? [h("h3", { text: "History" }), h("ul", { class: "kb-history" },
+      state.history.map((v) => h("li", { text: `v${v.version} · ${v.status} · ${when(v.edited_at)} · ${v.edited_by} · ${v.title}` })))] : null);
+}
+
+async function save(form) {
+  const data = new FormData(form);
+  const body = {
+    title: data.get("title"), body: data.get("body"), locale: data.get("locale"), category: data.get("category"),
+    status: data.get("status"),
+    phrasings: String(data.get("phrasings") || "").split("\n").map((p) => p.trim()).filter(Boolean),
+  };
+  try {
+    if (state.article.version) {
+      state.article = await api.request("PUT", `/v1/kb/articles/${encodeURIComponent(state.article.id)}`,
+        { ...body, version: state.article.version });
+    } else {
+      const id = String(data.get("id") || "").trim();
+      state.article = await api.request("POST", "/v1/kb/articles", id ? { ...body, id } : body);
+    }
+    state.banner = "Saved.";
+    await select(state.article.id);
+    state.banner = "Saved.";
+    renderDetail();
+    await loadList();
+  } catch (error) {
+    if (error instanceof ApiError && error.code === "article_changed") {
+      await select(state.article.id);
+      state.banner = "Someone saved this article meanwhile: here is their version. Your edit was not saved.";
+    } else {
+      state.banner = error.message;
+    }
+    renderDetail();
+  }
+}
+
+async function remove(id) {
+  if (!window.confirm("Delete this article?")) return;
+  await api.request("DELETE", `/v1/kb/articles/${encodeURIComponent(id)}`);
+  state.article = null;
+  state.selected = null;
+  renderDetail();
+  await loadList();
+}
+
+async function exportJson() {
+  const body = await api.request("GET", "/v1/kb/export?format=json");
+  const blob = new Blob([JSON.stringify(body, null, 2)], { type: "application/json" });
+  const link = h("a", { href: URL.createObjectURL(blob), download: "knowledge-base.json" });
+  link.click();
+  URL.revokeObjectURL(link.href);
+}
+
+// ------------------------------------------------------------------ unanswered questions
+
+async function showUnanswered() {
+  const body = await api.request("GET", "/v1/kb/unanswered");
+  const pane = root.querySelector(".tk-detail");
+  const counters = Object.entries(body.counters).sort();
+  mount(pane,
+    h("h2", { text: "Questions the bot could not answer" }),
+    h("div", { class: "kb-counters" }, counters.map(([k, v]) => h("span", { class: "tk-pill", text: `${k.replaceAll("_", " ")}: ${v}` }))),
+    body.groups.length ? body.groups.map((g) => h("div", { class: "kb-group" },
+      h("strong", { text: `${g.count} × ${g.representative}` }),
+      h("ul", {}, g.questions.slice(0, 5).map((q) => h("li", { text: `${q.text} (${when(q.created_at)})` }))),
+      h("button", { class: "btn btn-ghost", type: "button", text: "Write an article for this", on: { click: () => {
+        state.article = { id: "", title: g.representative, body: "", locale: g.locale === "zh" ? "zh" : "en", category: "",
+          phrasings: g.questions.map((q) => q.text).slice(0, 10), status: "draft", version: 0 };
+        state.history = [];
+        state.selected = null;
+        renderDetail();
+      } } })))
+      : h("p", { class: "muted", text: "None yet." }));
+}
+
+// ------------------------------------------------------------------ start
+
+function start() {
+  session = readSession();
+  if (!session) {
+    signedOut();
+    return;
+  }
+  let timer = 0;
+  mount(root,
+    h("header", { class: "tk-header" },
+      h("h1", { text: "Knowledge base" }),
+      h("input", { class: "input kb-search", type: "search", placeholder: "Search articles…", "aria-label": "Search articles",
+        on: { input: (event) => { clearTimeout(timer); state.query = event.target.value; timer = setTimeout(() => loadList(), 250); } } }),
+      h("button", { class: "btn btn-primary", type: "button", text: "New article", on: { click: () => select(null) } }),
+      h("button", { class: "tk-chip", type: "button", text: "Unanswered questions", on: { click: () => showUnanswered() } }),
+      h("button", { class: "tk-chip", type: "button", text: "Export JSON", on: { click: () => exportJson() } }),
+      h("span", { class: "tk-spacer" }),
+      h("a", { class: "btn btn-ghost", href: "./", text: "Chats" })),
+    h("div", { class: "tk-body" },
+      h("div", { class: "tk-list", role: "listbox", "aria-label": "Articles" }),
+      h("section", { class: "tk-detail", "aria-live": "polite" })));
+  renderDetail();
+  loadList().catch((error) => { state.banner = error.message; renderDetail(); });
+}
+
+start();

@@ -1,0 +1,65 @@
+"""The knowledge-base workbench (/console/kb.html) in headless Chromium: write and publish
+an article (HTML in it stays text), a new version with its history, search, a stale save
+reloaded instead of overwriting, and the bot's unanswered questions turned into a draft."""
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from playwright.sync_api import expect
+
+from .conftest import TenantInfo, http_json
+from .test_tickets_page import _signed_in_page
+
+pytestmark = pytest.mark.browser
+XSS = "<img src=x onerror=alert(1)>"
+
+
+def test_write_publish_edit_search_and_history(chromium: Any, stack: Any, tenant: TenantInfo) -> None:
+    page, token = _signed_in_page(chromium, stack, tenant)
+    dialogs: list[str] = []
+    page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+    page.goto(f"{stack.url}/console/kb.html")
+    expect(page.get_by_text("No articles.")).to_be_visible()
+    page.get_by_role("button", name="New article").click()
+    page.fill("input[name=id]", "gift-wrap")
+    page.fill("input[name=title]", "Gift wrapping " + XSS)
+    page.fill("input[name=category]", "orders")
+    page.select_option("select[name=status]", "published")
+    page.fill("textarea[name=phrasings]", "can you wrap my present\nis gift wrap available")
+    page.fill("textarea[name=body]", "We wrap any order for **$3**. " + XSS)
+    page.get_by_role("button", name="Create").click()
+    expect(page.locator(".kb-preview")).to_contain_text("We wrap any order for $3. " + XSS)
+    expect(page.locator(".tk-row", has_text="Gift wrapping")).to_be_visible()
+    page.fill("textarea[name=body]", "We wrap any order for $4.")
+    page.get_by_role("button", name="Save new version").click()
+    expect(page.locator(".kb-history li")).to_have_count(2)
+    expect(page.locator(".kb-editor")).to_contain_text("version 2")
+    page.fill(".kb-search", "wrap my present")
+    expect(page.locator(".tk-row .tk-meta", has_text="match")).to_be_visible()
+    # someone else saves version 3; our save from version 2 is refused and the page reloads it
+    status, article = http_json("GET", f"{stack.url}/v1/kb/articles/gift-wrap", token=token)
+    edit = {k: article[k] for k in ("title", "body", "locale", "category", "phrasings", "status")}
+    status, _ = http_json("PUT", f"{stack.url}/v1/kb/articles/gift-wrap", {**edit, "body": "theirs", "version": 2}, token)
+    assert status == 200
+    page.fill("textarea[name=body]", "mine")
+    page.get_by_role("button", name="Save new version").click()
+    expect(page.locator(".tk-banner")).to_contain_text("Someone saved this article meanwhile")
+    expect(page.locator("textarea[name=body]")).to_have_value("theirs")
+    assert dialogs == [] and page.locator("img").count() == 0
+
+
+def test_unanswered_questions_become_a_draft(chromium: Any, stack: Any, tenant: TenantInfo) -> None:
+    from chalicelib import bootstrap
+    from chalicelib.domain.knowledge import UnansweredQuestion
+
+    repo = bootstrap.services().knowledge._bot
+    for i, text in enumerate(["do you sell garden furniture", "garden furniture?"]):
+        repo.add_unanswered(UnansweredQuestion(tenant.tenant_id, f"q_{i}", text, "en", "c_x", "no_answer", 1000 + i))
+    page, _token = _signed_in_page(chromium, stack, tenant)
+    page.goto(f"{stack.url}/console/kb.html")
+    page.get_by_role("button", name="Unanswered questions").click()
+    group = page.locator(".kb-group").first
+    expect(group).to_contain_text("2 ×")
+    group.get_by_role("button", name="Write an article for this").click()
+    expect(page.locator("textarea[name=phrasings]")).to_have_value("garden furniture?\ndo you sell garden furniture")
