@@ -97,6 +97,7 @@ def build(settings: Settings | None = None) -> Services:
     })
     tickets = _tickets(settings, tenants, conversations, visitors, notifier, clock)
     chat.after_visitor_message.append(tickets.after_visitor_message)
+    chat.after_agent_message.append(tickets.after_agent_message)
     knowledge, bot = _knowledge_and_bot(tenants, chat, notifier, clock, tickets)
     return Services(settings=settings, auth=auth, chat=chat, visitors=visitor_service,
                     workspace=workspace, files=files, metrics=metrics, gateway=gateway, tickets=tickets,

@@ -106,6 +106,7 @@ class ChatService:
         # Frames other services answer (page.view, identify, presence.set): action → handler.
         self.frame_handlers: dict[str, FrameHandler] = {}
         self.after_visitor_message: list[MessageHook] = []
+        self.after_agent_message: list[MessageHook] = []  # e.g. a reply that meets a ticket's SLA
         # Connections never change after $connect, so a warm Lambda keeps them.
         self._connection_cache: OrderedDict[str, Connection] = OrderedDict()
         notifier.on_gone.append(lambda connection_id: self._connection_cache.pop(connection_id, None))
@@ -290,12 +291,12 @@ class ChatService:
             p.MessageNew(conversation_id=conversation.conversation_id, message=self.message_out(message)),
             conversation,
         )
-        if connection.role is Role.VISITOR:
-            for hook in self.after_visitor_message:
-                try:
-                    hook(connection, conversation, message)
-                except Exception:  # the message is stored and delivered; a hook's failure must not undo that
-                    log.exception("after_visitor_message hook failed")
+        hooks = self.after_visitor_message if connection.role is Role.VISITOR else self.after_agent_message
+        for hook in hooks:
+            try:
+                hook(connection, conversation, message)
+            except Exception:  # the message is stored and delivered; a hook's failure must not undo that
+                log.exception("after-message hook failed")
         return ack
 
     def _append(

@@ -334,6 +334,25 @@ class TicketService:
         text = message.text.strip() or (f"[{message.attachment.name}]" if message.attachment else "")
         self.customer_message(conversation.tenant_id, number, text[:MAX_NOTE_CHARS] or "(message)")
 
+    def after_agent_message(self, connection: Any, conversation: Any, message: Any) -> None:
+        """Chat hook: an agent answered in a conversation that became a ticket — that meets the
+        ticket's first or next response target, as a reply on the ticket would."""
+        if message.internal:
+            return
+        number = self._tickets.by_conversation(conversation.tenant_id, conversation.conversation_id)
+        if number is None:
+            return
+        ticket = self._tickets.get(conversation.tenant_id, number)
+        if ticket is None or not ticket.status.clock_runs or ticket.awaiting_since is None:
+            return  # nobody is waiting for an answer
+
+        def change(t: Ticket, now: int) -> tuple[Ticket, list[TimelineEvent]]:
+            return record_agent_reply(t, now, connection.principal_id), [
+                TimelineEvent(number, now, "reply", connection.principal_id,
+                              {"text": message.text[:MAX_NOTE_CHARS], "channel": "chat"})]
+
+        self._retry(conversation.tenant_id, number, change)
+
     def escalate_now(self, tenant_id: str, number: int, reason: str) -> Ticket:
         """A complaint or angry message: urgent, and the ladder's first rung at once."""
 

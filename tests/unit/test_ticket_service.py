@@ -288,3 +288,23 @@ def test_the_customer_writing_in_the_chat_reopens_a_pending_ticket(world: dict[s
     assert timeline[-1].kind == "customer_message" and timeline[-1].data["text"] == "12 Long Road"
     s.send(conn, {"action": "message.send", "client_msg_id": "m3", "text": "Thanks"})
     assert w["service"].get(w["ann"], t.number)[0].version == after.version  # already waiting: no write
+
+
+def test_an_agent_answering_in_the_chat_meets_the_ticket_response_target(world: dict[str, Any]) -> None:
+    w, s = world, world["s"]
+    s.chat.after_agent_message.append(w["service"].after_agent_message)  # as bootstrap wires it
+    visitor = s.add_visitor(w["tenant"])
+    s.send(s.connect_visitor(visitor), {"action": "message.send", "client_msg_id": "m1", "text": "Broken lid"})
+    conversation_id = s.visitor_repo.get(w["tenant"].tenant_id, visitor.visitor_id).open_conversation_id
+    t = w["service"].from_conversation(w["ann"], conversation_id, None, "general", Priority.NORMAL)
+    agent = s.connect_agent(s.agent_repo.get(w["tenant"].tenant_id, w["ann"].principal_id))
+    s.send(agent, {"action": "message.send", "client_msg_id": "n1", "conversation_id": conversation_id,
+                   "text": "internal", "internal": True})
+    assert w["service"].get(w["ann"], t.number)[0].first_response_at is None  # a note is no answer
+    s.clock.advance(MINUTE_MS)
+    s.send(agent, {"action": "message.send", "client_msg_id": "a1", "conversation_id": conversation_id,
+                   "text": "A new lid ships today"})
+    after, timeline = w["service"].get(w["ann"], t.number)
+    assert after.first_response_at == s.clock.now_ms() and after.deadlines.first_response_due is None
+    assert timeline[-1].data == {"text": "A new lid ships today", "channel": "chat"}
+    assert w["timer"].running(w["tenant"].tenant_id, t.number) == {after.sla_version: after.deadlines.resolution_due}
