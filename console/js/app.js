@@ -11,6 +11,7 @@ import { createComposer, ALLOWED_TYPES } from "./composer.js";
 import { renderVisitorPanel } from "./visitor-panel.js";
 import { loadCanned, openCannedManager } from "./canned.js";
 import * as alerts from "./alerts.js";
+import { addArticlePicker } from "./kb-send.js";
 
 const SESSION_KEY = "kefu.console.session";
 const PAGE_SIZE = 30;
@@ -128,6 +129,7 @@ const composer = createComposer({
   canned: () => state.canned,
   onManageCanned: () => openCannedManager(api, () => {}),
 });
+addArticlePicker(composer.el, api, (text) => state.selectedId && queueSend(state.selectedId, { text }));
 const threadView = createThreadView({
   composer,
   onLoadOlder: (id) => loadOlder(id),
