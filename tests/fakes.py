@@ -520,8 +520,9 @@ class FakeTickets(TicketRepository):
     """Tickets in memory with the DynamoDB adapter's conditions: the counter only grows, a
     save needs the version it read, a conversation has one ticket."""
 
-    def __init__(self, agents: FakeAgents) -> None:
+    def __init__(self, agents: FakeAgents, conversations: FakeConversations | None = None) -> None:
         self._agents = agents
+        self._conversations = conversations
         self._lock = threading.Lock()
         self.counters: dict[str, int] = {}
         self.items: dict[tuple[str, int], Ticket] = {}
@@ -545,6 +546,10 @@ class FakeTickets(TicketRepository):
                 if existing is not None:
                     raise TicketExists("the conversation has a ticket", {"number": existing})
                 self.conversations[(ticket.tenant_id, ticket.conversation_id)] = ticket.number
+                stored = self._conversations.items.get((ticket.tenant_id, ticket.conversation_id)) \
+                    if self._conversations else None
+                if stored is not None:
+                    stored.ticket_number = ticket.number
             ticket.version = 1
             self.items[key] = copy.deepcopy(ticket)
             self.events.setdefault(key, []).extend(events)
@@ -623,7 +628,7 @@ class FakeMailer(Mailer):
 def build_ticket_service(services: FakeServices, public_url: str = "https://kefu.test") -> tuple[
         TicketService, FakeTickets, FakeTimer, FakeMailer]:
     """A TicketService on the fakes of `build_services`, as `bootstrap.build` wires the real one."""
-    tickets, timer, mailer = FakeTickets(services.agent_repo), FakeTimer(), FakeMailer()
+    tickets, timer, mailer = FakeTickets(services.agent_repo, services.conversation_repo), FakeTimer(), FakeMailer()
     service = TicketService(tickets, services.tenant_repo, services.conversation_repo, services.message_repo,
                             services.visitor_repo, Notifier(services.connection_repo, services.conversation_repo,
                                                             services.gateway),

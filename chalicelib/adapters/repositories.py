@@ -281,6 +281,7 @@ def _conversation(item: ConversationItem) -> Conversation:
         assignee_id=item.assignee_id,
         watchers=set(item.watchers or ()),
         rate=rate,
+        ticket_number=int(item.ticket_number) if item.ticket_number is not None else None,
     )
 
 

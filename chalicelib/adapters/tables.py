@@ -171,6 +171,7 @@ class ConversationItem(Model):
     watchers = UnicodeSetAttribute(null=True)
     rate_tokens = NumberAttribute(null=True)
     rate_updated_ms = NumberAttribute(null=True)
+    ticket_number = NumberAttribute(null=True)  # set with the ticket (adapters/tickets.py)
     by_status = ByStatus()
     by_visitor = ByVisitor()
 

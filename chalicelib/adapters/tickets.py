@@ -27,7 +27,7 @@ from ..domain.tickets import (
     ticket_to_dict,
 )
 from .repositories import DynamoAgents, _transaction_connection
-from .tables import AgentItem, TicketItem
+from .tables import AgentItem, ConversationItem, TicketItem
 
 log = logging.getLogger("kefu.tickets")
 COUNTER_KEY = "counter#tickets"
@@ -86,6 +86,11 @@ class DynamoTickets(TicketRepository):
                 if ticket.conversation_id and ticket.source == "conversation":
                     tx.save(TicketItem(ticket.tenant_id, f"conv#{ticket.conversation_id}", number=ticket.number),
                             condition=TicketItem.item_key.does_not_exist())
+                    # the chat reads the conversation on every message anyway: it learns here,
+                    # without another read, that a ticket waits for its messages
+                    tx.update(ConversationItem(ticket.tenant_id, ticket.conversation_id),
+                              actions=[ConversationItem.ticket_number.set(ticket.number)],
+                              condition=ConversationItem.conversation_id.exists())
                 for event in events:
                     tx.save(_event_item(ticket.tenant_id, event))
         except TransactWriteError:

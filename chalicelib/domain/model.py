@@ -124,6 +124,7 @@ class Conversation:
     assignee_id: str | None = None
     watchers: set[str] = field(default_factory=set)  # the visitor's open connection ids
     rate: RateState | None = None
+    ticket_number: int | None = None  # the ticket made from this conversation, if any
 
     def readable_by(self, identity: Identity) -> bool:
         """Agents read their tenant's conversations; a visitor reads only their own."""

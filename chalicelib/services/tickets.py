@@ -323,7 +323,7 @@ class TicketService:
         starts; a ticket already waiting on us is left alone (no write per message)."""
         if message.internal:
             return
-        number = self._tickets.by_conversation(conversation.tenant_id, conversation.conversation_id)
+        number = conversation.ticket_number  # no read: the chat has just read the conversation
         if number is None:
             return
         ticket = self._tickets.get(conversation.tenant_id, number)
@@ -339,7 +339,7 @@ class TicketService:
         ticket's first or next response target, as a reply on the ticket would."""
         if message.internal:
             return
-        number = self._tickets.by_conversation(conversation.tenant_id, conversation.conversation_id)
+        number = conversation.ticket_number  # no read: the chat has just read the conversation
         if number is None:
             return
         ticket = self._tickets.get(conversation.tenant_id, number)
