@@ -12,6 +12,7 @@ import { renderVisitorPanel } from "./visitor-panel.js";
 import { loadCanned, openCannedManager } from "./canned.js";
 import * as alerts from "./alerts.js";
 import { addArticlePicker } from "./kb-send.js";
+import { addTicketButton } from "./ticket-button.js";
 
 const SESSION_KEY = "kefu.console.session";
 const PAGE_SIZE = 30;
@@ -139,6 +140,8 @@ const threadView = createThreadView({
   onBack: () => { state.view = "list"; applyLayout(); },
   onDetails: () => { state.panelOpen = !state.panelOpen; applyLayout(); },
 });
+addTicketButton(threadView.el, api, () => state.selectedId);
+
 const header = h("header", { class: "topbar" });
 const inboxEl = h("aside", { class: "inbox", "aria-label": t("inbox.title") });
 const panelEl = h("aside", { class: "visitor-panel", "aria-label": t("panel.title") });

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from playwright.sync_api import expect
 
-from .conftest import TenantInfo, http_json
+from .conftest import TenantInfo, agent_token, http_json
 
 pytestmark = pytest.mark.browser
 XSS = "<img src=x onerror=alert(1)>"
@@ -69,3 +69,30 @@ def test_a_stale_save_reloads_instead_of_overwriting(chromium: Any, stack: Any, 
     expect(page.locator("input[name=tags]")).to_have_value("vip")
     status, detail = http_json("GET", f"{stack.url}/v1/tickets/{number}", None, token)
     assert detail["ticket"]["priority"] == "low" and detail["ticket"]["tags"] == ["vip"]
+
+
+def test_the_conversation_header_makes_a_ticket_once(chromium: Any, stack: Any, tenant: TenantInfo) -> None:
+    from .conftest import signed_in
+    from .test_console import WsVisitor
+
+    visitor = WsVisitor(stack, tenant.site_key)
+    visitor.say("My parcel 77 never arrived")
+    context = chromium.new_context(viewport={"width": 1440, "height": 900})
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    page.goto(f"{stack.url}/console/")
+    signed_in(page, tenant)
+    page.locator(".conv").first.click()
+    page.locator("[data-action=ticket]").click()
+    expect(page.locator(".ticket-status")).to_contain_text("Ticket #", timeout=10_000)
+    number = page.locator(".ticket-status a").inner_text().lstrip("#")
+    page.locator("[data-action=ticket]").click()
+    expect(page.locator(".ticket-status")).to_contain_text(f"Already ticket #{number}", timeout=10_000)
+    token = agent_token(stack, tenant.agent_email, tenant.agent_password)
+    status, detail = http_json("GET", f"{stack.url}/v1/tickets/{number}", None, token)
+    assert status == 200 and detail["ticket"]["subject"] == "My parcel 77 never arrived"
+    assert any(e["kind"] == "transcript" for e in detail["timeline"])
+    visitor.close()
+    context.close()
+    assert not errors, errors
