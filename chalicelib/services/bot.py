@@ -97,11 +97,16 @@ class Handoff:
 
 
 PriorityRaiser = Callable[[str, str, str], None]  # (tenant_id, conversation_id, priority)
+# An optional answer writer (e.g. an LLM such as Amazon Bedrock, grounded on the article):
+# (visitor's question, article title, article text, locale) → the answer to send, or None
+# to send the article itself. Off unless bootstrap passes one; any failure falls back.
+AnswerWriter = Callable[[str, str, str, str], "str | None"]
 
 
 class BotService:
     def __init__(self, knowledge: KnowledgeService, repo: BotRepository, chat: ChatService, notifier: Notifier,
-                 clock: Clock, webhooks: WebhookCaller, raise_priority: PriorityRaiser | None = None) -> None:
+                 clock: Clock, webhooks: WebhookCaller, raise_priority: PriorityRaiser | None = None,
+                 answer_writer: AnswerWriter | None = None) -> None:
         self._knowledge = knowledge
         self._repo = repo
         self._chat = chat
@@ -109,6 +114,7 @@ class BotService:
         self._clock = clock
         self._webhooks = webhooks
         self._raise_priority = raise_priority
+        self._answer_writer = answer_writer
         self._settings: dict[str, tuple[int, BotSettings]] = {}
         self._lock = threading.Lock()
         self.on_handoff: list[Callable[[Handoff], None]] = []
@@ -182,7 +188,7 @@ class BotService:
             return self._feedback(conversation, state, bool(_YES.match(text)), locale)
         choice = _CHOICE.match(text)
         if state.candidates and choice and int(choice.group(1)) <= len(state.candidates):
-            return self._answer(conversation, state, state.candidates[int(choice.group(1)) - 1], locale)
+            return self._answer(conversation, state, state.candidates[int(choice.group(1)) - 1], locale, text)
         for webhook in settings.webhooks:
             match = re.search(webhook.pattern, text, re.IGNORECASE)
             if match:
@@ -206,7 +212,7 @@ class BotService:
         if decision.best.doc_id == state.last_article_id:
             # Asked again after the same answer: that answer did not help.
             return self._failed(conversation, state, text, locale)
-        return self._answer(conversation, state, decision.best.doc_id, locale)
+        return self._answer(conversation, state, decision.best.doc_id, locale, text)
 
     # ------------------------------------------------------------ visitor frames
 
@@ -261,7 +267,8 @@ class BotService:
 
     # ------------------------------------------------------------ what the bot does
 
-    def _answer(self, conversation: Conversation, state: BotState, article_id: str, locale: str) -> bool:
+    def _answer(self, conversation: Conversation, state: BotState, article_id: str, locale: str,
+                question: str = "") -> bool:
         article = self._knowledge.published(conversation.tenant_id, article_id)
         state.candidates = []
         state.last_article_id = article.article_id
@@ -271,7 +278,9 @@ class BotService:
             return False
         from ..kb.markdown import markdown_to_text
 
-        text = f"{article.title}\n\n{markdown_to_text(article.body)}\n\n{TEXT[article.locale]['helpful']}"
+        body = markdown_to_text(article.body)
+        written = self._write_answer(question, article.title, body, article.locale) if question else None
+        text = f"{written or article.title + chr(10) * 2 + body}\n\n{TEXT[article.locale]['helpful']}"
         seq = self._post(conversation, text, article.locale)
         state.last_answer_seq = seq
         self._save(state)  # best effort: feedback by frame names this seq
@@ -375,6 +384,16 @@ class BotService:
         return True
 
     # ------------------------------------------------------------ plumbing
+
+    def _write_answer(self, question: str, title: str, body: str, locale: str) -> str | None:
+        if self._answer_writer is None:
+            return None
+        try:
+            written = self._answer_writer(question, title, body, locale)
+        except Exception:  # an optional provider never stops the article answer
+            log.exception("answer writer failed; sending the article")
+            return None
+        return written.strip()[:p.MAX_TEXT_CHARS - 200] if written and written.strip() else None
 
     def _save(self, state: BotState) -> bool:
         state.updated_at = self._clock.now_ms()

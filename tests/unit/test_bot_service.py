@@ -228,3 +228,20 @@ def test_other_tenants_articles_are_invisible(scene: Scene) -> None:
     other = scene.kb.world.add_tenant("Other")
     assert scene.kb.knowledge.search_published(other.tenant_id, "refund") == []
     assert scene.kb.knowledge.articles(Identity(other.tenant_id, Role.AGENT, "x")) == []
+
+
+def test_an_optional_answer_writer_is_used_and_its_failure_falls_back(scene: Scene) -> None:
+    calls: list[tuple[str, str]] = []
+
+    def writer(question: str, title: str, body: str, locale: str) -> str:
+        calls.append((question, title))
+        if "paypal" in question:
+            raise RuntimeError("provider down")
+        return f"In short: {body.split('.')[0]}."
+
+    scene.kb.bot._answer_writer = writer
+    scene.say("how long does a refund take?")
+    assert scene.bot_messages()[-1]["text"].startswith("In short: We refund within 5 working days")
+    scene.say("can i pay with paypal")
+    assert scene.bot_messages()[-1]["text"].startswith("Payment methods")
+    assert [c[1] for c in calls] == ["When will I get my refund?", "Payment methods we accept"]
