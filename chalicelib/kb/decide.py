@@ -14,7 +14,7 @@ from .intent import Signals, signals
 from .search import Hit, Index
 from .text import normalize
 
-DecisionKind = Literal["answer", "clarify", "handoff", "greet"]
+DecisionKind = Literal["answer", "clarify", "handoff", "greet", "thanks"]
 # Why the bot handed over; shown to the agent in the hand-off note.
 HANDOFF_REASONS = ("asked_for_human", "complaint", "angry", "no_answer", "two_failed_answers",
                    "integration_failed", "not_helpful")
@@ -22,6 +22,12 @@ HANDOFF_REASONS = ("asked_for_human", "complaint", "angry", "no_answer", "two_fa
 _GREETING = re.compile(
     r"^\s*(hi+|hello+|hey+|yo|good (morning|afternoon|evening)|你好|您好|嗨|哈喽|在吗|在不在|有人吗)"
     r"[\s!.,?~]*(there|guys|all)?[\s!.,?~]*$")
+# Closing chit-chat: answered politely, never handed over as "no answer".
+_THANKS = re.compile(
+    r"^\s*((ok|okay|k|cool|great|perfect|got it|alright|fine)[\s,.!]*)?(thanks?( you)?( a lot| so much| very much)?|thx|ty|"
+    r"cheers|bye|goodbye|see you|ok|okay|got it|cool|great|perfect|"
+    r"好的|好|谢谢|谢谢你|谢谢您|多谢|感谢|再见|拜拜|知道了|明白了|收到|没问题了?)[\s!.,~。！，]*"
+    r"(谢谢|bye|再见)?[\s!.,~。！，]*$")
 
 
 CONFIDENCE_LEAD = 0.15
@@ -64,6 +70,8 @@ def decide(text: str, index: Index, thresholds: Thresholds = Thresholds()) -> De
         return Decision("handoff", "angry", signals=s, question_type="complaint")
     if _GREETING.match(normalize(text)):
         return Decision("greet", signals=s, question_type=question_type)
+    if _THANKS.match(normalize(text)):
+        return Decision("thanks", signals=s, question_type=question_type)
     hits = index.search(text, limit=max(thresholds.candidates, 2))
     if not hits or hits[0].confidence < thresholds.clarify:
         return Decision("handoff", "no_answer", hits=hits, signals=s, question_type=question_type)

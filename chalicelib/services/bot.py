@@ -60,6 +60,7 @@ TEXT = {
         "handoff_urgent": "I'm sorry about this. I'm bringing in a member of our team right away — they will "
                           "see our conversation so far.",
         "integration": "Let me check that for you…",
+        "welcome": "You're welcome! Ask me anything else at any time.",
     },
     "zh": {
         "helpful": "这个回答对您有帮助吗？",
@@ -70,6 +71,7 @@ TEXT = {
         "handoff": "正在为您转接人工客服，客服会看到我们之前的对话。",
         "handoff_urgent": "非常抱歉给您带来不便，正在为您优先转接人工客服，客服会看到我们之前的对话。",
         "integration": "正在为您查询……",
+        "welcome": "不客气！还有问题随时问我。",
     },
 }
 REASON_TEXT = {
@@ -203,6 +205,8 @@ class BotService:
                     "no_answer", self._clock.now_ms()))
             return self._handoff(conversation, state, decision.reason or "no_answer", text, locale,
                                  decision.question_type)
+        if decision.kind == "thanks":
+            return self._say(conversation, state, TEXT[locale]["welcome"], locale)
         if decision.kind == "greet":
             return self._say(conversation, state, settings.greeting_zh if locale == "zh" else settings.greeting_en,
                              locale)

@@ -117,6 +117,11 @@ def test_decisions(index: Index) -> None:
     assert decide("你好", index).kind == "greet"
 
 
+@pytest.mark.parametrize("text", ["thanks", "Thank you so much!", "ok, got it", "bye", "好的谢谢", "谢谢！"])
+def test_closing_chit_chat_is_not_handed_over(index: Index, text: str) -> None:
+    assert decide(text, index).kind == "thanks"
+
+
 def test_unsure_questions_are_clarified(index: Index) -> None:
     decision = decide("how long", index, Thresholds(answer=0.99, clarify=0.1))
     assert decision.kind == "clarify"
