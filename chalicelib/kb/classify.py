@@ -72,3 +72,14 @@ def classify_question(text: str, index: object | None = None) -> QuestionType:
         if counts[kind] == best:  # type: ignore[index]
             return kind  # type: ignore[return-value]
     return "pre_sales"
+
+
+def message_type(text: str) -> str | None:
+    """The routing rules' spelling of the question type ("pre-sales", "after-sales",
+    "technical", "complaint"), or None when the message gives no sign of any (a greeting):
+    the drop-in replacement for routing's keyword classifier."""
+    s = signals(text)
+    t = normalize(text)
+    if not (s.complaint or s.angry or any(p.search(t) for p in _KEYWORDS.values())):
+        return None
+    return classify_question(text).replace("_", "-")

@@ -102,6 +102,15 @@ def test_question_type(text: str, kind: str) -> None:
     assert classify_question(text) == kind
 
 
+@pytest.mark.parametrize("text, kind", [("hello there", None), ("where is my order?", "after-sales"),
+                                        ("你们太垃圾了", "complaint"), ("密码忘了登录不了", "technical"),
+                                        ("这个多少钱", "pre-sales")])
+def test_message_type_for_routing_rules(text: str, kind: str | None) -> None:
+    from chalicelib.kb.classify import message_type
+
+    assert message_type(text) == kind
+
+
 def test_question_type_uses_the_best_article_when_keywords_are_silent(index: Index) -> None:
     assert classify_question("Visa ok?", index) == "pre_sales"
 
