@@ -530,6 +530,7 @@ class FakeTickets(TicketRepository):
         self.conversations: dict[tuple[str, str], int] = {}
         self.settings: dict[tuple[str, str], dict[str, Any]] = {}
         self.hits: Counter[tuple[str, str, int]] = Counter()
+        self.groups: dict[str, set[str]] = {}  # agent id → skill groups (routing's membership)
 
     def next_number(self, tenant_id: str) -> int:
         with self._lock:
@@ -597,6 +598,11 @@ class FakeTickets(TicketRepository):
 
     def agents(self, tenant_id: str) -> list[Agent]:
         return [copy.deepcopy(a) for (tid, _), a in self._agents.items.items() if tid == tenant_id]
+
+    def supervisors(self, tenant_id: str, group_id: str | None) -> list[str]:
+        bosses = [a for a in self.agents(tenant_id) if a.role in ("supervisor", "admin")]
+        in_group = [a.agent_id for a in bosses if group_id and group_id in self.groups.get(a.agent_id, ())]
+        return in_group or [a.agent_id for a in bosses]
 
 
 class FakeTimer(SlaTimer):

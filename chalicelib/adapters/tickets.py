@@ -164,6 +164,12 @@ class DynamoTickets(TicketRepository):
     def agents(self, tenant_id: str) -> list[Agent]:
         return [DynamoAgents._agent(i) for i in AgentItem.query(tenant_id)]
 
+    def supervisors(self, tenant_id: str, group_id: str | None) -> list[str]:
+        bosses = [(i.agent_id, set(getattr(i, "groups", None) or ())) for i in AgentItem.query(tenant_id)
+                  if (i.role or "agent") in ("supervisor", "admin")]
+        in_group = [agent_id for agent_id, groups in bosses if group_id and group_id in groups]
+        return in_group or [agent_id for agent_id, _ in bosses]
+
 
 class StepFunctionsTimer(SlaTimer):
     """One Standard execution per (ticket, deadline version), named after both, so starting

@@ -248,7 +248,12 @@ class TicketRepository(abc.ABC):
 
     @abc.abstractmethod
     def agents(self, tenant_id: str) -> list[Agent]:
-        """The tenant's agents (supervisors are told about escalations)."""
+        """The tenant's agents (who may change ticket settings)."""
+
+    @abc.abstractmethod
+    def supervisors(self, tenant_id: str, group_id: str | None) -> list[str]:
+        """Ids of the supervisors and admins of the group (routing's skill-group membership);
+        all of the tenant's when the group has none, so an escalation always reaches someone."""
 
 
 class SlaTimer(abc.ABC):

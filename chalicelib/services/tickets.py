@@ -439,7 +439,9 @@ class TicketService:
         if "assignee" in escalation.notify and (ticket.assignee_id or ticket.last_assignee_id):
             notify.append(ticket.assignee_id or ticket.last_assignee_id or "")
         if "supervisors" in escalation.notify:
-            notify += [a.agent_id for a in self._tickets.agents(ticket.tenant_id) if a.role in SUPERVISOR_ROLES]
+            # the group the ticket was in when it breached (a reassign has just moved it)
+            group = escalation.event.data.get("group", {}).get("from") or ticket.group_id
+            notify += self._tickets.supervisors(ticket.tenant_id, group)
         frame = p.TicketEscalated(ticket=summary(ticket, self._clock.now_ms()), step=escalation.step,
                                   escalation=escalation.action.value, deadline=escalation.kind,
                                   notify=list(dict.fromkeys(notify)))

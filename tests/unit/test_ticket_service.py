@@ -206,6 +206,21 @@ def test_sla_task_escalates_one_rung_per_call_and_is_idempotent(world: dict[str,
     assert w["boss"].principal_id in frames[1]["notify"] and frames[0]["notify"] == [w["ann"].principal_id]
 
 
+def test_escalations_reach_the_group_supervisors(world: dict[str, Any]) -> None:
+    w, s = world, world["s"]
+    other = s.add_agent(w["tenant"], "Zed")
+    s.agent_repo.items[(w["tenant"].tenant_id, other.agent_id)].role = "supervisor"
+    w["tickets"].groups[other.agent_id] = {"warehouse"}
+    agent_conn = s.connect_agent(s.agent_repo.get(w["tenant"].tenant_id, w["ann"].principal_id))
+    t = _new(w, assignee_id=w["ann"].principal_id)  # logistics → warehouse
+    for advance in (10 * MINUTE_MS, MINUTE_MS, MINUTE_MS):
+        s.clock.advance(advance)
+        _tick(w, t.number, 1)
+    frames = [f for f in s.gateway.posted[agent_conn.connection_id] if f["action"] == "ticket.escalated"]
+    assert frames[1]["notify"] == [w["ann"].principal_id, other.agent_id]  # not Boss: not in warehouse
+    assert frames[2]["notify"] == [other.agent_id]  # the group it was taken from
+
+
 def test_sla_task_ends_quietly_for_solved_or_rearmed_tickets(world: dict[str, Any]) -> None:
     w = world
     t = _new(w)
