@@ -1,8 +1,9 @@
 """Kefu's Chalice app: routes and wiring only; the work lives in chalicelib/."""
-from chalicelib.api import jobs, websocket
+from chalicelib.api import dispatch, jobs, websocket
 from chalicelib.api.application import KefuApp
 from chalicelib.api.conversations import conversations
 from chalicelib.api.knowledge import knowledge
+from chalicelib.api.routing import routing
 from chalicelib.api.sessions import sessions
 from chalicelib.api.tickets import tickets
 from chalicelib.api.workspace import workspace
@@ -14,6 +15,7 @@ app.register_blueprint(conversations)
 app.register_blueprint(workspace)
 app.register_blueprint(tickets)
 app.register_blueprint(knowledge)
+app.register_blueprint(routing)
 
 
 @app.on_ws_connect()
@@ -34,3 +36,8 @@ def ws_disconnect(event):  # type: ignore[no-untyped-def]
 @app.lambda_function(name="sla_check")
 def sla_check(event, context):  # type: ignore[no-untyped-def]
     return jobs.sla_check(event)
+
+
+@app.lambda_function(name="dispatch")
+def dispatch_queue(event, context):  # type: ignore[no-untyped-def]
+    return dispatch.on_invoke(event)

@@ -26,6 +26,7 @@ class Services:
     gateway: Any
     knowledge: Any = None  # KnowledgeService
     bot: Any = None  # BotService
+    routing: Any = None  # RoutingService
 
 
 _lock = threading.Lock()
@@ -33,6 +34,7 @@ _services: Services | None = None
 
 
 def build(settings: Settings | None = None) -> Services:
+    from .adapters.dispatch import LambdaDispatchTrigger
     from .adapters.files import S3FileStore
     from .adapters.gateway import ApiGatewayConnections
     from .adapters.idempotency import Idempotency
@@ -43,6 +45,7 @@ def build(settings: Settings | None = None) -> Services:
         DynamoConnections,
         DynamoConversations,
         DynamoMessages,
+        DynamoRouting,
         DynamoTenants,
         DynamoVisitors,
     )
@@ -51,9 +54,10 @@ def build(settings: Settings | None = None) -> Services:
     from .domain.clock import SystemClock
     from .domain.ratelimit import RateLimit
     from .services.auth import AuthService
-    from .services.chat import ChatService
+    from .services.chat import ChatService, conversation_summary
     from .services.files import FileService
     from .services.notifier import Notifier
+    from .services.routing import RoutingService
     from .services.visitors import VisitorService
     from .services.workspace import WorkspaceService
 
@@ -90,6 +94,11 @@ def build(settings: Settings | None = None) -> Services:
     chat.attach_files(files.resolve, files.url)
     visitor_service = VisitorService(visitors, tenants, conversations, notifier, clock)
     workspace = WorkspaceService(agents, DynamoCannedReplies(), notifier, clock)
+    trigger = LambdaDispatchTrigger(settings.dispatch_function, settings.region, settings.lambda_endpoint,
+                                    callback_url=lambda: gateway.endpoint_url)
+    routing = RoutingService(DynamoRouting(), agents, conversations, visitors, notifier, trigger, clock,
+                             conversation_summary)
+    attach_routing(chat, workspace, routing)
     chat.frame_handlers.update({
         "page.view": visitor_service.page_view,
         "identify": visitor_service.identify,
@@ -99,9 +108,11 @@ def build(settings: Settings | None = None) -> Services:
     chat.after_visitor_message.append(tickets.after_visitor_message)
     chat.after_agent_message.append(tickets.after_agent_message)
     knowledge, bot = _knowledge_and_bot(tenants, chat, notifier, clock, tickets)
+    bot.on_handoff.append(lambda h: routing.bot_handed_off(h.tenant_id, h.conversation_id, h.priority))
     return Services(settings=settings, auth=auth, chat=chat, visitors=visitor_service,
                     workspace=workspace, files=files, metrics=metrics, gateway=gateway, tickets=tickets,
-                    idempotency=Idempotency(settings.tables.idempotency), knowledge=knowledge, bot=bot)
+                    idempotency=Idempotency(settings.tables.idempotency), knowledge=knowledge, bot=bot,
+                    routing=routing)
 
 
 def _knowledge_and_bot(tenants: Any, chat: Any, notifier: Any, clock: Any, tickets: Any) -> tuple[Any, Any]:
@@ -142,6 +153,19 @@ def _tickets(settings: Settings, tenants: Any, conversations: Any, visitors: Any
     return TicketService(DynamoTickets(), tenants, conversations, DynamoMessages(), visitors, notifier, timer,
                          SesMailer(settings.mail_from, settings.region), JwtSigner(settings.token_secret), clock,
                          settings.public_url)
+
+
+def attach_routing(chat: Any, workspace: Any, routing: Any) -> None:
+    """Connect routing to chat (queueing, heartbeats, notes) and its frames; tests reuse this."""
+    chat.routing = routing
+    routing.write_note = chat.write_note
+    workspace.on_presence.append(
+        lambda connection, state: routing.request_dispatch(connection.tenant_id) if state == "online" else None)
+    chat.frame_handlers.update({
+        "conversation.pickup": routing.pickup,
+        "conversation.transfer": routing.transfer,
+        "message.leave": routing.leave_message,
+    })
 
 
 def services() -> Services:

@@ -146,7 +146,7 @@ def _error_statuses(method: str, path: str, request: type[BaseModel] | None, aut
         statuses["400"] = ERROR_DESCRIPTIONS["400"]
     if auth != "none":
         statuses["401"] = ERROR_DESCRIPTIONS["401"]
-    if auth == "agent":
+    if auth in ("agent", "supervisor"):
         statuses["403"] = ERROR_DESCRIPTIONS["403"]
     if "{" in path:
         statuses["404"] = ERROR_DESCRIPTIONS["404"]

@@ -34,6 +34,7 @@ STAGE = "local"
 API_ID = "kefulocal"
 MAX_MESSAGE_BYTES = 128 * 1024  # API Gateway's WebSocket message limit
 HANDLER_THREADS = int(os.environ.get("KEFU_LOCAL_LAMBDA_CONCURRENCY", "32"))
+FUNCTION_THREADS = 8  # concurrency of the functions invoked through the Lambda Invoke API
 
 
 @dataclass
@@ -70,6 +71,10 @@ class LocalGateway:
             route: _resolve(handlers[route].handler_string) for route in ("$connect", "$default", "$disconnect")
         }
         self._pool = ThreadPoolExecutor(max_workers=HANDLER_THREADS, thread_name_prefix="lambda")
+        # Functions invoked by name (app.lambda_function), e.g. "dispatch", as kefu-<name>.
+        self._functions = {f"kefu-{f.name}": _resolve(f.handler_string)
+                           for f in self.chalice_app.pure_lambda_functions}
+        self._function_pool = ThreadPoolExecutor(max_workers=FUNCTION_THREADS, thread_name_prefix="dispatch")
         self._clients: dict[str, _Client] = {}
         self.invocations: dict[str, int] = {"rest": 0, "$connect": 0, "$default": 0, "$disconnect": 0}
         self.host = "127.0.0.1:8000"
@@ -219,6 +224,33 @@ class LocalGateway:
                 pass
         return len(clients)
 
+    # ------------------------------------------------------------------ Lambda Invoke API
+
+    async def invoke_api(self, request: Request) -> Response:
+        """POST /2015-03-31/functions/{name}/invocations, as boto3's lambda client sends it.
+        `Event` invocations are queued and answered 202 at once, like Lambda's async invoke;
+        `RequestResponse` waits and returns the handler's JSON result."""
+        name = request.path_params["name"].rsplit(":", 1)[-1]
+        handler = self._functions.get(name)
+        if handler is None:
+            return JSONResponse({"Type": "User", "Message": f"Function not found: {name}"}, status_code=404,
+                                headers={"x-amzn-ErrorType": "ResourceNotFoundException"})
+        try:
+            event = json.loads(await request.body() or b"{}")
+        except ValueError:
+            return JSONResponse({"Type": "User", "Message": "Could not parse request body into json"},
+                                status_code=400, headers={"x-amzn-ErrorType": "InvalidRequestContentException"})
+        short = name.removeprefix("kefu-")
+        self.invocations[short] = self.invocations.get(short, 0) + 1
+        loop = asyncio.get_running_loop()
+        call = lambda: handler(event, self._context(short))  # noqa: E731
+        if request.headers.get("x-amz-invocation-type", "RequestResponse") == "Event":
+            future = loop.run_in_executor(self._function_pool, call)
+            future.add_done_callback(_log_failure(short))
+            return Response(status_code=202)
+        result = await loop.run_in_executor(self._function_pool, call)
+        return JSONResponse(result, headers={"x-amz-executed-version": "$LATEST"})
+
     # ------------------------------------------------------------------ REST API
 
     async def rest(self, request: Request) -> Response:
@@ -244,6 +276,14 @@ class LocalGateway:
             out_headers[name] = ", ".join(values)
         out_headers.pop("Content-Length", None)
         return Response(content=raw, status_code=int(result["statusCode"]), headers=out_headers)
+
+
+def _log_failure(name: str) -> Callable[[Any], None]:
+    def check(future: Any) -> None:
+        error = future.exception()
+        if error is not None:  # an async invoke's failure is only logged, as on AWS
+            print(f"[gateway] {name} function failed: {error!r}")
+    return check
 
 
 def s3_proxy(moto_url: str) -> Callable[[Request], Any]:
@@ -303,6 +343,7 @@ def build_asgi(gateway: LocalGateway, stats: Callable[[], dict[str, Any]],
         Route("/_local/order-status", order_status, methods=["POST"]),  # the demo bot's webhook
         Route("/_aws/ws/@connections/{connection_id:path}", gateway.connections_api,
               methods=["GET", "POST", "DELETE"]),
+        Route("/_aws/lambda/2015-03-31/functions/{name}/invocations", gateway.invoke_api, methods=["POST"]),
         WebSocketRoute("/ws", gateway.websocket),
         Route("/_aws/s3/{key:path}", s3_proxy(moto_url), methods=["GET", "HEAD", "POST", "PUT"]),
         Route("/v1/{rest:path}", gateway.rest, methods=["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]),
@@ -339,6 +380,7 @@ code{{background:#f3f3f3;padding:.1em .3em;border-radius:3px}}</style>
 <ul>
 <li><a href="/demo/">Demo site</a> (a visitor's view)</li>
 <li><a href="/console/">Agent console</a></li>
+<li><a href="/console/supervisor.html">Supervisor view</a> (agents' load, the queue, groups and routing rules)</li>
 <li>WebSocket API: <code>{base.replace('http', 'ws', 1)}/ws</code></li>
 <li>REST API: <code>{base}/v1/</code> — <a href="/v1/health">health</a></li>
 <li><a href="/console/tickets.html">Tickets workbench</a> (sign in at the console first)</li>

@@ -104,6 +104,41 @@ def seed_knowledge_demo(tenant_id: str, agent_id: str, base_url: str) -> int:
     services.bot.save_settings(agent, {"webhooks": [
         {"name": "order-status", "pattern": ORDER_PATTERN, "url": f"{base_url}/_local/order-status"}]})
     return len(items)
+def seed_demo_routing(tenant_id: str, agents: list[dict[str, str]]) -> None:
+    """Groups, rules and profiles that make routing visible with two demo agents: Alice is a
+    senior supervisor in sales and support with room for 3, Bob is in support and technical
+    with room for 2. Complaints are urgent, VIP visitors high priority (see local/demo)."""
+    from chalicelib.adapters.repositories import DynamoRouting
+    from chalicelib.adapters.tables import AgentItem
+    from chalicelib.domain.model import Group
+    from chalicelib.domain.routing import Condition, RoutingRule
+
+    repo = DynamoRouting()
+    groups = {name: Group(tenant_id, f"g_{name}", name.capitalize(), description)
+              for name, description in (("sales", "Pre-sales questions"), ("support", "Orders and after-sales"),
+                                        ("technical", "Log-in, errors and set-up"))}
+    for group in groups.values():
+        repo.put_group(group)
+    rules = [
+        RoutingRule(tenant_id, "rl_complaint", "Complaints are urgent", 10,
+                    (Condition("type", "equals", "complaint"),), groups["support"].group_id, "urgent"),
+        RoutingRule(tenant_id, "rl_vip", "VIP members first", 20, (Condition("vip_level", "gte", 1),), None, "high"),
+        RoutingRule(tenant_id, "rl_presales", "Pre-sales to sales", 30,
+                    (Condition("type", "equals", "pre-sales"),), groups["sales"].group_id),
+        RoutingRule(tenant_id, "rl_checkout", "Checkout page to sales", 40,
+                    (Condition("page_url", "contains", "/checkout"),), groups["sales"].group_id, "high"),
+        RoutingRule(tenant_id, "rl_aftersales", "After-sales to support", 50,
+                    (Condition("type", "equals", "after-sales"),), groups["support"].group_id),
+        RoutingRule(tenant_id, "rl_technical", "Technical to technical", 60,
+                    (Condition("type", "equals", "technical"),), groups["technical"].group_id),
+    ]
+    for rule in rules:
+        repo.put_rule(rule)
+    profiles = [({"sales", "support"}, {"en", "zh"}, 2, 3, "supervisor"), ({"support", "technical"}, {"en"}, 1, 2, "agent")]
+    for agent, (names, languages, seniority, capacity, role) in zip(agents, profiles):
+        repo.save_profile(tenant_id, agent["agent_id"], frozenset(groups[n].group_id for n in names),
+                          frozenset(languages), seniority, capacity)
+        AgentItem(tenant_id, agent["agent_id"]).update(actions=[AgentItem.role.set(role)])
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -30,6 +30,8 @@ def configure_environment(port: int, moto_url: str) -> None:
         "KEFU_DYNAMODB_ENDPOINT": moto_url,
         "AWS_ENDPOINT_URL": moto_url,
         "KEFU_WS_CALLBACK_URL": f"http://127.0.0.1:{port}/_aws/ws",
+        # The chat handlers start the dispatch function through the gateway's Lambda Invoke API.
+        "KEFU_LAMBDA_ENDPOINT": f"http://127.0.0.1:{port}/_aws/lambda",
         # Browsers upload and download attachments through the gateway's S3 proxy (same origin).
         "KEFU_S3_ENDPOINT": f"http://127.0.0.1:{port}/_aws/s3",
         "KEFU_UPLOADS_BUCKET": os.environ.get("KEFU_UPLOADS_BUCKET", "kefu-uploads"),
@@ -58,6 +60,9 @@ def _warm_clients() -> None:
     for model in ALL_MODELS.values():
         model._get_connection().connection.client  # noqa: B018  (the property builds it)
     _transaction_connection().client  # noqa: B018
+    from chalicelib import bootstrap
+
+    bootstrap.services().routing._trigger._get_client()  # the Lambda Invoke client
 
 
 class LocalStack:
@@ -94,7 +99,7 @@ class LocalStack:
 
         self.demo: dict[str, Any] = {}
         if seed_demo:
-            from .seed import seed_tenant
+            from .seed import seed_demo_routing, seed_tenant
 
             seeded = seed_tenant(
                 "Demo Shop",
@@ -102,6 +107,7 @@ class LocalStack:
                 os.environ.get("KEFU_DEMO_PASSWORD", "kefu-demo"),
                 site_key=os.environ.get("KEFU_DEMO_SITE_KEY", "pk_demo_kefu_local"),
             )
+            seed_demo_routing(seeded.tenant_id, seeded.agents)
             self.demo = asdict(seeded)
             from .seed import seed_ticket_demo
 

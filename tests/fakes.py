@@ -173,8 +173,11 @@ class FakeConnections(ConnectionRepository):
                       if c.tenant_id == tenant_id and c.role is Role.AGENT)
 
     def visitor_connections(self, tenant_id: str, visitor_id: str) -> list[str]:
+        return self.owner_connections(tenant_id, Role.VISITOR, visitor_id)
+
+    def owner_connections(self, tenant_id: str, role: Role, principal_id: str) -> list[str]:
         return sorted(c.connection_id for c in list(self.items.values())
-                      if c.tenant_id == tenant_id and c.role is Role.VISITOR and c.principal_id == visitor_id)
+                      if c.tenant_id == tenant_id and c.role is role and c.principal_id == principal_id)
 
 
 # ------------------------------------------------------------------ conversations and messages
@@ -184,6 +187,7 @@ class FakeConversations(ConversationRepository):
     def __init__(self, visitors: FakeVisitors) -> None:
         self.items: dict[tuple[str, str], Conversation] = {}
         self._visitors = visitors  # create_for_visitor writes the visitor item in the same transaction
+        self.on_unassign: Callable[[str, str], None] | None = None  # FakeRouting's load, as in one transaction
         self._lock = threading.Lock()
 
     def get(self, tenant_id: str, conversation_id: str) -> Conversation | None:
@@ -245,11 +249,17 @@ class FakeConversations(ConversationRepository):
         setattr(stored, attribute, seq)
         return True
 
-    def set_status(self, tenant_id: str, conversation_id: str, status: str, now_ms: int) -> Conversation | None:
+    def set_status(self, tenant_id: str, conversation_id: str, status: str, now_ms: int,
+                   conversation: Conversation | None = None) -> Conversation | None:
         stored = self.items.get((tenant_id, conversation_id))
         if stored is None or stored.status.value == status:
             return None
         stored.status, stored.updated_at = ConversationStatus(status), now_ms
+        if stored.assignee_id:  # as DynamoDB's: resolving or reopening unassigns (the agent's load goes down)
+            if self.on_unassign is not None:
+                self.on_unassign(tenant_id, stored.assignee_id)
+            stored.last_assignee_id, stored.assignee_id, stored.assigned_at = stored.assignee_id, None, None
+        stored.queued_at = now_ms if status == ConversationStatus.OPEN.value else None
         return copy.deepcopy(stored)
 
 
@@ -641,3 +651,198 @@ def build_ticket_service(services: FakeServices, public_url: str = "https://kefu
                             timer, mailer, services.signer, services.clock, public_url,
                             sleep=lambda seconds: services.clock.advance(int(seconds * 1000)))
     return service, tickets, timer, mailer
+
+
+# ------------------------------------------------------------------ routing
+
+
+class FakeDispatchTrigger:
+    """Records dispatch requests instead of invoking a Lambda; tests run `dispatch` themselves."""
+
+    def __init__(self) -> None:
+        self.requests: list[tuple[str, list[str]]] = []
+
+    def request(self, tenant_id: str, conversation_ids: list[str] | None = None) -> None:
+        self.requests.append((tenant_id, list(conversation_ids or [])))
+
+
+class FakeRouting:
+    """`RoutingRepository` in memory, with `DynamoRouting`'s conditions: an assignment raises
+    the agent's load only below capacity (and, if asked, only for a reachable agent) and only
+    for an open conversation with the expected assignee; the lease is taken once."""
+
+    def __init__(self, conversations: FakeConversations) -> None:
+        from chalicelib.domain.routing import AgentState
+
+        self._conversations = conversations
+        self._lock = threading.Lock()
+        self.agent_states: dict[tuple[str, str], AgentState] = {}
+        conversations.on_unassign = self._release
+        self.groups_: dict[tuple[str, str], Any] = {}
+        self.rules_: dict[tuple[str, str], Any] = {}
+        self.hours: dict[str, Any] = {}
+        self.left: list[Any] = []
+        self.lease: dict[str, dict[str, Any]] = {}
+
+    def _release(self, tenant_id: str, agent_id: str) -> None:
+        state = self.agent_states.get((tenant_id, agent_id))
+        if state is not None:
+            state.load -= 1
+
+    def add_agent(self, tenant_id: str, agent_id: str, name: str, **fields: Any) -> None:
+        from chalicelib.domain.routing import AgentState
+
+        self.agent_states[(tenant_id, agent_id)] = AgentState(agent_id, name, **fields)
+
+    def agents(self, tenant_id: str) -> list[Any]:
+        return [copy.deepcopy(a) for (t, _), a in self.agent_states.items() if t == tenant_id]
+
+    def agent(self, tenant_id: str, agent_id: str) -> Any:
+        return copy.deepcopy(self.agent_states.get((tenant_id, agent_id)))
+
+    def save_profile(self, tenant_id: str, agent_id: str, groups: frozenset[str], languages: frozenset[str],
+                     seniority: int, capacity: int) -> Any:
+        state = self.agent_states.get((tenant_id, agent_id))
+        if state is None:
+            return None
+        state.groups, state.languages, state.seniority, state.capacity = groups, languages, seniority, capacity
+        return copy.deepcopy(state)
+
+    def connected(self, tenant_id: str, agent_id: str, now_ms: int) -> None:
+        state = self.agent_states.get((tenant_id, agent_id))
+        if state:
+            state.live_connections += 1
+            state.heartbeat_at = now_ms
+
+    def disconnected(self, tenant_id: str, agent_id: str) -> None:
+        state = self.agent_states.get((tenant_id, agent_id))
+        if state and state.live_connections > 0:
+            state.live_connections -= 1
+
+    def heartbeat(self, tenant_id: str, agent_id: str, now_ms: int) -> None:
+        state = self.agent_states.get((tenant_id, agent_id))
+        if state:
+            state.heartbeat_at = now_ms
+
+    def queue(self, tenant_id: str, limit: int) -> list[Conversation]:
+        from chalicelib.domain.routing import queue_key
+
+        waiting = [c for (t, _), c in self._conversations.items.items()
+                   if t == tenant_id and c.queued_at is not None and c.assignee_id is None]
+        waiting.sort(key=lambda c: queue_key(c.priority, c.queued_at or 0, c.conversation_id))
+        return [copy.deepcopy(c) for c in waiting[:limit]]
+
+    def reprioritize(self, tenant_id: str, conversation_id: str, priority: str) -> bool:
+        stored = self._conversations.items.get((tenant_id, conversation_id))
+        if stored is None or stored.queued_at is None or stored.assignee_id:
+            return False
+        stored.priority = priority
+        return True
+
+    def queue_position(self, tenant_id: str, conversation: Conversation) -> int:
+        ids = [c.conversation_id for c in self.queue(tenant_id, 10_000)]
+        return ids.index(conversation.conversation_id) + 1 if conversation.conversation_id in ids else len(ids) + 1
+
+    def assign(self, tenant_id: str, conversation_id: str, agent_id: str, now_ms: int, *,
+               expected_assignee: str | None = None, reachable_since: int | None = None,
+               note: str | None = None) -> None:
+        from chalicelib.domain.errors import AgentUnavailable
+
+        with self._lock:
+            agent = self.agent_states.get((tenant_id, agent_id))
+            if agent is None or agent.load >= agent.capacity or (reachable_since is not None and not (
+                    agent.presence == "online" and agent.live_connections > 0
+                    and agent.heartbeat_at >= reachable_since)):
+                raise AgentUnavailable("the agent cannot take another conversation now")
+            stored = self._conversations.items.get((tenant_id, conversation_id))
+            if stored is None or stored.status is not ConversationStatus.OPEN or stored.assignee_id != expected_assignee:
+                raise Conflict("the conversation was taken or changed meanwhile")
+            agent.load += 1
+            agent.last_assigned_at = now_ms
+            if expected_assignee and expected_assignee != agent_id:
+                self.agent_states[(tenant_id, expected_assignee)].load -= 1
+                stored.last_assignee_id = expected_assignee
+            stored.assignee_id, stored.assigned_at, stored.queued_at = agent_id, now_ms, None
+
+    def requeue(self, tenant_id: str, conversation_id: str, expected_assignee: str | None,
+                group_id: str | None, priority: str, now_ms: int) -> None:
+        with self._lock:
+            stored = self._conversations.items.get((tenant_id, conversation_id))
+            if stored is None or stored.status is not ConversationStatus.OPEN or stored.assignee_id != expected_assignee:
+                raise Conflict("the conversation was taken or changed meanwhile")
+            if expected_assignee:
+                self.agent_states[(tenant_id, expected_assignee)].load -= 1
+                stored.last_assignee_id = expected_assignee
+            stored.assignee_id, stored.group_id, stored.priority, stored.queued_at = None, group_id, priority, now_ms
+
+    def acquire_lease(self, tenant_id: str, holder: str, now_ms: int, ttl_ms: int) -> bool:
+        with self._lock:
+            lease = self.lease.get(tenant_id)
+            if lease is None or lease["until"] < now_ms:
+                self.lease[tenant_id] = {"holder": holder, "until": now_ms + ttl_ms, "dirty": False}
+                return True
+            lease["dirty"] = True
+            return False
+
+    def renew_lease(self, tenant_id: str, holder: str, now_ms: int, ttl_ms: int) -> bool:
+        with self._lock:
+            lease = self.lease.get(tenant_id)
+            if lease is None or lease["holder"] != holder:
+                return False
+            lease["until"] = now_ms + ttl_ms
+            return True
+
+    def release_lease(self, tenant_id: str, holder: str) -> bool:
+        with self._lock:
+            lease = self.lease.get(tenant_id)
+            if lease is None or lease["holder"] != holder:
+                return True
+            if lease["dirty"]:
+                lease["dirty"] = False
+                return False
+            del self.lease[tenant_id]
+            return True
+
+    def groups(self, tenant_id: str) -> list[Any]:
+        return [copy.deepcopy(g) for (t, _), g in self.groups_.items() if t == tenant_id]
+
+    def put_group(self, group: Any) -> None:
+        self.groups_[(group.tenant_id, group.group_id)] = copy.deepcopy(group)
+
+    def delete_group(self, tenant_id: str, group_id: str) -> bool:
+        return self.groups_.pop((tenant_id, group_id), None) is not None
+
+    def rules(self, tenant_id: str) -> list[Any]:
+        return [r for (t, _), r in self.rules_.items() if t == tenant_id]
+
+    def put_rule(self, rule: Any) -> None:
+        self.rules_[(rule.tenant_id, rule.rule_id)] = rule
+
+    def delete_rule(self, tenant_id: str, rule_id: str) -> bool:
+        return self.rules_.pop((tenant_id, rule_id), None) is not None
+
+    def business_hours(self, tenant_id: str) -> Any:
+        return self.hours.get(tenant_id)
+
+    def put_business_hours(self, tenant_id: str, hours: Any) -> None:
+        self.hours[tenant_id] = hours
+
+    def add_left_message(self, message: Any) -> None:
+        self.left.append(message)
+
+    def left_messages(self, tenant_id: str, limit: int) -> list[Any]:
+        return [m for m in reversed(self.left) if m.tenant_id == tenant_id][:limit]
+
+
+def with_routing(world: FakeServices) -> tuple[Any, FakeRouting, FakeDispatchTrigger]:
+    """Attach a RoutingService on fakes to `world`, as `bootstrap.attach_routing` does."""
+    from chalicelib.bootstrap import attach_routing
+    from chalicelib.services.chat import conversation_summary
+    from chalicelib.services.routing import RoutingService
+
+    repo, trigger = FakeRouting(world.conversation_repo), FakeDispatchTrigger()
+    notifier = world.chat._notifier
+    routing = RoutingService(repo, world.agent_repo, world.conversation_repo, world.visitor_repo,  # type: ignore[arg-type]
+                             notifier, trigger, world.clock, conversation_summary)  # type: ignore[arg-type]
+    attach_routing(world.chat, world.workspace, routing)
+    return routing, repo, trigger

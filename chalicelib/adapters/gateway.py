@@ -25,6 +25,15 @@ class ApiGatewayConnections(ConnectionGateway):
         if self._endpoint_url is None:
             self._endpoint_url = f"https://{domain_name}/{stage}"
 
+    def configure_endpoint(self, endpoint_url: str) -> None:
+        """The dispatch function learns the endpoint from the handler that invoked it."""
+        if self._endpoint_url is None:
+            self._endpoint_url = endpoint_url
+
+    @property
+    def endpoint_url(self) -> str | None:
+        return self._endpoint_url
+
     def _get_client(self) -> Any:
         if self._client is None:
             with self._lock:

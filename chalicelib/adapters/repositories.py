@@ -5,12 +5,13 @@ SDK errors become domain errors here (ConditionalCheckFailed → SequenceConflic
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 from pynamodb.connection import Connection as PynamoConnection
 from pynamodb.exceptions import DoesNotExist, PutError, TransactWriteError, UpdateError
 from pynamodb.transactions import TransactWrite
 
-from ..domain.errors import Conflict, DuplicateMessage, SequenceConflict
+from ..domain.errors import AgentUnavailable, Conflict, DuplicateMessage, SequenceConflict
 from ..domain.model import (
     Agent,
     Attachment,
@@ -18,6 +19,8 @@ from ..domain.model import (
     Connection,
     Conversation,
     ConversationStatus,
+    Group,
+    LeftMessage,
     Message,
     PageVisit,
     RateState,
@@ -31,9 +34,11 @@ from ..domain.ports import (
     ConnectionRepository,
     ConversationRepository,
     MessageRepository,
+    RoutingRepository,
     TenantRepository,
     VisitorRepository,
 )
+from ..domain.routing import AgentState, BusinessHours, Condition, RoutingRule, queue_key
 from .tables import (
     AgentItem,
     ConnectionItem,
@@ -45,6 +50,7 @@ from .tables import (
 )
 
 LOGIN_PARTITION = "@login"
+DEFAULT_CAPACITY = 3
 
 
 def _conditional_failed(error: Exception) -> bool:
@@ -118,7 +124,8 @@ class DynamoAgents(AgentRepository):
                 tx.save(
                     AgentItem(agent.tenant_id, agent.agent_id, email=email,
                               display_name=agent.display_name, password_hash=agent.password_hash,
-                              role=agent.role, created_at=agent.created_at),
+                              role=agent.role, created_at=agent.created_at, capacity=DEFAULT_CAPACITY,
+                              load=0, live_connections=0, seniority=0),
                     condition=AgentItem.agent_id.does_not_exist(),
                 )
         except TransactWriteError:
@@ -244,7 +251,10 @@ class DynamoConnections(ConnectionRepository):
         return [i.connection_id for i in ConnectionItem.by_audience.query(f"{tenant_id}#agents")]
 
     def visitor_connections(self, tenant_id: str, visitor_id: str) -> list[str]:
-        key = f"{tenant_id}#{Role.VISITOR.value}#{visitor_id}"
+        return self.owner_connections(tenant_id, Role.VISITOR, visitor_id)
+
+    def owner_connections(self, tenant_id: str, role: Role, principal_id: str) -> list[str]:
+        key = f"{tenant_id}#{role.value}#{principal_id}"
         return [i.connection_id for i in ConnectionItem.by_owner.query(key)]
 
     @staticmethod
@@ -282,7 +292,24 @@ def _conversation(item: ConversationItem) -> Conversation:
         watchers=set(item.watchers or ()),
         rate=rate,
         ticket_number=int(item.ticket_number) if item.ticket_number is not None else None,
+        group_id=item.group_id,
+        priority=item.priority or "normal",
+        message_type=item.message_type,
+        queued_at=int(item.queued_at) if item.queued_at is not None else None,
+        assigned_at=int(item.assigned_at) if item.assigned_at is not None else None,
+        last_assignee_id=item.last_assignee_id,
     )
+
+
+def _queue_actions(c: Conversation, now_ms: int) -> list:  # type: ignore[type-arg]
+    """SET the attributes that put a conversation in the queue index (it is unassigned)."""
+    return [ConversationItem.queued_at.set(now_ms), ConversationItem.queue_pk.set(c.tenant_id),
+            ConversationItem.queue_sk.set(queue_key(c.priority, now_ms, c.conversation_id))]
+
+
+def _unqueue_actions() -> list:  # type: ignore[type-arg]
+    return [ConversationItem.queued_at.remove(), ConversationItem.queue_pk.remove(),
+            ConversationItem.queue_sk.remove()]
 
 
 class DynamoConversations(ConversationRepository):
@@ -306,6 +333,12 @@ class DynamoConversations(ConversationRepository):
             updated_at=c.updated_at,
             last_seq=0,
             watchers=set(c.watchers) or None,
+            group_id=c.group_id,
+            priority=c.priority,
+            message_type=c.message_type,
+            queued_at=c.queued_at,
+            queue_pk=c.tenant_id if c.queued_at is not None else None,
+            queue_sk=queue_key(c.priority, c.queued_at, c.conversation_id) if c.queued_at is not None else None,
         )
         try:
             with TransactWrite(connection=_transaction_connection()) as tx:
@@ -385,20 +418,39 @@ class DynamoConversations(ConversationRepository):
         return True
 
 
-    def set_status(self, tenant_id: str, conversation_id: str, status: str, now_ms: int) -> Conversation | None:
-        item = ConversationItem(tenant_id, conversation_id)
+    def set_status(self, tenant_id: str, conversation_id: str, status: str, now_ms: int,
+                   conversation: Conversation | None = None) -> Conversation | None:
+        """Resolve: the assignee's load goes down in the same transaction and the conversation
+        leaves the queue; reopen: back to the queue, unassigned. Conditional on the status
+        (and the assignee) read, so a double click changes it once."""
+        c = conversation or self.get(tenant_id, conversation_id)
+        if c is None or c.status.value == status:
+            return None
+        actions = [ConversationItem.status.set(status), ConversationItem.status_key.set(f"{tenant_id}#{status}"),
+                   ConversationItem.updated_at.set(now_ms)]
+        condition = ConversationItem.status == c.status.value
+        if c.assignee_id:
+            condition &= ConversationItem.assignee_id == c.assignee_id
+            actions += [ConversationItem.assignee_id.remove(), ConversationItem.assigned_at.remove(),
+                        ConversationItem.last_assignee_id.set(c.assignee_id)]
+        else:
+            condition &= ConversationItem.assignee_id.does_not_exist()
+        actions += _unqueue_actions() if status == ConversationStatus.RESOLVED.value else _queue_actions(c, now_ms)
         try:
-            item.update(
-                actions=[ConversationItem.status.set(status),
-                         ConversationItem.status_key.set(f"{tenant_id}#{status}"),
-                         ConversationItem.updated_at.set(now_ms)],
-                condition=ConversationItem.conversation_id.exists() & (ConversationItem.status != status),
-            )
-        except UpdateError as error:
-            if _conditional_failed(error):
-                return None
+            with TransactWrite(connection=_transaction_connection()) as tx:
+                tx.update(ConversationItem(tenant_id, conversation_id), actions=actions, condition=condition)
+                if c.assignee_id:
+                    tx.update(AgentItem(tenant_id, c.assignee_id), actions=[AgentItem.load.add(-1)],
+                              condition=AgentItem.agent_id.exists())
+        except TransactWriteError as error:
+            if {"ConditionalCheckFailed", "TransactionConflict"} & set(_transaction_failures(error)):
+                raise SequenceConflict("the conversation changed meanwhile; read it again") from None
             raise
-        return _conversation(item)
+        # The transaction's conditions pinned everything we read: the result is known.
+        updated = replace(c, status=ConversationStatus(status), updated_at=now_ms, assignee_id=None,
+                          assigned_at=None, last_assignee_id=c.assignee_id or c.last_assignee_id,
+                          queued_at=None if status == ConversationStatus.RESOLVED.value else now_ms)
+        return updated
 
 
 def _message_key(tenant_id: str, conversation_id: str) -> str:
@@ -424,10 +476,13 @@ class DynamoMessages(MessageRepository):
             preview = m.text[:140] if m.text.strip() else f"[{m.attachment.name}]" if m.attachment else ""
             actions.append(ConversationItem.last_message_preview.set(preview))
         if assign_to:
-            actions.append(ConversationItem.assignee_id.set(assign_to))
+            actions += [ConversationItem.assignee_id.set(assign_to), ConversationItem.assigned_at.set(m.created_at),
+                        *_unqueue_actions()]
         if reopen:
             actions += [ConversationItem.status.set(ConversationStatus.OPEN.value),
                         ConversationItem.status_key.set(f"{c.tenant_id}#{ConversationStatus.OPEN.value}")]
+            if not assign_to:  # back to the queue; resolving already took it from its agent
+                actions += _queue_actions(c, m.created_at)
         if rate is not None:
             actions += [ConversationItem.rate_tokens.set(rate.tokens),
                         ConversationItem.rate_updated_ms.set(rate.updated_ms)]
@@ -461,12 +516,19 @@ class DynamoMessages(MessageRepository):
                     MessageItem(key, f"c#{m.client_msg_id}", seq=m.seq, is_dedupe=True),
                     condition=MessageItem.item_key.does_not_exist(),
                 )
+                if assign_to:  # the replying agent takes the conversation: one more on their load
+                    tx.update(AgentItem(c.tenant_id, assign_to),
+                              actions=[AgentItem.load.add(1), AgentItem.last_assigned_at.set(m.created_at)],
+                              condition=AgentItem.agent_id.exists() & (AgentItem.load < AgentItem.capacity))
         except TransactWriteError as error:
             reasons = [getattr(r, "code", None) for r in (error.cancellation_reasons or [])]
-            # pynamodb sends puts before updates: [message put, dedupe put, conversation update].
+            # pynamodb sends puts before updates:
+            # [message put, dedupe put, conversation update, agent update (when assigning)].
             failed = {i for i, code in enumerate(reasons) if code == "ConditionalCheckFailed"}
             if 1 in failed:
                 raise DuplicateMessage("this client_msg_id is already stored") from None
+            if failed == {3}:
+                raise AgentUnavailable("the agent is at capacity") from None
             if 2 in failed or 0 in failed:
                 raise SequenceConflict("the conversation moved on; read it again") from None
             if "TransactionConflict" in reasons:
@@ -546,3 +608,303 @@ class DynamoCannedReplies(CannedReplyRepository):
     def _reply(self, item: SettingsItem) -> CannedReply:
         return CannedReply(item.tenant_id, item.item_key[len(self.PREFIX):], item.shortcut or "",
                            item.text or "", int(item.updated_at))
+
+
+# ------------------------------------------------------------------ routing
+
+
+def _agent_state(item: AgentItem) -> AgentState:
+    return AgentState(
+        agent_id=item.agent_id,
+        display_name=item.display_name or "",
+        groups=frozenset(item.groups or ()),
+        languages=frozenset(item.languages or ()),
+        seniority=int(item.seniority or 0),
+        capacity=int(item.capacity if item.capacity is not None else DEFAULT_CAPACITY),
+        load=int(item.load or 0),
+        presence=item.presence or "offline",
+        live_connections=int(item.live_connections or 0),
+        heartbeat_at=int(item.heartbeat_at or 0),
+        last_assigned_at=int(item.last_assigned_at or 0),
+        role=item.role or "agent",
+    )
+
+
+def _rule_to_json(rule: RoutingRule) -> str:
+    return json.dumps({
+        "name": rule.name, "position": rule.position, "group_id": rule.group_id, "priority": rule.priority,
+        "enabled": rule.enabled,
+        "conditions": [{"field": c.field, "op": c.op, "key": c.key,
+                        "value": list(c.value) if isinstance(c.value, tuple) else c.value}
+                       for c in rule.conditions],
+    })
+
+
+def _rule_from_json(tenant_id: str, rule_id: str, raw: str) -> RoutingRule:
+    data = json.loads(raw)
+    conditions = tuple(
+        Condition(c["field"], c["op"], tuple(c["value"]) if isinstance(c["value"], list) else c["value"],
+                  c.get("key"))
+        for c in data.get("conditions", []))
+    return RoutingRule(tenant_id, rule_id, data.get("name", ""), int(data.get("position", 0)), conditions,
+                       data.get("group_id"), data.get("priority"), bool(data.get("enabled", True)))
+
+
+def _transaction_failures(error: TransactWriteError) -> list[str | None]:
+    return [getattr(r, "code", None) for r in (error.cancellation_reasons or [])]
+
+
+class DynamoRouting(RoutingRepository):
+    GROUP, RULE, LEFT = "group#", "rule#", "left#"
+    HOURS, LEASE = "routing#hours", "dispatch#lease"
+
+    # -- agents
+
+    def agents(self, tenant_id: str) -> list[AgentState]:
+        return [_agent_state(i) for i in AgentItem.query(tenant_id)]
+
+    def agent(self, tenant_id: str, agent_id: str) -> AgentState | None:
+        try:
+            return _agent_state(AgentItem.get(tenant_id, agent_id, consistent_read=True))
+        except DoesNotExist:
+            return None
+
+    def save_profile(self, tenant_id: str, agent_id: str, groups: frozenset[str], languages: frozenset[str],
+                     seniority: int, capacity: int) -> AgentState | None:
+        item = AgentItem(tenant_id, agent_id)
+        actions = [AgentItem.seniority.set(seniority), AgentItem.capacity.set(capacity),
+                   AgentItem.groups.set(set(groups)) if groups else AgentItem.groups.remove(),
+                   AgentItem.languages.set(set(languages)) if languages else AgentItem.languages.remove()]
+        try:
+            item.update(actions=actions, condition=AgentItem.agent_id.exists())
+        except UpdateError as error:
+            if _conditional_failed(error):
+                return None
+            raise
+        return _agent_state(item)
+
+    def connected(self, tenant_id: str, agent_id: str, now_ms: int) -> None:
+        self._touch(tenant_id, agent_id, [AgentItem.live_connections.add(1), AgentItem.heartbeat_at.set(now_ms)])
+
+    def disconnected(self, tenant_id: str, agent_id: str) -> None:
+        try:
+            AgentItem(tenant_id, agent_id).update(
+                actions=[AgentItem.live_connections.add(-1)],
+                condition=AgentItem.agent_id.exists() & (AgentItem.live_connections > 0))
+        except UpdateError as error:
+            if not _conditional_failed(error):
+                raise
+
+    def heartbeat(self, tenant_id: str, agent_id: str, now_ms: int) -> None:
+        self._touch(tenant_id, agent_id, [AgentItem.heartbeat_at.set(now_ms)])
+
+    @staticmethod
+    def _touch(tenant_id: str, agent_id: str, actions: list) -> None:  # type: ignore[type-arg]
+        try:
+            AgentItem(tenant_id, agent_id).update(actions=actions, condition=AgentItem.agent_id.exists())
+        except UpdateError as error:
+            if not _conditional_failed(error):
+                raise
+
+    # -- queue and assignments
+
+    def queue(self, tenant_id: str, limit: int) -> list[Conversation]:
+        return [_conversation(i) for i in ConversationItem.by_queue.query(tenant_id, limit=limit)]
+
+    def reprioritize(self, tenant_id: str, conversation_id: str, priority: str) -> bool:
+        conversation = DynamoConversations().get(tenant_id, conversation_id)
+        if conversation is None or conversation.queued_at is None:
+            return False
+        try:
+            ConversationItem(tenant_id, conversation_id).update(
+                actions=[ConversationItem.priority.set(priority),
+                         ConversationItem.queue_sk.set(queue_key(priority, conversation.queued_at, conversation_id))],
+                condition=(ConversationItem.queued_at == conversation.queued_at)
+                & ConversationItem.assignee_id.does_not_exist())
+        except UpdateError as error:
+            if _conditional_failed(error):
+                return False
+            raise
+        return True
+
+    def queue_position(self, tenant_id: str, conversation: Conversation) -> int:
+        key = queue_key(conversation.priority, conversation.queued_at or 0, conversation.conversation_id)
+        return 1 + ConversationItem.by_queue.count(tenant_id, ConversationItem.queue_sk < key)
+
+    def assign(self, tenant_id: str, conversation_id: str, agent_id: str, now_ms: int, *,
+               expected_assignee: str | None = None, reachable_since: int | None = None,
+               note: str | None = None) -> None:
+        agent_condition = AgentItem.agent_id.exists() & (AgentItem.load < AgentItem.capacity)
+        if reachable_since is not None:
+            agent_condition &= ((AgentItem.presence == "online") & (AgentItem.live_connections > 0)
+                                & (AgentItem.heartbeat_at >= reachable_since))
+        conversation_condition = ConversationItem.status == ConversationStatus.OPEN.value
+        conversation_condition &= (ConversationItem.assignee_id == expected_assignee if expected_assignee
+                                   else ConversationItem.assignee_id.does_not_exist())
+        actions = [ConversationItem.assignee_id.set(agent_id), ConversationItem.assigned_at.set(now_ms),
+                   ConversationItem.queued_at.remove(), ConversationItem.queue_pk.remove(),
+                   ConversationItem.queue_sk.remove()]
+        if expected_assignee:
+            actions.append(ConversationItem.last_assignee_id.set(expected_assignee))
+        try:
+            with TransactWrite(connection=_transaction_connection()) as tx:
+                tx.update(AgentItem(tenant_id, agent_id),
+                          actions=[AgentItem.load.add(1), AgentItem.last_assigned_at.set(now_ms)],
+                          condition=agent_condition)
+                tx.update(ConversationItem(tenant_id, conversation_id), actions=actions,
+                          condition=conversation_condition)
+                if expected_assignee and expected_assignee != agent_id:
+                    tx.update(AgentItem(tenant_id, expected_assignee), actions=[AgentItem.load.add(-1)],
+                              condition=AgentItem.agent_id.exists())
+        except TransactWriteError as error:
+            failures = _transaction_failures(error)
+            if failures and failures[0] == "ConditionalCheckFailed":
+                raise AgentUnavailable("the agent cannot take another conversation now",
+                                       {"agent_id": agent_id}) from None
+            if "ConditionalCheckFailed" in failures or "TransactionConflict" in failures:
+                raise Conflict("the conversation was taken or changed meanwhile",
+                               {"conversation_id": conversation_id}) from None
+            raise
+
+    def requeue(self, tenant_id: str, conversation_id: str, expected_assignee: str | None,
+                group_id: str | None, priority: str, now_ms: int) -> None:
+        actions = [ConversationItem.queued_at.set(now_ms), ConversationItem.priority.set(priority),
+                   ConversationItem.queue_pk.set(tenant_id),
+                   ConversationItem.queue_sk.set(queue_key(priority, now_ms, conversation_id)),
+                   ConversationItem.assignee_id.remove(), ConversationItem.assigned_at.remove(),
+                   ConversationItem.group_id.set(group_id) if group_id else ConversationItem.group_id.remove()]
+        condition = ConversationItem.status == ConversationStatus.OPEN.value
+        if expected_assignee:
+            actions.append(ConversationItem.last_assignee_id.set(expected_assignee))
+            condition &= ConversationItem.assignee_id == expected_assignee
+        else:
+            condition &= ConversationItem.assignee_id.does_not_exist()
+        try:
+            with TransactWrite(connection=_transaction_connection()) as tx:
+                tx.update(ConversationItem(tenant_id, conversation_id), actions=actions, condition=condition)
+                if expected_assignee:
+                    tx.update(AgentItem(tenant_id, expected_assignee), actions=[AgentItem.load.add(-1)],
+                              condition=AgentItem.agent_id.exists())
+        except TransactWriteError as error:
+            if {"ConditionalCheckFailed", "TransactionConflict"} & set(_transaction_failures(error)):
+                raise Conflict("the conversation was taken or changed meanwhile",
+                               {"conversation_id": conversation_id}) from None
+            raise
+
+    # -- the lease
+
+    def acquire_lease(self, tenant_id: str, holder: str, now_ms: int, ttl_ms: int) -> bool:
+        for _ in range(3):
+            try:
+                SettingsItem(tenant_id, self.LEASE).update(
+                    actions=[SettingsItem.holder.set(holder), SettingsItem.lease_until.set(now_ms + ttl_ms),
+                             SettingsItem.dirty.remove()],
+                    condition=SettingsItem.holder.does_not_exist() | (SettingsItem.lease_until < now_ms))
+                return True
+            except UpdateError as error:
+                if not _conditional_failed(error):
+                    raise
+            # Held: ask the holder for one more round, unless it let go in between.
+            try:
+                SettingsItem(tenant_id, self.LEASE).update(
+                    actions=[SettingsItem.dirty.set(1)],
+                    condition=SettingsItem.holder.exists() & (SettingsItem.lease_until >= now_ms))
+                return False
+            except UpdateError as error:
+                if not _conditional_failed(error):
+                    raise
+        return False
+
+    def renew_lease(self, tenant_id: str, holder: str, now_ms: int, ttl_ms: int) -> bool:
+        try:
+            SettingsItem(tenant_id, self.LEASE).update(actions=[SettingsItem.lease_until.set(now_ms + ttl_ms)],
+                                                       condition=SettingsItem.holder == holder)
+        except UpdateError as error:
+            if _conditional_failed(error):
+                return False
+            raise
+        return True
+
+    def release_lease(self, tenant_id: str, holder: str) -> bool:
+        try:
+            SettingsItem(tenant_id, self.LEASE).update(
+                actions=[SettingsItem.holder.remove(), SettingsItem.lease_until.remove()],
+                condition=(SettingsItem.holder == holder) & SettingsItem.dirty.does_not_exist())
+            return True
+        except UpdateError as error:
+            if not _conditional_failed(error):
+                raise
+        try:
+            SettingsItem(tenant_id, self.LEASE).update(
+                actions=[SettingsItem.dirty.remove()], condition=SettingsItem.holder == holder)
+        except UpdateError as error:
+            if not _conditional_failed(error):
+                raise
+            return True  # the lease expired and someone else holds it: nothing more for us
+        return False
+
+    # -- settings
+
+    def groups(self, tenant_id: str) -> list[Group]:
+        out = []
+        for item in SettingsItem.query(tenant_id, SettingsItem.item_key.startswith(self.GROUP)):
+            data = json.loads(item.body_json or "{}")
+            out.append(Group(tenant_id, item.item_key[len(self.GROUP):], data.get("name", ""),
+                             data.get("description", "")))
+        return out
+
+    def put_group(self, group: Group) -> None:
+        SettingsItem(group.tenant_id, self.GROUP + group.group_id,
+                     body_json=json.dumps({"name": group.name, "description": group.description})).save()
+
+    def delete_group(self, tenant_id: str, group_id: str) -> bool:
+        return self._delete(tenant_id, self.GROUP + group_id)
+
+    def rules(self, tenant_id: str) -> list[RoutingRule]:
+        return [_rule_from_json(tenant_id, i.item_key[len(self.RULE):], i.body_json or "{}")
+                for i in SettingsItem.query(tenant_id, SettingsItem.item_key.startswith(self.RULE))]
+
+    def put_rule(self, rule: RoutingRule) -> None:
+        SettingsItem(rule.tenant_id, self.RULE + rule.rule_id, body_json=_rule_to_json(rule)).save()
+
+    def delete_rule(self, tenant_id: str, rule_id: str) -> bool:
+        return self._delete(tenant_id, self.RULE + rule_id)
+
+    def business_hours(self, tenant_id: str) -> BusinessHours | None:
+        try:
+            item = SettingsItem.get(tenant_id, self.HOURS)
+        except DoesNotExist:
+            return None
+        data = json.loads(item.body_json or "{}")
+        return BusinessHours(data["timezone"], {d: tuple((a, b) for a, b in spans)
+                                                for d, spans in data.get("windows", {}).items()})
+
+    def put_business_hours(self, tenant_id: str, hours: BusinessHours | None) -> None:
+        if hours is None:
+            self._delete(tenant_id, self.HOURS)
+            return
+        SettingsItem(tenant_id, self.HOURS, body_json=json.dumps(
+            {"timezone": hours.timezone, "windows": {d: [list(s) for s in w] for d, w in hours.windows.items()}}
+        )).save()
+
+    def add_left_message(self, message: LeftMessage) -> None:
+        m = message
+        SettingsItem(m.tenant_id, f"{self.LEFT}{m.created_at:016d}#{m.message_id}", updated_at=m.created_at,
+                     body_json=json.dumps({"id": m.message_id, "visitor_id": m.visitor_id,
+                                           "conversation_id": m.conversation_id, "name": m.name,
+                                           "email": m.email, "text": m.text, "reason": m.reason}),
+                     ).save(condition=SettingsItem.item_key.does_not_exist())
+
+    def left_messages(self, tenant_id: str, limit: int) -> list[LeftMessage]:
+        out = []
+        for item in SettingsItem.query(tenant_id, SettingsItem.item_key.startswith(self.LEFT),
+                                       scan_index_forward=False, limit=limit):
+            d = json.loads(item.body_json or "{}")
+            out.append(LeftMessage(tenant_id, d["id"], d["visitor_id"], d.get("conversation_id"), d.get("name"),
+                                   d["email"], d["text"], int(item.updated_at), d.get("reason", "no_agent")))
+        return out
+
+    @staticmethod
+    def _delete(tenant_id: str, item_key: str) -> bool:
+        raw = SettingsItem._get_connection().delete_item(tenant_id, item_key, return_values="ALL_OLD")
+        return bool(raw and raw.get("Attributes"))

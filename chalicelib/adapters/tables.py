@@ -62,6 +62,15 @@ class AgentItem(Model):
     created_at = NumberAttribute(default=0)
     presence = UnicodeAttribute(null=True)
     presence_at = NumberAttribute(null=True)
+    # routing (chalicelib/domain/routing.py): dispatch's conditions read these
+    groups = UnicodeSetAttribute(null=True)
+    languages = UnicodeSetAttribute(null=True)
+    seniority = NumberAttribute(null=True)
+    capacity = NumberAttribute(null=True)
+    load = NumberAttribute(null=True)  # open conversations assigned to the agent
+    live_connections = NumberAttribute(null=True)  # open workbench sockets
+    heartbeat_at = NumberAttribute(null=True)
+    last_assigned_at = NumberAttribute(null=True)
     # on login items only
     login_tenant_id = UnicodeAttribute(null=True)
     login_agent_id = UnicodeAttribute(null=True)
@@ -154,6 +163,17 @@ class ConversationItem(Model):
         visitor_key = UnicodeAttribute(hash_key=True)
         conversation_id = UnicodeAttribute(range_key=True)
 
+    class ByQueue(GlobalSecondaryIndex["ConversationItem"]):
+        """Sparse: only queued conversations, under `T`, in queue order
+        (`<priority rank>#<queued_at>#<conversation id>`)."""
+
+        class Meta:
+            index_name = "by_queue"
+            projection = AllProjection()
+
+        queue_pk = UnicodeAttribute(hash_key=True)
+        queue_sk = UnicodeAttribute(range_key=True)
+
     tenant_id = UnicodeAttribute(hash_key=True)
     conversation_id = UnicodeAttribute(range_key=True)
     visitor_id = UnicodeAttribute()
@@ -167,13 +187,21 @@ class ConversationItem(Model):
     visitor_read_seq = NumberAttribute(default=0)
     agent_read_seq = NumberAttribute(default=0)
     assignee_id = UnicodeAttribute(null=True)
-    priority = UnicodeAttribute(null=True)  # raised to "urgent" by the bot on complaints and anger
+    priority = UnicodeAttribute(null=True)  # routing's; raised to "urgent" by the bot on complaints and anger
     watchers = UnicodeSetAttribute(null=True)
     rate_tokens = NumberAttribute(null=True)
     rate_updated_ms = NumberAttribute(null=True)
     ticket_number = NumberAttribute(null=True)  # set with the ticket (adapters/tickets.py)
+    group_id = UnicodeAttribute(null=True)
+    message_type = UnicodeAttribute(null=True)
+    queued_at = NumberAttribute(null=True)
+    assigned_at = NumberAttribute(null=True)
+    last_assignee_id = UnicodeAttribute(null=True)
+    queue_pk = UnicodeAttribute(null=True)
+    queue_sk = UnicodeAttribute(null=True)
     by_status = ByStatus()
     by_visitor = ByVisitor()
+    by_queue = ByQueue()
 
 
 class MessageItem(Model):
@@ -201,8 +229,9 @@ class MessageItem(Model):
 
 
 class SettingsItem(Model):
-    """A tenant's configuration items under (tenant_id, `<kind>#<id>`): canned replies now;
-    groups, routing rules and SLA policies share the table."""
+    """A tenant's configuration items under (tenant_id, `<kind>#<id>`): canned replies,
+    skill groups, routing rules, business hours, the dispatcher's lease and messages left
+    while nobody could answer."""
 
     class Meta(_Meta):
         table_name = "kefu-settings"
@@ -212,6 +241,10 @@ class SettingsItem(Model):
     shortcut = UnicodeAttribute(null=True)
     text = UnicodeAttribute(null=True)
     updated_at = NumberAttribute(default=0)
+    body_json = UnicodeAttribute(null=True)  # groups, rules, hours, left messages
+    holder = UnicodeAttribute(null=True)  # the dispatch lease
+    lease_until = NumberAttribute(null=True)
+    dirty = NumberAttribute(null=True)
 
 
 class TicketItem(Model):

@@ -116,6 +116,113 @@ class UploadOut(BaseModel):
     max_bytes: int
 
 
+# ---------------------------------------------------------------- routing
+
+Id = Field(pattern=r"^[A-Za-z0-9_\-]{1,64}$")
+PriorityName = Literal["urgent", "high", "normal", "low"]
+
+
+class GroupIn(Body):
+    name: str = Field(min_length=1, max_length=80)
+    description: str = Field(default="", max_length=500)
+
+
+class GroupOut(BaseModel):
+    id: str
+    name: str
+    description: str
+
+
+class GroupList(BaseModel):
+    groups: list[GroupOut]
+
+
+class ConditionIn(Body):
+    field: Literal["type", "page_url", "language", "vip_level", "attribute"]
+    op: Literal["equals", "not_equals", "contains", "prefix", "in", "gte", "lte"]
+    value: int | str | list[str] = Field(description="a number for gte/lte, a list for in, else a string")
+    key: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_.\-]{1,64}$",
+                            description="the custom attribute's name (field attribute only)")
+
+
+class RuleIn(Body):
+    name: str = Field(min_length=1, max_length=120)
+    position: int = Field(default=100, ge=0, le=100_000, description="rules run in ascending position")
+    conditions: list[ConditionIn] = Field(default_factory=list, max_length=10,
+                                          description="all must hold; none: the rule always applies")
+    group_id: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_\-]{1,64}$")
+    priority: PriorityName | None = None
+    enabled: bool = True
+
+
+class RuleOut(RuleIn):
+    id: str
+
+
+class RuleList(BaseModel):
+    rules: list[RuleOut]
+
+
+class AgentRoutingIn(Body):
+    groups: list[str] = Field(default_factory=list, max_length=20)
+    languages: list[str] = Field(default_factory=list, max_length=10)
+    seniority: int = Field(default=0, ge=0, le=10)
+    capacity: int = Field(default=3, ge=0, le=50, description="most conversations at once")
+
+
+class AgentRoutingOut(BaseModel):
+    agent_id: str
+    display_name: str
+    role: str
+    groups: list[str]
+    languages: list[str]
+    seniority: int
+    capacity: int
+    load: int
+    presence: Literal["online", "away", "offline"]
+    reachable: bool = Field(description="online, with a live workbench whose heartbeat is fresh")
+    live_connections: int
+    heartbeat_at: int
+
+
+class AgentRoutingList(BaseModel):
+    agents: list[AgentRoutingOut]
+
+
+class QueuedConversation(BaseModel):
+    position: int
+    conversation: ConversationSummary
+
+
+class QueueOut(BaseModel):
+    queue: list[QueuedConversation]
+
+
+class BusinessHoursIn(Body):
+    timezone: str = Field(min_length=1, max_length=64, examples=["Asia/Shanghai"])
+    windows: dict[Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"], list[tuple[str, str]]] = Field(
+        description='per weekday, opening spans like [["09:00", "18:00"]]; a missing day is closed')
+
+
+class BusinessHoursBody(Body):
+    hours: BusinessHoursIn | None = Field(description="null: always open")
+
+
+class LeftMessageOut(BaseModel):
+    id: str
+    visitor_id: str
+    conversation_id: str | None
+    name: str | None
+    email: str
+    text: str
+    created_at: int
+    reason: Literal["no_agent", "closed"]
+
+
+class LeftMessageList(BaseModel):
+    left_messages: list[LeftMessageOut]
+
+
 class HealthOut(BaseModel):
     ok: bool
     version: str
@@ -145,6 +252,26 @@ ENDPOINTS = {
     ("POST", "/v1/uploads"): (UploadIn, UploadOut,
                               "A presigned POST to upload an attachment straight to storage",
                               "agent or the conversation's visitor"),
+    ("GET", "/v1/routing/groups"): (None, GroupList, "The tenant's skill groups", "agent"),
+    ("POST", "/v1/routing/groups"): (GroupIn, GroupOut, "Create a skill group", "supervisor"),
+    ("PUT", "/v1/routing/groups/{group_id}"): (GroupIn, GroupOut, "Rename or describe a group", "supervisor"),
+    ("DELETE", "/v1/routing/groups/{group_id}"): (None, None, "Delete a group no rule routes to (204)",
+                                                  "supervisor"),
+    ("GET", "/v1/routing/rules"): (None, RuleList, "Routing rules in evaluation order", "agent"),
+    ("POST", "/v1/routing/rules"): (RuleIn, RuleOut, "Create a routing rule", "supervisor"),
+    ("PUT", "/v1/routing/rules/{rule_id}"): (RuleIn, RuleOut, "Change a routing rule", "supervisor"),
+    ("DELETE", "/v1/routing/rules/{rule_id}"): (None, None, "Delete a routing rule (204)", "supervisor"),
+    ("GET", "/v1/routing/agents"): (None, AgentRoutingList,
+                                    "Every agent's groups, capacity, load, presence and reachability", "agent"),
+    ("PUT", "/v1/routing/agents/{agent_id}"): (AgentRoutingIn, AgentRoutingOut,
+                                               "Set an agent's groups, languages, seniority and capacity",
+                                               "supervisor"),
+    ("GET", "/v1/routing/queue"): (None, QueueOut, "Queued conversations in dispatch order", "agent"),
+    ("GET", "/v1/routing/hours"): (None, BusinessHoursBody, "The tenant's business hours", "agent"),
+    ("PUT", "/v1/routing/hours"): (BusinessHoursBody, BusinessHoursBody, "Set or clear business hours",
+                                   "supervisor"),
+    ("GET", "/v1/left-messages"): (None, LeftMessageList,
+                                   "Messages visitors left while nobody could answer, newest first", "agent"),
 }
 
 

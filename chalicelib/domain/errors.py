@@ -98,6 +98,18 @@ class DuplicateMessage(Conflict):
     code = "duplicate_message"
 
 
+class InvalidRule(InvalidFrame):
+    """A routing rule, group or business-hours setting that cannot work as given."""
+
+    code = "invalid_rule"
+
+
+class AgentUnavailable(Conflict):
+    """The agent is at capacity, offline, or gone: they cannot take the conversation now."""
+
+    code = "agent_unavailable"
+
+
 class ConnectionGone(KefuError):
     """The WebSocket connection no longer exists (API Gateway's GoneException)."""
 

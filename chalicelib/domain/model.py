@@ -125,6 +125,17 @@ class Conversation:
     watchers: set[str] = field(default_factory=set)  # the visitor's open connection ids
     rate: RateState | None = None
     ticket_number: int | None = None  # the ticket made from this conversation, if any
+    # routing (chalicelib/domain/routing.py)
+    group_id: str | None = None
+    priority: str = "normal"
+    message_type: str | None = None
+    queued_at: int | None = None  # set while the conversation waits in the queue
+    assigned_at: int | None = None
+    last_assignee_id: str | None = None  # who had it before it was resolved or transferred
+
+    @property
+    def queued(self) -> bool:
+        return self.queued_at is not None
 
     def readable_by(self, identity: Identity) -> bool:
         """Agents read their tenant's conversations; a visitor reads only their own."""
@@ -166,3 +177,28 @@ class CannedReply:
     shortcut: str
     text: str
     updated_at: int = 0
+
+
+@dataclass
+class Group:
+    """A skill group (sales, support, technical, ...) agents belong to and rules route to."""
+
+    tenant_id: str
+    group_id: str
+    name: str
+    description: str = ""
+
+
+@dataclass
+class LeftMessage:
+    """A message a visitor left while nobody could answer; the ticket system picks it up."""
+
+    tenant_id: str
+    message_id: str
+    visitor_id: str
+    conversation_id: str | None
+    name: str | None
+    email: str
+    text: str
+    created_at: int
+    reason: str  # no_agent | closed

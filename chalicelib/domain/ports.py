@@ -5,7 +5,20 @@ from __future__ import annotations
 import abc
 from typing import TYPE_CHECKING, Any
 
-from .model import Agent, CannedReply, Connection, Conversation, Message, RateState, Tenant, Visitor
+from .model import (
+    Agent,
+    CannedReply,
+    Connection,
+    Conversation,
+    Group,
+    LeftMessage,
+    Message,
+    RateState,
+    Role,
+    Tenant,
+    Visitor,
+)
+from .routing import AgentState, BusinessHours, RoutingRule
 
 if TYPE_CHECKING:
     from .tickets import Ticket, TimelineEvent
@@ -73,6 +86,10 @@ class ConnectionRepository(abc.ABC):
     def visitor_connections(self, tenant_id: str, visitor_id: str) -> list[str]:
         """Ids of every open connection (browser tab) of one visitor."""
 
+    @abc.abstractmethod
+    def owner_connections(self, tenant_id: str, role: Role, principal_id: str) -> list[str]:
+        """Ids of every open connection of one visitor or agent."""
+
 
 class ConversationRepository(abc.ABC):
     @abc.abstractmethod
@@ -102,9 +119,13 @@ class ConversationRepository(abc.ABC):
         """Raise the role's read mark to `seq`; False if it was already at or past it."""
 
     @abc.abstractmethod
-    def set_status(self, tenant_id: str, conversation_id: str, status: str, now_ms: int) -> Conversation | None:
+    def set_status(self, tenant_id: str, conversation_id: str, status: str, now_ms: int,
+                   conversation: Conversation | None = None) -> Conversation | None:
         """Move the conversation to `status` if it is not there already (conditional);
-        returns the updated conversation, or None if it already had that status."""
+        returns the updated conversation, or None if it already had that status.
+        Resolving unassigns it (its agent's load goes down); reopening queues it again.
+        `conversation` is the state just read, if the caller has it; raises
+        `SequenceConflict` if it changed meanwhile."""
 
 
 class MessageRepository(abc.ABC):
@@ -137,6 +158,126 @@ class MessageRepository(abc.ABC):
         self, tenant_id: str, conversation_id: str, before_seq: int, limit: int
     ) -> list[Message]:
         """The `limit` messages just before `before_seq`, oldest first."""
+
+
+class RoutingRepository(abc.ABC):
+    """Agents' routing state, the queue, assignments, and the routing settings."""
+
+    # -- agents' routing state (on the agent items)
+
+    @abc.abstractmethod
+    def agents(self, tenant_id: str) -> list[AgentState]:
+        """Every agent of the tenant with capacity, load, presence and heartbeat (one Query)."""
+
+    @abc.abstractmethod
+    def agent(self, tenant_id: str, agent_id: str) -> AgentState | None: ...
+
+    @abc.abstractmethod
+    def save_profile(self, tenant_id: str, agent_id: str, groups: frozenset[str], languages: frozenset[str],
+                     seniority: int, capacity: int) -> AgentState | None:
+        """Change an agent's groups, languages, seniority and capacity (None if no such agent)."""
+
+    @abc.abstractmethod
+    def connected(self, tenant_id: str, agent_id: str, now_ms: int) -> None:
+        """One more open workbench connection; also a heartbeat."""
+
+    @abc.abstractmethod
+    def disconnected(self, tenant_id: str, agent_id: str) -> None: ...
+
+    @abc.abstractmethod
+    def heartbeat(self, tenant_id: str, agent_id: str, now_ms: int) -> None: ...
+
+    # -- the queue and assignments
+
+    @abc.abstractmethod
+    def queue(self, tenant_id: str, limit: int) -> list[Conversation]:
+        """Queued conversations in queue order (priority, then arrival)."""
+
+    @abc.abstractmethod
+    def reprioritize(self, tenant_id: str, conversation_id: str, priority: str) -> bool:
+        """Give a still-queued conversation a new priority (its place in the queue moves);
+        False if it is no longer queued."""
+
+    @abc.abstractmethod
+    def queue_position(self, tenant_id: str, conversation: Conversation) -> int:
+        """1 + how many queued conversations are ahead of this one."""
+
+    @abc.abstractmethod
+    def assign(self, tenant_id: str, conversation_id: str, agent_id: str, now_ms: int, *,
+               expected_assignee: str | None = None, reachable_since: int | None = None,
+               note: str | None = None) -> None:
+        """Make `agent_id` the assignee in one transaction: the agent's load goes up by one
+        if it is below capacity (and, with `reachable_since`, the agent is online, connected
+        and has a heartbeat since then); the conversation is open and its assignee is
+        `expected_assignee` (None: unassigned), whose load goes down by one.
+
+        Raises `AgentUnavailable` (capacity, presence) or `Conflict` (the conversation's
+        assignee is not the expected one, or it is resolved).
+        """
+
+    @abc.abstractmethod
+    def requeue(self, tenant_id: str, conversation_id: str, expected_assignee: str | None,
+                group_id: str | None, priority: str, now_ms: int) -> None:
+        """Put the conversation back in the queue (for `group_id`), taking it from
+        `expected_assignee` (whose load goes down); `Conflict` if the assignee changed."""
+
+    # -- the dispatcher's lease: one dispatcher per tenant at a time
+
+    @abc.abstractmethod
+    def acquire_lease(self, tenant_id: str, holder: str, now_ms: int, ttl_ms: int) -> bool:
+        """Take the tenant's dispatch lease if it is free or expired; else mark it dirty
+        (so the holder runs another round) and return False."""
+
+    @abc.abstractmethod
+    def renew_lease(self, tenant_id: str, holder: str, now_ms: int, ttl_ms: int) -> bool:
+        """Extend the lease if `holder` still has it (False: it expired and was taken)."""
+
+    @abc.abstractmethod
+    def release_lease(self, tenant_id: str, holder: str) -> bool:
+        """Give the lease back unless it was marked dirty meanwhile; if it was, clear the
+        mark, keep the lease and return False (the holder runs another round)."""
+
+    # -- settings
+
+    @abc.abstractmethod
+    def groups(self, tenant_id: str) -> list[Group]: ...
+
+    @abc.abstractmethod
+    def put_group(self, group: Group) -> None: ...
+
+    @abc.abstractmethod
+    def delete_group(self, tenant_id: str, group_id: str) -> bool: ...
+
+    @abc.abstractmethod
+    def rules(self, tenant_id: str) -> list[RoutingRule]: ...
+
+    @abc.abstractmethod
+    def put_rule(self, rule: RoutingRule) -> None: ...
+
+    @abc.abstractmethod
+    def delete_rule(self, tenant_id: str, rule_id: str) -> bool: ...
+
+    @abc.abstractmethod
+    def business_hours(self, tenant_id: str) -> BusinessHours | None: ...
+
+    @abc.abstractmethod
+    def put_business_hours(self, tenant_id: str, hours: BusinessHours | None) -> None: ...
+
+    # -- messages left while nobody could answer
+
+    @abc.abstractmethod
+    def add_left_message(self, message: LeftMessage) -> None: ...
+
+    @abc.abstractmethod
+    def left_messages(self, tenant_id: str, limit: int) -> list[LeftMessage]:
+        """Newest first."""
+
+
+class DispatchTrigger(abc.ABC):
+    """Starts the dispatch function for a tenant without waiting for it (async invoke)."""
+
+    @abc.abstractmethod
+    def request(self, tenant_id: str, conversation_ids: list[str] | None = None) -> None: ...
 
 
 class CannedReplyRepository(abc.ABC):

@@ -182,14 +182,64 @@ class BotChoose(Frame):
     article_id: str | None = Field(default=None, max_length=64)
 
 
+ID = r"^[A-Za-z0-9_\-]{1,64}$"
+
+
+class PickUp(Frame):
+    """An agent takes an unassigned conversation from the queue (first one wins)."""
+
+    action: Literal["conversation.pickup"]
+    conversation_id: str = Field(max_length=64)
+
+
+class Transfer(Frame):
+    """Hand a conversation to another agent or back to a group's queue, with a note."""
+
+    action: Literal["conversation.transfer"]
+    conversation_id: str = Field(max_length=64)
+    to_agent_id: str | None = Field(default=None, pattern=ID)
+    to_group_id: str | None = Field(default=None, pattern=ID, validate_default=True)
+    note: str = Field(default="", max_length=MAX_DRAFT_CHARS)
+
+    @field_validator("to_group_id")
+    @classmethod
+    def _one_target(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if (value is None) == (info.data.get("to_agent_id") is None):
+            raise ValueError("name exactly one of to_agent_id and to_group_id")
+        return value
+
+    @field_validator("note")
+    @classmethod
+    def _plain_note(cls, value: str) -> str:
+        if _CONTROL.search(value):
+            raise ValueError("note must not contain control characters")
+        return value
+
+
+class LeaveMessage(Frame):
+    """The visitor leaves a message (and an email for the answer) when nobody can chat."""
+
+    action: Literal["message.leave"]
+    email: str = Field(min_length=3, max_length=254, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+    name: str | None = Field(default=None, max_length=200)
+    text: str = Field(min_length=1, max_length=MAX_TEXT_CHARS)
+
+    @field_validator("text", "name")
+    @classmethod
+    def _plain(cls, value: str | None) -> str | None:
+        if value is not None and _CONTROL.search(value):
+            raise ValueError("must not contain control characters")
+        return value
+
+
 ClientFrame = Annotated[
     Union[Hello, SendMessage, Typing, MarkRead, Sync, Ping, PageView, Identify, ResolveConversation,
-          ReopenConversation, SetPresence, BotHandoff, BotFeedback, BotChoose],
+          ReopenConversation, SetPresence, BotHandoff, BotFeedback, BotChoose, PickUp, Transfer, LeaveMessage],
     Field(discriminator="action"),
 ]
 CLIENT_ACTIONS = ("hello", "message.send", "typing", "read", "sync", "ping", "page.view", "identify",
                   "conversation.resolve", "conversation.reopen", "presence.set", "bot.handoff", "bot.feedback",
-                  "bot.choose")
+                  "bot.choose", "conversation.pickup", "conversation.transfer", "message.leave")
 
 # ---------------------------------------------------------------- server → client
 
@@ -282,6 +332,11 @@ class ConversationSummary(BaseModel):
     visitor_read_seq: int
     agent_read_seq: int
     assignee_id: str | None = None
+    group_id: str | None = None
+    priority: Literal["urgent", "high", "normal", "low"] | None = None
+    message_type: str | None = None  # the first message's class (pre-sales, after-sales, ...)
+    queued_at: int | None = None  # present while the conversation waits in the queue
+    last_assignee_id: str | None = None
 
 
 class ConversationNew(Frame):
@@ -334,6 +389,36 @@ class AgentPresence(Frame):
     action: Literal["agent.presence"] = "agent.presence"
     agent_id: str
     state: Literal["online", "away", "offline"]
+
+
+class QueueStatus(Frame):
+    """To the visitor: where their conversation stands in the queue (sent when it changes)."""
+
+    action: Literal["queue.status"] = "queue.status"
+    conversation_id: str
+    state: Literal["queued", "assigned", "offline"]
+    position: int | None = None  # 1 = next
+    expected_wait_ms: int | None = None
+    agent_name: str | None = None  # who took it (state assigned)
+    leave_message: bool = False  # nobody can answer now: offer `message.leave`
+
+
+class MessageLeft(Frame):
+    """The answer to `message.leave`: the message is kept for the ticket system."""
+
+    action: Literal["message.left"] = "message.left"
+    message_id: str
+
+
+class Notification(Frame):
+    """To one agent: a conversation was handed to them, or a colleague @mentioned them."""
+
+    action: Literal["notification"] = "notification"
+    kind: Literal["transfer", "mention"]
+    conversation_id: str
+    from_agent_id: str
+    from_name: str
+    text: str  # the transfer note, or the note that mentions them
 
 
 class Pong(Frame):
@@ -412,7 +497,7 @@ ServerFrame = Annotated[
     Union[
         Welcome, MessageAck, MessageNew, Messages, TypingOut, ReadOut, ConversationNew,
         ConversationUpdated, VisitorUpdated, AgentPresence, Pong, ErrorOut, TicketUpdated, TicketEscalated,
-        BotPrompt,
+        BotPrompt, QueueStatus, MessageLeft, Notification,
     ],
     Field(discriminator="action"),
 ]

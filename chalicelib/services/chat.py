@@ -9,11 +9,12 @@ import logging
 import random
 import time
 from collections import OrderedDict
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 from ..domain import protocol as p
 from ..domain.clock import Clock
 from ..domain.errors import (
+    AgentUnavailable,
     ConversationClosed,
     ConversationNotFound,
     DuplicateMessage,
@@ -44,6 +45,9 @@ from ..domain.ports import (
 from ..domain.ratelimit import FrameLimiter, RateLimit
 from .notifier import Notifier
 
+if TYPE_CHECKING:
+    from .routing import RoutingService
+
 log = logging.getLogger("kefu.chat")
 
 CONNECTION_TTL_MS = 2 * 60 * 60 * 1000 + 10 * 60 * 1000  # API Gateway's 2 h limit, plus slack
@@ -69,6 +73,11 @@ def conversation_summary(conversation: Conversation) -> p.ConversationSummary:
         visitor_read_seq=conversation.visitor_read_seq,
         agent_read_seq=conversation.agent_read_seq,
         assignee_id=conversation.assignee_id,
+        group_id=conversation.group_id,
+        priority=conversation.priority,  # type: ignore[arg-type]
+        message_type=conversation.message_type,
+        queued_at=conversation.queued_at,
+        last_assignee_id=conversation.last_assignee_id,
     )
 
 
@@ -101,6 +110,7 @@ class ChatService:
         self._metrics = metrics
         # Visitors' other frames (typing, page.view, ...): see FrameLimiter.
         self._frame_limiter = frame_limiter or FrameLimiter()
+        self.routing: RoutingService | None = None  # bootstrap attaches routing and dispatch
         self._resolve_attachment: AttachmentResolver | None = None
         self._attachment_url: AttachmentUrl | None = None
         # Frames other services answer (page.view, identify, presence.set): action → handler.
@@ -139,6 +149,8 @@ class ChatService:
                 )
         else:
             self._connections.add(connection)
+            if self.routing is not None:
+                self.routing.agent_connected(connection)
         self._remember(connection)
         self._metrics.count("Connects")
         return connection
@@ -150,6 +162,8 @@ class ChatService:
         if connection is None:
             return None
         self._metrics.count("Disconnects")
+        if connection.role is Role.AGENT and self.routing is not None:
+            self.routing.agent_disconnected(connection)
         if connection.role is Role.VISITOR:
             visitor = self._visitors.get(connection.tenant_id, connection.principal_id)
             if visitor and visitor.open_conversation_id:
@@ -194,6 +208,8 @@ class ChatService:
         elif isinstance(frame, p.Hello):
             self.hello(connection)
         elif isinstance(frame, p.Ping):
+            if connection.role is Role.AGENT and self.routing is not None:
+                self.routing.heartbeat(connection)  # an open workbench keeps its agent reachable
             self._notifier.reply(connection.connection_id, p.Pong(server_time=self._clock.now_ms()))
         elif isinstance(frame, p.ResolveConversation):
             self.set_status(connection.identity, frame.conversation_id, ConversationStatus.RESOLVED)
@@ -230,7 +246,10 @@ class ChatService:
             ),
         )
 
-    def send_message(self, connection: Connection, frame: p.SendMessage) -> p.MessageAck:
+    def send_message(self, connection: Connection, frame: p.SendMessage, send_ack: bool = True) -> p.MessageAck:
+        """Store a message and tell everyone concerned. With `send_ack=False` (a note the server
+        writes on an agent's behalf, e.g. a transfer) the sender's tabs get `message.new`
+        instead of an ack."""
         identity = connection.identity
         if frame.internal and identity.role is Role.VISITOR:
             raise Forbidden("only agents write internal notes")
@@ -238,7 +257,7 @@ class ChatService:
         if frame.conversation_id is None:
             if identity.is_agent:
                 raise InvalidFrame("agents must name the conversation_id")
-            conversation, created = self._visitor_conversation(connection)
+            conversation, created = self._visitor_conversation(connection, frame.text)
         else:
             conversation = self._readable(identity, frame.conversation_id)
         attachment = None
@@ -247,11 +266,15 @@ class ChatService:
                 raise InvalidFrame("attachments are not enabled")
             attachment = self._resolve_attachment(identity, conversation, frame.attachment)
 
+        may_assign = True
         for attempt in range(MAX_APPEND_ATTEMPTS):
             if attempt:
                 conversation = self._readable(identity, conversation.conversation_id)
             try:
-                message, changed = self._append(connection, conversation, frame, attachment)
+                message, changed = self._append(connection, conversation, frame, attachment, may_assign)
+            except AgentUnavailable:
+                may_assign = False  # at capacity: the reply is posted, the conversation stays queued
+                continue
             except SequenceConflict:
                 # Full-jitter exponential backoff: parallel writers spread out instead of colliding again.
                 time.sleep(random.uniform(0, min(0.25, 0.005 * 2 ** attempt)))
@@ -275,7 +298,7 @@ class ChatService:
         log.info("message stored", extra={"conversation_id": conversation.conversation_id, "seq": message.seq,
                                           "tenant_id": identity.tenant_id, "internal": message.internal})
         ack = self._ack(message)
-        if connection.role is not Role.BOT:  # the bot has no socket to acknowledge to
+        if send_ack and connection.role is not Role.BOT:  # the bot has no socket to acknowledge to
             self._notifier.reply(connection.connection_id, ack)
         agents = self._notifier.agents(identity.tenant_id)
         if created:
@@ -287,7 +310,7 @@ class ChatService:
                                    conversation)
         audience = set(agents) if message.internal else set(agents) | conversation.watchers
         self._notifier.fan_out(
-            audience - {connection.connection_id},
+            audience - {connection.connection_id} if send_ack else audience,
             p.MessageNew(conversation_id=conversation.conversation_id, message=self.message_out(message)),
             conversation,
         )
@@ -297,11 +320,22 @@ class ChatService:
                 hook(connection, conversation, message)
             except Exception:  # the message is stored and delivered; a hook's failure must not undo that
                 log.exception("after-message hook failed")
+        if self.routing is not None:
+            if created or (changed and conversation.queued):
+                self.routing.request_dispatch(identity.tenant_id, [conversation.conversation_id])
+            if message.internal:
+                self.routing.notify_mentions(connection, conversation.conversation_id, message.text)
         return ack
+
+    def write_note(self, connection: Connection, conversation_id: str, text: str) -> None:
+        """An internal note in the agent's name (transfers record why here)."""
+        frame = p.SendMessage(action="message.send", client_msg_id=new_id("n"), conversation_id=conversation_id,
+                              internal=True, text=text[:p.MAX_TEXT_CHARS])
+        self.send_message(connection, frame, send_ack=False)
 
     def _append(
         self, connection: Connection, conversation: Conversation, frame: p.SendMessage,
-        attachment: Attachment | None,
+        attachment: Attachment | None, may_assign: bool = True,
     ) -> tuple[Message, bool]:
         """Store the message; returns it and whether the conversation's status or assignee changed."""
         now = self._clock.now_ms()
@@ -328,7 +362,7 @@ class ChatService:
         # a resolved one. Both ride on the same conditional transaction as the sequence number.
         assign_to = (connection.principal_id
                      if connection.role is Role.AGENT and not frame.internal and not conversation.assignee_id
-                     else None)
+                     and may_assign else None)
         reopen = conversation.status is not ConversationStatus.OPEN
         self._messages.append(conversation, message, rate, assign_to=assign_to, reopen=reopen)
         conversation.last_seq = message.seq
@@ -336,9 +370,11 @@ class ChatService:
         if not message.internal:
             conversation.last_message_preview = preview(message)
         if assign_to:
-            conversation.assignee_id = assign_to
+            conversation.assignee_id, conversation.assigned_at, conversation.queued_at = assign_to, now, None
         if reopen:
             conversation.status = ConversationStatus.OPEN
+            if not assign_to:
+                conversation.assignee_id, conversation.queued_at = None, now
         return message, bool(assign_to or reopen)
 
     def _ack(self, message: Message, duplicate: bool = False) -> p.MessageAck:
@@ -402,11 +438,21 @@ class ChatService:
         """Resolve or reopen (agents only); tells agents and the visitor's tabs."""
         if not identity.is_agent:
             raise Forbidden("only agents resolve or reopen conversations")
-        self._readable(identity, conversation_id)
-        updated = self._conversations.set_status(identity.tenant_id, conversation_id, status.value,
-                                                 self._clock.now_ms())
+        for attempt in range(MAX_APPEND_ATTEMPTS):
+            current = self._readable(identity, conversation_id)
+            try:
+                updated = self._conversations.set_status(identity.tenant_id, conversation_id, status.value,
+                                                         self._clock.now_ms(), current)
+                break
+            except SequenceConflict:  # assigned or transferred meanwhile: read it again
+                time.sleep(random.uniform(0, 0.005 * 2 ** attempt))
+        else:
+            raise SequenceConflict("the conversation is too busy; try again")
         if updated is None:  # already in that status: nothing changed, nobody to tell
-            return self._readable(identity, conversation_id)
+            return current
+        if self.routing is not None and (current.assignee_id or status is ConversationStatus.OPEN):
+            # A resolve frees a slot; a reopen queues the conversation again.
+            self.routing.request_dispatch(identity.tenant_id, [conversation_id])
         self._metrics.count("Resolved" if status is ConversationStatus.RESOLVED else "Reopened")
         self._notifier.fan_out(
             set(self._notifier.agents(identity.tenant_id)) | updated.watchers,
@@ -506,7 +552,7 @@ class ChatService:
             raise ConversationNotFound("no such conversation")
         return conversation
 
-    def _visitor_conversation(self, connection: Connection) -> tuple[Conversation, bool]:
+    def _visitor_conversation(self, connection: Connection, first_text: str = "") -> tuple[Conversation, bool]:
         identity = connection.identity
         visitor = self._visitors.get(identity.tenant_id, identity.principal_id)
         if visitor is None:
@@ -524,6 +570,11 @@ class ChatService:
             watchers=set(self._connections.visitor_connections(identity.tenant_id, identity.principal_id))
             | {connection.connection_id},
         )
+        if self.routing is not None:  # born in the queue, with the group and priority its rules give
+            decision = self.routing.decide(visitor, first_text)
+            draft.group_id, draft.priority, draft.message_type = (decision.group_id, decision.priority,
+                                                                  decision.message_type)
+            draft.queued_at = now
         conversation = self._conversations.create_for_visitor(draft)
         created = conversation.conversation_id == draft.conversation_id
         if created:

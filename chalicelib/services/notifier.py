@@ -7,7 +7,7 @@ from typing import Iterable
 
 from ..domain import protocol as p
 from ..domain.errors import ConnectionGone
-from ..domain.model import Conversation
+from ..domain.model import Conversation, Role
 from ..domain.ports import ConnectionGateway, ConnectionRepository, ConversationRepository
 
 log = logging.getLogger("kefu.notifier")
@@ -31,6 +31,10 @@ class Notifier:
     def agents(self, tenant_id: str) -> list[str]:
         """Every open agent connection of the tenant (one Query on a sparse index)."""
         return self._connections.agent_connections(tenant_id)
+
+    def agent_connections(self, tenant_id: str, agent_id: str) -> list[str]:
+        """Every open connection (workbench tab) of one agent."""
+        return self._connections.owner_connections(tenant_id, Role.AGENT, agent_id)
 
     def reply(self, connection_id: str, frame: p.Frame) -> None:
         if not self._post(connection_id, encode(frame)):

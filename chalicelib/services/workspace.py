@@ -1,6 +1,8 @@
 """The agent's workspace: presence and canned replies."""
 from __future__ import annotations
 
+from typing import Callable
+
 from ..domain import protocol as p
 from ..domain.clock import Clock
 from ..domain.errors import Conflict, Forbidden, NotFound
@@ -19,6 +21,7 @@ class WorkspaceService:
         self._canned = canned
         self._notifier = notifier
         self._clock = clock
+        self.on_presence: list[Callable[[Connection, str], None]] = []  # e.g. online → serve the queue
 
     def me(self, identity: Identity) -> Agent:
         agent = self._agents.get(identity.tenant_id, identity.principal_id) if identity.is_agent else None
@@ -34,6 +37,8 @@ class WorkspaceService:
                                   self._clock.now_ms())
         self._notifier.fan_out(self._notifier.agents(connection.tenant_id),
                                p.AgentPresence(agent_id=connection.principal_id, state=frame.state))
+        for callback in self.on_presence:
+            callback(connection, frame.state)
 
     # canned replies ("quick phrases")
 

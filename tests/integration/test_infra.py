@@ -147,7 +147,9 @@ def test_the_websocket_handlers_and_rest_api_are_wired(template: dict[str, Any])
     handlers = {name: p["Handler"] for name, p in functions(template).items()}
     assert handlers == {"APIHandler": "app.app", "WebsocketConnect": "app.ws_connect",
                         "WebsocketMessage": "app.ws_message", "WebsocketDisconnect": "app.ws_disconnect",
-                        "SlaCheck": "app.sla_check"}
+                        "SlaCheck": "app.sla_check", "Dispatch": "app.dispatch_queue"}
+    # The chat handlers invoke the dispatcher by this name (KEFU_DISPATCH_FUNCTION).
+    assert functions(template)["Dispatch"]["FunctionName"] == {"Fn::Sub": "${AWS::StackName}-dispatch"}
     routes = {r["Properties"]["RouteKey"] for r in template["Resources"].values()
               if r["Type"] == "AWS::ApiGatewayV2::Route"}
     assert routes == {"$connect", "$default", "$disconnect"}
@@ -175,6 +177,10 @@ def test_every_function_gets_every_table_the_bucket_and_the_secret(
                 name = resources["SlaStateMachine"]["Properties"]["StateMachineName"]["Fn::Sub"]
                 assert value["Fn::Sub"].endswith(":stateMachine:" + name), value
                 monkeypatch.setenv(key, value["Fn::Sub"])
+            elif key == "KEFU_DISPATCH_FUNCTION":
+                # named, not !Ref'd (a Ref in Globals would make Dispatch depend on itself)
+                assert value == resources["Dispatch"]["Properties"]["FunctionName"], value
+                monkeypatch.setenv(key, value["Fn::Sub"])
             elif key == "KEFU_TOKEN_SECRET":
                 assert SECRET_REFERENCE.match(value.get("Fn::Sub", "")), f"{name}: {value!r}"
                 monkeypatch.setenv(key, "s" * 64)
@@ -194,6 +200,7 @@ def test_every_function_gets_every_table_the_bucket_and_the_secret(
         assert settings.uploads_bucket == "physical-UploadsBucket"
         assert resources["UploadsBucket"]["Type"] == "AWS::S3::Bucket"
         assert settings.token_secret == "s" * 64
+        assert settings.dispatch_function == "${AWS::StackName}-dispatch"
         assert properties.get("LoggingConfig", template["Globals"]["Function"].get("LoggingConfig")) == {
             "LogGroup": {"Ref": "FunctionLogGroup"}}
         assert set(expected) == {f.name for f in dataclasses.fields(TableNames)}
@@ -214,6 +221,7 @@ DYNAMODB_ITEM_ACTIONS = {f"dynamodb:{a}" for a in (
     "ConditionCheckItem", "BatchGetItem", "BatchWriteItem")}
 SERVICES = {"dynamodb", "s3", "execute-api", "logs", "states", "ses", "lambda"}
 SLA_MACHINE = "arn:${AWS::Partition}:states:${AWS::Region}:${AWS::AccountId}:stateMachine:${AWS::StackName}-sla"
+DISPATCH = "arn:${AWS::Partition}:lambda:${AWS::Region}:${AWS::AccountId}:function:${AWS::StackName}-dispatch"
 SLA_EXECUTIONS = "arn:${AWS::Partition}:states:${AWS::Region}:${AWS::AccountId}:execution:${AWS::StackName}-sla:*"
 
 
@@ -274,9 +282,9 @@ def least_privilege_problems(template: dict[str, Any]) -> list[str]:
             for action in actions:
                 if targets != [{"Fn::Sub": expected.get(action)}]:
                     problems.append(f"{action} on {targets!r} is not this stack's SLA state machine")
-        if any(a.startswith("lambda:") for a in actions) and targets != [
-                {"Fn::GetAtt": ["SlaCheck", "Arn"]}, {"Fn::Sub": "${SlaCheck.Arn}:*"}]:
-            problems.append(f"lambda resource {targets!r} is not sla_check")
+        if any(a.startswith("lambda:") for a in actions) and targets not in (
+                [{"Fn::GetAtt": ["SlaCheck", "Arn"]}, {"Fn::Sub": "${SlaCheck.Arn}:*"}], [{"Fn::Sub": DISPATCH}]):
+            problems.append(f"lambda resource {targets!r} is not sla_check or dispatch")
         if any(a.startswith("ses:") for a in actions) and (actions != ["ses:SendEmail"] or targets != [
                 {"Fn::Sub": "arn:${AWS::Partition}:ses:${AWS::Region}:${AWS::AccountId}:identity/${MailIdentity}"}]):
             problems.append(f"ses {actions} on {targets!r} is not sending as MailIdentity")
@@ -346,9 +354,10 @@ CALLS = {
     r"start_execution\(": "states:StartExecution",
     r"stop_execution\(": "states:StopExecution",
     r"send_email\(": "ses:SendEmail",
+    r"\.invoke\(FunctionName": "lambda:InvokeFunction",
 }
 CLIENTS = {"apigatewaymanagementapi": "execute-api", "s3": "s3", "dynamodb": "dynamodb",
-           "stepfunctions": "states", "ses": "ses"}
+           "stepfunctions": "states", "ses": "ses", "lambda": "lambda"}
 
 
 def test_the_role_grants_every_call_the_code_makes(template: dict[str, Any]) -> None:

@@ -37,6 +37,10 @@ MINIMAL: dict[str, tuple[dict[str, Any], type[p.Frame]]] = {
     "bot.feedback": ({"action": "bot.feedback", "conversation_id": "c_1", "seq": 2, "helpful": False},
                      p.BotFeedback),
     "bot.choose": ({"action": "bot.choose", "conversation_id": "c_1", "article_id": None}, p.BotChoose),
+    "conversation.pickup": ({"action": "conversation.pickup", "conversation_id": "c_1"}, p.PickUp),
+    "conversation.transfer": ({"action": "conversation.transfer", "conversation_id": "c_1", "to_group_id": "g_1"},
+                              p.Transfer),
+    "message.leave": ({"action": "message.leave", "email": "a@b.example", "text": "call me"}, p.LeaveMessage),
 }
 
 
@@ -214,3 +218,15 @@ def test_server_frames_round_trip_as_json() -> None:
         "v": 1, "action": "message.ack", "client_msg_id": "m-1", "conversation_id": "c_1", "seq": 1,
         "created_at": 5, "duplicate": False,
     }
+
+
+@pytest.mark.parametrize("frame", [
+    {"action": "conversation.transfer", "conversation_id": "c_1"},
+    {"action": "conversation.transfer", "conversation_id": "c_1", "to_agent_id": "a_1", "to_group_id": "g_1"},
+    {"action": "conversation.transfer", "conversation_id": "c_1", "to_agent_id": "a 1"},
+    {"action": "message.leave", "email": "not-an-email", "text": "x"},
+    {"action": "message.leave", "email": "a@b.example", "text": ""},
+])
+def test_routing_frames_are_validated(frame: dict[str, Any]) -> None:
+    with pytest.raises(InvalidFrame):
+        p.parse_client_frame(json.dumps(frame))

@@ -1,0 +1,147 @@
+"""Dispatch under a burst: 200 conversations arriving at once, 20 agents online.
+
+Starts the whole local stack in this process (moto, the gateway with its Lambda Invoke API
+running the dispatch function), puts 20 agents online (capacity 10 each, so everybody can
+be served at once), connects 200 visitors and has them all send their first message at
+the same moment. Then, per conversation, the time from its creation to its assignment
+(`created_at` → `assigned_at`, both stamped by the handlers) and the DynamoDB requests the
+dispatch function made per assignment (counted on the botocore clients, by the thread the
+request came from: the gateway runs functions on threads named `dispatch_*`). Enqueueing
+costs no request of its own (the conversation is born queued, in its creation transaction).
+
+    .venv/bin/python bench/dispatch.py [--visitors 200] [--agents 20] [--capacity 10]
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import threading
+import time
+from collections import Counter
+from typing import Any
+
+from _common import emit_figures, percentile, progress, use_repo_root
+
+use_repo_root()
+os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "ERROR")
+
+TARGETS = {"assign_p99_ms": 250.0, "ddb_requests_per_assignment": 6.0}
+
+
+class RequestsByThread:
+    """Counts DynamoDB requests per calling thread kind (botocore's before-call event)."""
+
+    def __init__(self) -> None:
+        self.counts: Counter[str] = Counter()
+        self._lock = threading.Lock()
+
+    def __call__(self, model: Any = None, **_: Any) -> None:
+        kind = "dispatch" if threading.current_thread().name.startswith("dispatch") else "other"
+        with self._lock:
+            self.counts[f"{kind}.{model.name if model else '?'}"] += 1
+
+    def install(self) -> None:
+        from chalicelib.adapters.repositories import _transaction_connection
+        from chalicelib.adapters.tables import ALL_MODELS
+
+        clients = {id(c): c for c in [m._get_connection().connection.client for m in ALL_MODELS.values()]
+                   + [_transaction_connection().client]}
+        for client in clients.values():
+            client.meta.events.register("before-call.dynamodb", self)
+
+    def total(self, kind: str) -> int:
+        return sum(v for k, v in self.counts.items() if k.startswith(kind + "."))
+
+
+async def run(visitors: int, agents: int, capacity: int) -> dict[str, Any]:
+    from chalicelib.adapters.repositories import DynamoConversations, DynamoRouting
+    from local.seed import seed_tenant
+    from local.server import LocalStack
+    from tests.e2e.clients import Api, WsClient, action_is
+
+    progress("starting the local stack ...")
+    stack = LocalStack(port=0, seed_demo=False).start_in_thread()
+    api = Api(stack.url, stack.ws_url)
+    counter = RequestsByThread()
+    try:
+        seeded = seed_tenant("Bench", [(f"agent{i}@bench.kefu.dev", f"Agent {i}") for i in range(agents)], "pw-bench")
+        routing = DynamoRouting()
+        for agent in seeded.agents:
+            routing.save_profile(seeded.tenant_id, agent["agent_id"], frozenset(), frozenset(), 0, capacity)
+        from tests.e2e.clients import Tenant
+
+        tenant = Tenant(seeded.tenant_id, seeded.site_key, [a["email"] for a in seeded.agents], seeded.password)
+        progress(f"{agents} agents going online ...")
+        sockets = []
+        for i in range(agents):
+            _, socket = await api.agent(tenant, i)
+            await socket.send({"action": "presence.set", "state": "online"})
+            sockets.append(socket)
+        await asyncio.gather(*(s.wait_for(action_is("agent.presence")) for s in sockets))
+
+        async def heartbeat() -> None:  # as the workbench does: a ping every 30 s keeps agents reachable
+            while True:
+                await asyncio.sleep(20)
+                await asyncio.gather(*(s.send({"action": "ping"}) for s in sockets))
+
+        pinger = asyncio.ensure_future(heartbeat())
+        progress(f"{visitors} visitors connecting ...")
+        tokens = await asyncio.gather(*(api.visitor_token(tenant) for _ in range(visitors)))
+        clients = await asyncio.gather(*(WsClient.connect(api.ws_url, t) for t in tokens))
+        await asyncio.sleep(1.0)  # let the agents' own dispatch runs finish
+        counter.install()
+        observer = sockets[0]
+        mark = len(observer.frames)
+        progress(f"{visitors} first messages at once ...")
+        started = time.monotonic()
+        acks = await asyncio.gather(*(c.send_message(f"question {i}: how much is shipping?", timeout=120)
+                                      for i, c in enumerate(clients)))
+        conversation_ids = {a["conversation_id"] for a in acks if a["action"] == "message.ack"}
+        assigned: set[str] = set()
+        while len(assigned) < len(conversation_ids) and time.monotonic() - started < 120:
+            assigned = {f["conversation"]["conversation_id"] for f in observer.frames[mark:]
+                        if f.get("action") == "conversation.updated" and f["conversation"].get("assignee_id")}
+            await asyncio.sleep(0.05)
+        elapsed = time.monotonic() - started
+        progress(f"{len(assigned)} of {len(conversation_ids)} assigned in {elapsed:.1f} s")
+        await asyncio.sleep(0.5)
+        repo = DynamoConversations()
+        latencies = []
+        for cid in conversation_ids:
+            c = repo.get(seeded.tenant_id, cid)
+            if c is not None and c.assigned_at is not None:
+                latencies.append(c.assigned_at - c.created_at)
+        dispatch_requests = counter.total("dispatch")
+        progress(f"dispatch requests by table/operation: "
+                 f"{dict(sorted((k, v) for k, v in counter.counts.items() if k.startswith('dispatch')))}")
+        progress(f"dispatch invocations: {stack.gateway.invocations.get('dispatch', 0)}")
+        pinger.cancel()
+        await asyncio.gather(*(c.close() for c in [*clients, *sockets]))
+        return {
+            "assign_p50_ms": round(percentile(latencies, 50), 1),
+            "assign_p99_ms": round(percentile(latencies, 99), 1),
+            "ddb_requests_per_assignment": round(dispatch_requests / max(1, len(latencies)), 2),
+            "assigned": len(latencies),
+            "arrivals": visitors,
+            "agents": agents,
+            "capacity_each": capacity,
+            "burst_seconds": round(elapsed, 2),
+            "targets": TARGETS,
+        }
+    finally:
+        await api.aclose()
+        stack.stop()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--visitors", type=int, default=200)
+    parser.add_argument("--agents", type=int, default=20)
+    parser.add_argument("--capacity", type=int, default=10)
+    args = parser.parse_args()
+    emit_figures(asyncio.run(run(args.visitors, args.agents, args.capacity)))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,45 @@
+"""Starting the dispatch function: an asynchronous Lambda invoke (InvocationType=Event).
+
+The caller does not wait for dispatch: Lambda queues the event and answers 202 at once.
+`KEFU_LAMBDA_ENDPOINT` points the client at the local gateway, which serves the same
+Invoke API, so local runs take exactly this path.
+"""
+from __future__ import annotations
+
+import json
+import threading
+from typing import Any, Callable
+
+from ..domain.ports import DispatchTrigger
+
+
+class LambdaDispatchTrigger(DispatchTrigger):
+    def __init__(self, function_name: str, region: str, endpoint_url: str | None = None,
+                 callback_url: Callable[[], str | None] = lambda: None, client: Any | None = None) -> None:
+        self._function_name = function_name
+        self._region = region
+        self._endpoint_url = endpoint_url
+        self._callback_url = callback_url  # the @connections endpoint dispatch posts to
+        self._client = client
+        self._lock = threading.Lock()
+
+    def _get_client(self) -> Any:
+        if self._client is None:
+            with self._lock:
+                if self._client is None:
+                    import boto3  # deferred: only handlers that trigger dispatch pay for it
+                    from botocore.config import Config
+
+                    self._client = boto3.session.Session().client(
+                        "lambda", region_name=self._region, endpoint_url=self._endpoint_url,
+                        config=Config(retries={"max_attempts": 3, "mode": "standard"}, max_pool_connections=32,
+                                      connect_timeout=2, read_timeout=5))
+        return self._client
+
+    def request(self, tenant_id: str, conversation_ids: list[str] | None = None) -> None:
+        payload: dict[str, Any] = {"tenant_id": tenant_id, "conversation_ids": conversation_ids or []}
+        callback = self._callback_url()
+        if callback:
+            payload["callback_url"] = callback
+        self._get_client().invoke(FunctionName=self._function_name, InvocationType="Event",
+                                  Payload=json.dumps(payload).encode())

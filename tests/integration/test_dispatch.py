@@ -1,0 +1,151 @@
+"""Routing and dispatch end to end: real WebSocket clients, the local gateway (with its
+Lambda Invoke API running the dispatch function) and moto."""
+from __future__ import annotations
+
+import asyncio
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+
+from tests.e2e.clients import Api, Tenant, WsClient, action_is
+
+pytestmark = pytest.mark.anyio
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+@dataclass
+class Team:
+    tenant: Tenant
+    agent_ids: list[str]
+
+
+def make_team(stack: object, count: int, capacity: int, supervisor: bool = True) -> Team:
+    """A tenant with `count` agents of `capacity` each; the first one a supervisor."""
+    from chalicelib.adapters.repositories import DynamoRouting
+    from chalicelib.adapters.tables import AgentItem
+    from local.seed import seed_tenant
+
+    tag = uuid.uuid4().hex[:8]
+    seeded = seed_tenant(f"Team {tag}", [(f"agent{i}-{tag}@e2e.kefu.dev", f"Agent{i}") for i in range(count)],
+                         f"pw-{tag}")
+    repo = DynamoRouting()
+    ids = [a["agent_id"] for a in seeded.agents]
+    for agent_id in ids:
+        repo.save_profile(seeded.tenant_id, agent_id, frozenset(), frozenset(), 0, capacity)
+    if supervisor:
+        AgentItem(seeded.tenant_id, ids[0]).update(actions=[AgentItem.role.set("supervisor")])
+    return Team(Tenant(seeded.tenant_id, seeded.site_key, [a["email"] for a in seeded.agents], seeded.password), ids)
+
+
+async def online_agent(api: Api, team: Team, index: int) -> tuple[str, WsClient]:
+    token, client = await api.agent(team.tenant, index)
+    await client.send({"action": "presence.set", "state": "online"})
+    await client.wait_for(action_is("agent.presence"))
+    return token, client
+
+
+def assigned_to(conversation_id: str | None = None) -> Any:
+    def matches(frame: dict[str, Any]) -> bool:
+        if frame.get("action") != "conversation.updated":
+            return False
+        c = frame["conversation"]
+        return bool(c.get("assignee_id")) and c["status"] == "open" and (
+            conversation_id is None or c["conversation_id"] == conversation_id)
+    return matches
+
+
+async def test_a_new_conversation_is_dispatched_to_an_online_agent(api: Api, stack: object) -> None:
+    team = make_team(stack, 2, 2)
+    _, ann = await online_agent(api, team, 0)
+    _, visitor = await api.visitor(team.tenant)
+    ack = await visitor.send_message("How much is the blue one?")
+    cid = ack["conversation_id"]
+    update = await ann.wait_for(assigned_to(cid))
+    assert update["conversation"]["assignee_id"] == team.agent_ids[0]
+    assert update["conversation"]["message_type"] == "pre-sales"
+    status = await visitor.wait_for(action_is("queue.status", state="assigned"))
+    assert status["agent_name"] == "Agent0"
+    agents = (await api.get("/v1/routing/agents", await api.agent_token(team.tenant, 0))).json()["agents"]
+    assert {a["agent_id"]: a["load"] for a in agents}[team.agent_ids[0]] == 1
+    await ann.send({"action": "conversation.resolve", "conversation_id": cid})
+    await ann.wait_for(lambda f: f.get("action") == "conversation.updated"
+                       and f["conversation"]["status"] == "resolved")
+    agents = (await api.get("/v1/routing/agents", await api.agent_token(team.tenant, 0))).json()["agents"]
+    assert {a["agent_id"]: a["load"] for a in agents}[team.agent_ids[0]] == 0
+    for client in (ann, visitor):
+        await client.close()
+
+
+async def test_nobody_online_offers_to_leave_a_message(api: Api, stack: object) -> None:
+    team = make_team(stack, 1, 2)
+    _, visitor = await api.visitor(team.tenant)
+    await visitor.send_message("hello?")
+    status = await visitor.wait_for(action_is("queue.status", state="offline"))
+    assert status["leave_message"] is True and status["position"] == 1
+    left = await visitor.request({"action": "message.leave", "email": "Sam@Example.com", "name": "Sam",
+                                  "text": "Please call me back"}, action_is("message.left"))
+    token = await api.agent_token(team.tenant, 0)
+    stored = (await api.get("/v1/left-messages", token)).json()["left_messages"]
+    assert [(m["id"], m["email"], m["text"], m["reason"]) for m in stored] == [
+        (left["message_id"], "sam@example.com", "Please call me back", "no_agent")]
+    # An agent coming online takes the waiting conversation.
+    _, ann = await online_agent(api, team, 0)
+    await ann.wait_for(assigned_to())
+    for client in (ann, visitor):
+        await client.close()
+
+
+async def test_two_agents_picking_up_at_once_exactly_one_wins(api: Api, stack: object) -> None:
+    team = make_team(stack, 2, 3)
+    (_, ann), (_, ben) = await api.agent(team.tenant, 0), await api.agent(team.tenant, 1)  # not online: no dispatch
+    _, visitor = await api.visitor(team.tenant)
+    cid = (await visitor.send_message("anyone?"))["conversation_id"]
+    marks = [len(ann.frames), len(ben.frames)]
+    frame = {"action": "conversation.pickup", "conversation_id": cid}
+    await asyncio.gather(ann.send(frame), ben.send(frame))
+    outcomes = await asyncio.gather(
+        ann.wait_for(lambda f: assigned_to(cid)(f) or f.get("action") == "error", since=marks[0]),
+        ben.wait_for(lambda f: assigned_to(cid)(f) or f.get("action") == "error", since=marks[1]))
+    errors = [o for o in outcomes if o["action"] == "error"]
+    assert len(errors) == 1 and errors[0]["code"] == "conflict", outcomes
+    summary = (await api.get(f"/v1/conversations/{cid}", await api.agent_token(team.tenant, 0))).json()
+    winner = summary["assignee_id"]
+    assert winner in team.agent_ids and errors[0]["details"]["assignee_id"] == winner
+    loads = {a["agent_id"]: a["load"] for a in
+             (await api.get("/v1/routing/agents", await api.agent_token(team.tenant, 0))).json()["agents"]}
+    assert sorted(loads.values()) == [0, 1] and loads[winner] == 1
+    for client in (ann, ben, visitor):
+        await client.close()
+
+
+async def test_transfer_with_a_note_and_a_mention(api: Api, stack: object) -> None:
+    team = make_team(stack, 2, 3)
+    _, ann = await online_agent(api, team, 0)
+    _, visitor = await api.visitor(team.tenant)
+    cid = (await visitor.send_message("my order arrived broken"))["conversation_id"]
+    await ann.wait_for(assigned_to(cid))
+    _, ben = await online_agent(api, team, 1)
+    await ann.send({"action": "message.send", "client_msg_id": "note-1", "conversation_id": cid, "internal": True,
+                    "text": "@Agent1 can you check the warehouse?"})
+    mention = await ben.wait_for(action_is("notification", kind="mention"))
+    assert mention["conversation_id"] == cid and mention["from_agent_id"] == team.agent_ids[0]
+    await ann.send({"action": "conversation.transfer", "conversation_id": cid, "to_agent_id": team.agent_ids[1],
+                    "note": "warehouse question, Ben knows"})
+    notice = await ben.wait_for(action_is("notification", kind="transfer"))
+    assert notice["text"] == "warehouse question, Ben knows"
+    await ben.wait_for(lambda f: assigned_to(cid)(f) and f["conversation"]["assignee_id"] == team.agent_ids[1])
+    note = await ben.wait_for(lambda f: f.get("action") == "message.new" and f["message"]["internal"]
+                              and "Transferred" in f["message"]["text"])
+    assert "warehouse question, Ben knows" in note["message"]["text"]
+    assert not visitor.received(lambda f: f.get("action") == "message.new" and f["message"]["internal"])
+    loads = {a["agent_id"]: a["load"] for a in
+             (await api.get("/v1/routing/agents", await api.agent_token(team.tenant, 0))).json()["agents"]}
+    assert loads == {team.agent_ids[0]: 0, team.agent_ids[1]: 1}
+    for client in (ann, ben, visitor):
+        await client.close()

@@ -1,0 +1,129 @@
+"""RoutingService on in-memory fakes: queueing with rules, dispatch rounds, pick-up races
+lost cleanly, transfers with notes, @mentions, offline hand-off, the lease."""
+from __future__ import annotations
+
+from typing import Any
+
+from chalicelib.domain.model import Connection, Group
+from chalicelib.domain.routing import Condition, RoutingRule
+from tests.fakes import FakeServices, build_services, with_routing
+
+
+def setup(agents: int = 2, capacity: int = 2) -> tuple[FakeServices, Any, Any, Any, list[Connection]]:
+    world = build_services()
+    routing, repo, trigger = with_routing(world)
+    tenant = world.add_tenant()
+    connections = []
+    for i in range(agents):
+        agent = world.add_agent(tenant, f"Agent{i}")
+        repo.add_agent(tenant.tenant_id, agent.agent_id, f"Agent{i}", capacity=capacity, presence="online")
+        connections.append(world.connect_agent(agent))  # live connection + heartbeat
+    return world, routing, repo, trigger, connections
+
+
+def visitor_says(world: FakeServices, text: str) -> tuple[Connection, str]:
+    tenant_id = next(iter(world.tenant_repo.items))
+    visitor = world.add_visitor(world.tenant_repo.items[tenant_id])
+    tab = world.connect_visitor(visitor)
+    world.send(tab, {"action": "message.send", "client_msg_id": f"m-{tab.connection_id}", "text": text})
+    [ack] = world.gateway.frames(tab.connection_id, "message.ack")
+    return tab, ack["conversation_id"]
+
+
+def test_new_conversations_are_queued_by_the_rules_and_trigger_dispatch() -> None:
+    world, routing, repo, trigger, _ = setup()
+    tenant_id = next(iter(world.tenant_repo.items))
+    repo.put_group(Group(tenant_id, "g_support", "Support"))
+    repo.put_rule(RoutingRule(tenant_id, "r1", "complaints", 1, (Condition("type", "equals", "complaint"),),
+                              "g_support", "urgent"))
+    _, cid = visitor_says(world, "I want to complain, this is unacceptable")
+    conversation = world.conversation_repo.get(tenant_id, cid)
+    assert conversation is not None and conversation.queued_at is not None
+    assert (conversation.group_id, conversation.priority, conversation.message_type) == (
+        "g_support", "urgent", "complaint")
+    assert trigger.requests[-1] == (tenant_id, [cid])
+
+
+def test_dispatch_spreads_by_load_within_capacity_and_tells_the_visitors() -> None:
+    world, routing, repo, trigger, agents = setup(agents=2, capacity=1)
+    tenant_id = next(iter(world.tenant_repo.items))
+    tabs = [visitor_says(world, f"question {i}") for i in range(3)]
+    result = routing.dispatch(tenant_id)
+    assert (result.assigned, result.leased) == (2, True)
+    loads = sorted(a.load for a in repo.agents(tenant_id))
+    assert loads == [1, 1]
+    told = {cid: world.gateway.frames(t.connection_id, "queue.status")[-1] for t, cid in tabs}
+    assert sorted(f["state"] for f in told.values()) == ["assigned", "assigned", "queued"]
+    [(waiting, status)] = [(cid, f) for cid, f in told.items() if f["state"] == "queued"]
+    assert status["position"] == 1 and status["expected_wait_ms"] > 0
+    # Resolving frees a slot and asks for dispatch; the waiting one is served.
+    done = next(cid for cid in told if cid != waiting)
+    first = world.conversation_repo.get(tenant_id, done)
+    owner = next(c for c in agents if c.principal_id == first.assignee_id)  # type: ignore[union-attr]
+    world.send(owner, {"action": "conversation.resolve", "conversation_id": done})
+    assert trigger.requests[-1][0] == tenant_id
+    assert routing.dispatch(tenant_id).assigned == 1
+    tab = next(t for t, cid in tabs if cid == waiting)
+    assert world.gateway.frames(tab.connection_id, "queue.status")[-1]["state"] == "assigned"
+    assert sorted(a.load for a in repo.agents(tenant_id)) == [1, 1]
+
+
+def test_nobody_reachable_offers_to_leave_a_message() -> None:
+    world, routing, repo, _, agents = setup(agents=1)
+    tenant_id = next(iter(world.tenant_repo.items))
+    world.chat.disconnect(agents[0].connection_id)  # the only agent's workbench closed
+    tab, cid = visitor_says(world, "hello?")
+    routing.dispatch(tenant_id)
+    [status] = world.gateway.frames(tab.connection_id, "queue.status")
+    assert status["state"] == "offline" and status["leave_message"] is True
+    world.send(tab, {"action": "message.leave", "email": "Sam@Example.com", "text": "call me"})
+    [left] = world.gateway.frames(tab.connection_id, "message.left")
+    [stored] = repo.left_messages(tenant_id, 10)
+    assert (stored.message_id, stored.email, stored.conversation_id, stored.reason) == (
+        left["message_id"], "sam@example.com", cid, "no_agent")
+
+
+def test_second_pickup_gets_a_conflict_error() -> None:
+    world, routing, repo, _, (ann, ben) = setup()
+    tenant_id = next(iter(world.tenant_repo.items))
+    _, cid = visitor_says(world, "anyone?")
+    world.send(ann, {"action": "conversation.pickup", "conversation_id": cid})
+    world.send(ben, {"action": "conversation.pickup", "conversation_id": cid})
+    [error] = world.gateway.frames(ben.connection_id, "error")
+    assert error["code"] == "conflict" and error["details"]["assignee_id"] == ann.principal_id
+    assert {a.agent_id: a.load for a in repo.agents(tenant_id)} == {ann.principal_id: 1, ben.principal_id: 0}
+
+
+def test_transfer_to_an_agent_writes_a_note_and_notifies_them() -> None:
+    world, routing, repo, _, (ann, ben) = setup()
+    tenant_id = next(iter(world.tenant_repo.items))
+    _, cid = visitor_says(world, "my order is broken")
+    world.send(ann, {"action": "conversation.pickup", "conversation_id": cid})
+    world.send(ann, {"action": "conversation.transfer", "conversation_id": cid, "to_agent_id": ben.principal_id,
+                     "note": "he knows refunds"})
+    assert world.conversation_repo.get(tenant_id, cid).assignee_id == ben.principal_id  # type: ignore[union-attr]
+    [notice] = world.gateway.frames(ben.connection_id, "notification")
+    assert (notice["kind"], notice["text"], notice["from_agent_id"]) == ("transfer", "he knows refunds",
+                                                                         ann.principal_id)
+    notes = [f["message"] for f in world.gateway.frames(ben.connection_id, "message.new") if f["message"]["internal"]]
+    assert notes and "he knows refunds" in notes[-1]["text"]
+    assert {a.agent_id: a.load for a in repo.agents(tenant_id)} == {ann.principal_id: 0, ben.principal_id: 1}
+
+
+def test_mentions_in_notes_notify_the_colleague_only() -> None:
+    world, routing, repo, _, (ann, ben) = setup()
+    _, cid = visitor_says(world, "question")
+    world.send(ann, {"action": "message.send", "client_msg_id": "n-1", "conversation_id": cid, "internal": True,
+                     "text": "@Agent1 could you look? cc @Agent0"})
+    assert [f["kind"] for f in world.gateway.frames(ben.connection_id, "notification")] == ["mention"]
+    assert world.gateway.frames(ann.connection_id, "notification") == []
+
+
+def test_a_busy_lease_marks_dirty_and_the_holder_runs_again() -> None:
+    world, routing, repo, _, _ = setup()
+    tenant_id = next(iter(world.tenant_repo.items))
+    assert repo.acquire_lease(tenant_id, "someone", world.clock.now_ms(), 10_000)
+    assert routing.dispatch(tenant_id).leased is False
+    assert repo.release_lease(tenant_id, "someone") is False  # dirty: run another round
+    assert repo.release_lease(tenant_id, "someone") is True
+    assert routing.dispatch(tenant_id).leased is True
