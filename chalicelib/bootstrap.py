@@ -107,6 +107,7 @@ def build(settings: Settings | None = None) -> Services:
     tickets = _tickets(settings, tenants, conversations, visitors, notifier, clock)
     chat.after_visitor_message.append(tickets.after_visitor_message)
     chat.after_agent_message.append(tickets.after_agent_message)
+    routing.on_left_message.append(tickets.left_message)  # A7: a left message becomes a ticket
     knowledge, bot = _knowledge_and_bot(tenants, chat, notifier, clock, tickets)
     bot.on_handoff.append(lambda h: routing.bot_handed_off(h.tenant_id, h.conversation_id, h.priority))
     return Services(settings=settings, auth=auth, chat=chat, visitors=visitor_service,

@@ -112,6 +112,8 @@ class RoutingService:
         self._told: OrderedDict[str, tuple[str, int | None]] = OrderedDict()
         self._told_lock = threading.Lock()
         self.write_note: NoteWriter | None = None  # set by bootstrap: ChatService's internal note
+        # Called with each stored LeftMessage (bootstrap: the ticket service makes it a ticket).
+        self.on_left_message: list[Callable[[LeftMessage], None]] = []
         # Telling people (posts to many sockets) runs beside the next round, in order, on one
         # thread: assignments do not wait for the fan-out of the previous round.
         self._tell_pool: ThreadPoolExecutor | None = None
@@ -419,6 +421,11 @@ class RoutingService:
                               visitor.open_conversation_id if visitor else None, frame.name, frame.email.lower(),
                               frame.text, now, reason)
         self._repo.add_left_message(message)
+        for hook in self.on_left_message:
+            try:
+                hook(message)
+            except Exception:  # the message is kept; a failed hook must not lose it
+                log.exception("on_left_message hook failed")
         self._notifier.reply(connection.connection_id, p.MessageLeft(message_id=message.message_id))
 
     def left_messages(self, identity: Identity, limit: int) -> list[LeftMessage]:

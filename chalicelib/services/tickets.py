@@ -205,6 +205,16 @@ class TicketService:
                           Requester(visitor_id, email, name), "visitor", source="offline_message",
                           description=text)
 
+    def left_message(self, message: Any) -> Ticket:
+        """Routing's hook: a message left while nobody could answer (`message.leave`) becomes a
+        ticket, and the visitor gets its number by mail (for the lookup on the site)."""
+        ticket = self.from_left_message(message.tenant_id, message.visitor_id, message.name, message.email,
+                                        message.text)
+        self._mail(ticket, f"[#{ticket.number}] We got your message",
+                   f"Thank you for your message. It is request #{ticket.number}; we answer by mail.\n"
+                   f"You can look up its status on our site with this number and your email address.")
+        return ticket
+
     def _open(self, tenant_id: str, subject: str, ticket_type: str, priority: Priority, requester: Requester,
               actor: str, source: str = "agent", conversation_id: str | None = None,
               tags: list[str] | None = None, group_id: str | None = None, assignee_id: str | None = None,

@@ -158,3 +158,22 @@ async def test_a_left_message_becomes_a_ticket(api: Api, tenant: Tenant) -> None
     detail = (await _call(api, "GET", f"/v1/tickets/{left.json()['number']}", agent)).json()
     assert (detail["source"], detail["ticket"]["requester_email"]) == ("offline_message", "lia@example.com")
     assert (await _call(api, "GET", "/v1/tickets", visitor)).status_code == 403
+
+
+async def test_a_message_left_over_the_socket_becomes_a_ticket_and_a_mail(api: Api, tenant: Tenant) -> None:
+    """A7: nobody online, the visitor leaves a message (routing's `message.leave`): it is a ticket."""
+    _, visitor = await api.visitor(tenant)
+    email = f"sam-{tenant.tenant_id[-8:]}@example.com"
+    await visitor.request({"action": "message.leave", "email": email, "name": "Sam",
+                           "text": "Please call me back\nabout order 12"}, action_is("message.left"))
+    agent = await api.agent_token(tenant)
+    listed = (await _call(api, "GET", "/v1/tickets", agent)).json()["tickets"]
+    assert [(t["subject"], t["requester_email"], t["status"]) for t in listed] == [
+        ("Please call me back", email, "new")]
+    mails = (await api.http.get("/_local/mails?format=json")).json()["mails"]
+    mail = next(m for m in mails if m["to"] == [email])
+    assert f"#{listed[0]['number']}" in mail["subject"]
+    found = await _call(api, "POST", "/v1/public/tickets/lookup", None,
+                        {"site_key": tenant.site_key, "number": listed[0]["number"], "email": email})
+    assert found.status_code == 200 and found.json()["status"] == "new"
+    await visitor.close()

@@ -323,3 +323,14 @@ def test_an_agent_answering_in_the_chat_meets_the_ticket_response_target(world: 
     assert after.first_response_at == s.clock.now_ms() and after.deadlines.first_response_due is None
     assert timeline[-1].data == {"text": "A new lid ships today", "channel": "chat"}
     assert w["timer"].running(w["tenant"].tenant_id, t.number) == {after.sla_version: after.deadlines.resolution_due}
+
+
+def test_routing_s_left_message_becomes_a_ticket_with_a_confirmation_mail(world: dict[str, Any]) -> None:
+    from chalicelib.domain.model import LeftMessage
+
+    w = world
+    left = LeftMessage(w["tenant"].tenant_id, "lm_1", "v_1", None, "Sam", "sam@example.com", "Call me", 0, "no_agent")
+    ticket = w["service"].left_message(left)
+    assert (ticket.source, ticket.requester.visitor_id, ticket.subject) == ("offline_message", "v_1", "Call me")
+    to, subject, _ = w["mailer"].sent[-1]
+    assert (to, subject) == ("sam@example.com", f"[#{ticket.number}] We got your message")
