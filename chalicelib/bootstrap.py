@@ -96,8 +96,11 @@ def build(settings: Settings | None = None) -> Services:
     workspace = WorkspaceService(agents, DynamoCannedReplies(), notifier, clock)
     trigger = LambdaDispatchTrigger(settings.dispatch_function, settings.region, settings.lambda_endpoint,
                                     callback_url=lambda: gateway.endpoint_url)
+    from .kb.classify import message_type
+
+    # The bot's question-type classifier (EN/ZH) feeds the routing rules (spec C2).
     routing = RoutingService(DynamoRouting(), agents, conversations, visitors, notifier, trigger, clock,
-                             conversation_summary)
+                             conversation_summary, classify=message_type)
     attach_routing(chat, workspace, routing)
     chat.frame_handlers.update({
         "page.view": visitor_service.page_view,
