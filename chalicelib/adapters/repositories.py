@@ -9,6 +9,7 @@ from dataclasses import replace
 
 from pynamodb.connection import Connection as PynamoConnection
 from pynamodb.exceptions import DoesNotExist, PutError, TransactWriteError, UpdateError
+from pynamodb.expressions.update import Action
 from pynamodb.transactions import TransactWrite
 
 from ..domain.errors import AgentUnavailable, Conflict, DuplicateMessage, SequenceConflict
@@ -301,13 +302,13 @@ def _conversation(item: ConversationItem) -> Conversation:
     )
 
 
-def _queue_actions(c: Conversation, now_ms: int) -> list:  # type: ignore[type-arg]
+def _queue_actions(c: Conversation, now_ms: int) -> list[Action]:
     """SET the attributes that put a conversation in the queue index (it is unassigned)."""
     return [ConversationItem.queued_at.set(now_ms), ConversationItem.queue_pk.set(c.tenant_id),
             ConversationItem.queue_sk.set(queue_key(c.priority, now_ms, c.conversation_id))]
 
 
-def _unqueue_actions() -> list:  # type: ignore[type-arg]
+def _unqueue_actions() -> list[Action]:
     return [ConversationItem.queued_at.remove(), ConversationItem.queue_pk.remove(),
             ConversationItem.queue_sk.remove()]
 
@@ -426,7 +427,7 @@ class DynamoConversations(ConversationRepository):
         c = conversation or self.get(tenant_id, conversation_id)
         if c is None or c.status.value == status:
             return None
-        actions = [ConversationItem.status.set(status), ConversationItem.status_key.set(f"{tenant_id}#{status}"),
+        actions: list[Action] = [ConversationItem.status.set(status), ConversationItem.status_key.set(f"{tenant_id}#{status}"),
                    ConversationItem.updated_at.set(now_ms)]
         condition = ConversationItem.status == c.status.value
         if c.assignee_id:
@@ -468,7 +469,7 @@ class DynamoMessages(MessageRepository):
         the value we read), store the message, and claim its client message id."""
         c, m = conversation, message
         key = _message_key(c.tenant_id, c.conversation_id)
-        actions = [
+        actions: list[Action] = [
             ConversationItem.last_seq.set(m.seq),
             ConversationItem.updated_at.set(m.created_at),
         ]
@@ -672,7 +673,7 @@ class DynamoRouting(RoutingRepository):
     def save_profile(self, tenant_id: str, agent_id: str, groups: frozenset[str], languages: frozenset[str],
                      seniority: int, capacity: int) -> AgentState | None:
         item = AgentItem(tenant_id, agent_id)
-        actions = [AgentItem.seniority.set(seniority), AgentItem.capacity.set(capacity),
+        actions: list[Action] = [AgentItem.seniority.set(seniority), AgentItem.capacity.set(capacity),
                    AgentItem.groups.set(set(groups)) if groups else AgentItem.groups.remove(),
                    AgentItem.languages.set(set(languages)) if languages else AgentItem.languages.remove()]
         try:
@@ -699,7 +700,7 @@ class DynamoRouting(RoutingRepository):
         self._touch(tenant_id, agent_id, [AgentItem.heartbeat_at.set(now_ms)])
 
     @staticmethod
-    def _touch(tenant_id: str, agent_id: str, actions: list) -> None:  # type: ignore[type-arg]
+    def _touch(tenant_id: str, agent_id: str, actions: list[Action]) -> None:
         try:
             AgentItem(tenant_id, agent_id).update(actions=actions, condition=AgentItem.agent_id.exists())
         except UpdateError as error:
@@ -741,7 +742,7 @@ class DynamoRouting(RoutingRepository):
         conversation_condition = ConversationItem.status == ConversationStatus.OPEN.value
         conversation_condition &= (ConversationItem.assignee_id == expected_assignee if expected_assignee
                                    else ConversationItem.assignee_id.does_not_exist())
-        actions = [ConversationItem.assignee_id.set(agent_id), ConversationItem.assigned_at.set(now_ms),
+        actions: list[Action] = [ConversationItem.assignee_id.set(agent_id), ConversationItem.assigned_at.set(now_ms),
                    ConversationItem.queued_at.remove(), ConversationItem.queue_pk.remove(),
                    ConversationItem.queue_sk.remove()]
         if expected_assignee:
@@ -768,7 +769,7 @@ class DynamoRouting(RoutingRepository):
 
     def requeue(self, tenant_id: str, conversation_id: str, expected_assignee: str | None,
                 group_id: str | None, priority: str, now_ms: int) -> None:
-        actions = [ConversationItem.queued_at.set(now_ms), ConversationItem.priority.set(priority),
+        actions: list[Action] = [ConversationItem.queued_at.set(now_ms), ConversationItem.priority.set(priority),
                    ConversationItem.queue_pk.set(tenant_id),
                    ConversationItem.queue_sk.set(queue_key(priority, now_ms, conversation_id)),
                    ConversationItem.assignee_id.remove(), ConversationItem.assigned_at.remove(),

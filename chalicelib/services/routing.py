@@ -13,7 +13,7 @@ import time
 from collections import OrderedDict
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Callable
+from typing import Callable, Literal
 
 from ..domain import protocol as p
 from ..domain import routing as r
@@ -266,7 +266,7 @@ class RoutingService:
             hours = self._hours.get(conversation.tenant_id, lambda: self._repo.business_hours(conversation.tenant_id))
             closed = isinstance(hours, r.BusinessHours) and not hours.is_open(now)
         offline = closed or not r.anyone_reachable(agents, conversation.group_id, now)
-        state = "offline" if offline else "queued"
+        state: Literal["offline", "queued"] = "offline" if offline else "queued"
         if not self._should_tell(conversation.conversation_id, state, position):
             return
         frame = p.QueueStatus(
