@@ -111,6 +111,7 @@ def build(settings: Settings | None = None) -> Services:
     chat.after_visitor_message.append(tickets.after_visitor_message)
     chat.after_agent_message.append(tickets.after_agent_message)
     routing.on_left_message.append(tickets.left_message)  # A7: a left message becomes a ticket
+    tickets.use_tenant_hours(_tenant_hours(DynamoRouting()))  # one calendar: chat opening hours and SLA
     knowledge, bot = _knowledge_and_bot(tenants, chat, notifier, clock, tickets)
     bot.on_handoff.append(lambda h: routing.bot_handed_off(h.tenant_id, h.conversation_id, h.priority))
     return Services(settings=settings, auth=auth, chat=chat, visitors=visitor_service,
@@ -143,6 +144,16 @@ def _knowledge_and_bot(tenants: Any, chat: Any, notifier: Any, clock: Any, ticke
 
     bot.on_handoff.append(urgent_ticket)
     return knowledge, bot
+
+
+def _tenant_hours(routing_repo: Any) -> Any:
+    from .domain.sla import BusinessHours
+
+    def hours(tenant_id: str) -> BusinessHours | None:
+        found = routing_repo.business_hours(tenant_id)
+        return BusinessHours.from_day_windows(found.timezone, found.windows) if found else None
+
+    return hours
 
 
 def _tickets(settings: Settings, tenants: Any, conversations: Any, visitors: Any, notifier: Any,

@@ -77,6 +77,14 @@ class BusinessHours:
     def weekdays(cls, timezone: str, start: str = "09:00", end: str = "18:00") -> "BusinessHours":
         return cls(timezone, {day: ((start, end),) for day in range(5)})
 
+    @classmethod
+    def from_day_windows(cls, timezone: str, windows: dict[str, Any]) -> "BusinessHours":
+        """From routing's opening hours ({"mon": [["09:00", "18:00"]], ...}), so a tenant keeps
+        one calendar for when chat is open and for what its SLA counts."""
+        days = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+        return cls(timezone, {days.index(d): tuple((str(a), str(b)) for a, b in spans)
+                              for d, spans in windows.items() if d in days and spans})
+
     def to_dict(self) -> dict[str, Any]:
         return {"timezone": self.timezone,
                 "week": {str(d): [list(i) for i in iv] for d, iv in sorted(self.week.items())}}

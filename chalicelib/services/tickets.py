@@ -29,7 +29,7 @@ from ..domain.ports import (
     TokenSigner,
     VisitorRepository,
 )
-from ..domain.sla import DEFAULT_POLICY, Priority, SlaPolicy, wake_timestamp
+from ..domain.sla import DEFAULT_POLICY, BusinessHours, Priority, SlaPolicy, wake_timestamp
 from ..domain.tickets import (
     MAX_NOTE_CHARS,
     Requester,
@@ -102,6 +102,7 @@ class TicketService:
         clock: Clock,
         public_url: str = "",
         sleep: Callable[[float], None] = time.sleep,
+        tenant_hours: Callable[[str], BusinessHours | None] | None = None,
     ) -> None:
         self._tickets = tickets
         self._tenants = tenants
@@ -115,20 +116,35 @@ class TicketService:
         self._clock = clock
         self._public_url = public_url.rstrip("/")
         self._sleep = sleep
+        # The tenant's opening hours (routing's), used when the SLA policy counts business
+        # hours but has no calendar of its own.
+        self._tenant_hours = tenant_hours
 
     def now_ms(self) -> int:
         return self._clock.now_ms()
 
     # ------------------------------------------------------------ settings
 
+    def use_tenant_hours(self, provider: Callable[[str], BusinessHours | None]) -> None:
+        """Count business hours on the tenant's opening hours (routing's) when the SLA policy
+        has no calendar of its own: one calendar for chat and for the SLA."""
+        self._tenant_hours = provider
+
     def policy(self, tenant_id: str) -> SlaPolicy:
         data = self._tickets.get_setting(tenant_id, "sla")
-        return SlaPolicy.from_dict(data) if data else DEFAULT_POLICY
+        return SlaPolicy.from_dict(self._with_tenant_hours(tenant_id, data)) if data else DEFAULT_POLICY
+
+    def _with_tenant_hours(self, tenant_id: str, data: dict[str, Any]) -> dict[str, Any]:
+        counts_hours = any(dict(t).get("business_hours") for t in dict(data.get("targets") or {}).values())
+        if data.get("business_hours") or not counts_hours or self._tenant_hours is None:
+            return data
+        hours = self._tenant_hours(tenant_id)
+        return {**data, "business_hours": hours.to_dict() if hours else None}
 
     def set_policy(self, identity: Identity, data: dict[str, Any]) -> SlaPolicy:
         self._require_supervisor(identity)
-        policy = SlaPolicy.from_dict(data)  # validates
-        self._tickets.put_setting(identity.tenant_id, "sla", policy.to_dict())
+        policy = SlaPolicy.from_dict(self._with_tenant_hours(identity.tenant_id, data))  # validates
+        self._tickets.put_setting(identity.tenant_id, "sla", data)
         return policy
 
     def routing(self, tenant_id: str) -> TicketRouting:

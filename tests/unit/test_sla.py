@@ -172,3 +172,8 @@ def test_sla_status_flags() -> None:
 
 def test_priority_raises_one_level() -> None:
     assert [p.raised() for p in Priority] == [Priority.NORMAL, Priority.HIGH, Priority.URGENT, Priority.URGENT]
+
+
+def test_routing_s_opening_hours_convert_to_a_calendar() -> None:
+    hours = BusinessHours.from_day_windows(NY, {"mon": [["09:00", "17:00"]], "sat": [], "xyz": [["1", "2"]]})
+    assert hours == BusinessHours(NY, {0: (("09:00", "17:00"),)})

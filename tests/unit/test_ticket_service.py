@@ -334,3 +334,17 @@ def test_routing_s_left_message_becomes_a_ticket_with_a_confirmation_mail(world:
     assert (ticket.source, ticket.requester.visitor_id, ticket.subject) == ("offline_message", "v_1", "Call me")
     to, subject, _ = w["mailer"].sent[-1]
     assert (to, subject) == ("sam@example.com", f"[#{ticket.number}] We got your message")
+
+
+def test_business_hours_default_to_the_tenant_s_opening_hours(world: dict[str, Any]) -> None:
+    from chalicelib.domain.sla import BusinessHours
+
+    w = world
+    policy = {"targets": {"normal": {"first_response_ms": 60 * MINUTE_MS, "next_response_ms": 0,
+                                     "resolution_ms": 0, "business_hours": True}}}
+    w["service"].use_tenant_hours(lambda tenant_id: BusinessHours.from_day_windows("UTC", {"mon": [["09:00", "10:00"]]}))
+    w["service"].set_policy(w["boss"], policy)
+    monday_5am = 1_795_410_000_000  # 2026-11-23 05:00 UTC
+    w["s"].clock.current = monday_5am
+    t = _new(w)
+    assert t.deadlines.first_response_due == monday_5am + 5 * 3_600_000  # opens 09:00, 1 h later: 10:00
