@@ -109,9 +109,13 @@ async def test_two_agents_picking_up_at_once_exactly_one_wins(api: Api, stack: o
     marks = [len(ann.frames), len(ben.frames)]
     frame = {"action": "conversation.pickup", "conversation_id": cid}
     await asyncio.gather(ann.send(frame), ben.send(frame))
-    outcomes = await asyncio.gather(
-        ann.wait_for(lambda f: assigned_to(cid)(f) or f.get("action") == "error", since=marks[0]),
-        ben.wait_for(lambda f: assigned_to(cid)(f) or f.get("action") == "error", since=marks[1]))
+
+    def outcome(agent_id: str) -> Any:  # its own error, or the conversation assigned to itself
+        return lambda f: f.get("action") == "error" or (
+            assigned_to(cid)(f) and f["conversation"]["assignee_id"] == agent_id)
+
+    outcomes = await asyncio.gather(ann.wait_for(outcome(team.agent_ids[0]), since=marks[0]),
+                                    ben.wait_for(outcome(team.agent_ids[1]), since=marks[1]))
     errors = [o for o in outcomes if o["action"] == "error"]
     assert len(errors) == 1 and errors[0]["code"] == "conflict", outcomes
     summary = (await api.get(f"/v1/conversations/{cid}", await api.agent_token(team.tenant, 0))).json()
