@@ -69,7 +69,8 @@ def _transaction_connection() -> PynamoConnection:
     key = (meta.region, getattr(meta, "host", None))
     connection = _transaction_connections.get(key)
     if connection is None:
-        connection = _transaction_connections.setdefault(key, PynamoConnection(region=key[0], host=key[1]))
+        connection = _transaction_connections.setdefault(key, PynamoConnection(
+            region=key[0], host=key[1], max_pool_connections=meta.max_pool_connections))
     return connection
 
 

@@ -25,6 +25,9 @@ class _Meta:
     host: str | None = None
     table_name = ""
     max_retry_attempts = 5
+    # A Lambda container runs one invocation at a time; the local gateway runs many handler
+    # threads over one client, which botocore's default pool of 10 would make queue.
+    max_pool_connections = 50
 
 
 class TenantItem(Model):

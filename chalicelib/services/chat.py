@@ -51,8 +51,18 @@ if TYPE_CHECKING:
 log = logging.getLogger("kefu.chat")
 
 CONNECTION_TTL_MS = 2 * 60 * 60 * 1000 + 10 * 60 * 1000  # API Gateway's 2 h limit, plus slack
-MAX_APPEND_ATTEMPTS = 10
+# Writers racing on one conversation item retry with full-jitter backoff (capped at
+# BACKOFF_CAP_S): 30 attempts outlast a burst of a few dozen parallel messages on a slow
+# machine (about 5 s at worst) while staying far inside the Lambda timeout.
+MAX_APPEND_ATTEMPTS = 30
+BACKOFF_CAP_S = 0.4
 PREVIEW_CHARS = 140
+
+
+def _backoff(attempt: int) -> None:
+    """Full-jitter exponential backoff: parallel writers spread out instead of colliding again."""
+    time.sleep(random.uniform(0, min(BACKOFF_CAP_S, 0.005 * 2 ** attempt)))
+
 
 AttachmentResolver = Callable[[Identity, Conversation, p.AttachmentIn], Attachment]
 AttachmentUrl = Callable[[Message], str]
@@ -276,8 +286,7 @@ class ChatService:
                 may_assign = False  # at capacity: the reply is posted, the conversation stays queued
                 continue
             except SequenceConflict:
-                # Full-jitter exponential backoff: parallel writers spread out instead of colliding again.
-                time.sleep(random.uniform(0, min(0.25, 0.005 * 2 ** attempt)))
+                _backoff(attempt)
                 continue
             except (DuplicateMessage, RateLimited) as error:
                 stored = self._messages.get_by_client_id(
@@ -445,7 +454,7 @@ class ChatService:
                                                          self._clock.now_ms(), current)
                 break
             except SequenceConflict:  # assigned or transferred meanwhile: read it again
-                time.sleep(random.uniform(0, 0.005 * 2 ** attempt))
+                _backoff(attempt)
         else:
             raise SequenceConflict("the conversation is too busy; try again")
         if updated is None:  # already in that status: nothing changed, nobody to tell
