@@ -771,11 +771,19 @@
   setLocale(locale);
   autosize();
   toHost('ready', {});
-  // The extension point widget/bot.js uses (the knowledge base's buttons, suggestions and FAQ).
+  // The extension point widget/bot.js (the knowledge base's buttons, suggestions and FAQ),
+  // queue.js and tickets.js (request lookup and rating) use.
   window.kefuFrame = {
     on: (action, handler) => fromServer.set(action, handler),
     send,
     say: (text) => enqueue({ text }),
-    state: () => ({ session, conv, locale, apiUrl: cfg && cfg.apiUrl, online: welcomed }),
+    state: () => ({ session, conv, locale, apiUrl: cfg && cfg.apiUrl, siteKey: cfg && cfg.siteKey, online: welcomed }),
+    // an element with attributes and, optionally, text (always as textContent)
+    el: (tag, attrs = {}, text) => {
+      const node = document.createElement(tag);
+      for (const [k, v] of Object.entries(attrs)) node.setAttribute(k, v);
+      if (text != null) node.textContent = text;
+      return node;
+    },
   };
 })();

@@ -29,12 +29,7 @@
   };
   const t = (key) => STRINGS[kefu.state().locale === 'zh' ? 'zh' : 'en'][key];
   const $ = (id) => document.getElementById(id);
-  const el = (tag, attrs = {}, text) => {
-    const node = document.createElement(tag);
-    for (const [k, v] of Object.entries(attrs)) node.setAttribute(k, v);
-    if (text != null) node.textContent = text;
-    return node;
-  };
+  const el = kefu.el;
 
   const bar = el('div', { class: 'q-bar', id: 'queue', role: 'status', 'aria-live': 'polite', hidden: '' });
   $('composer').before(bar);

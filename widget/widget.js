@@ -53,6 +53,7 @@
   let seen = local.get('seen') || { conv: null, seq: 0 }; // the last seq the visitor has had on screen
   let conv = null;
   let iframe = null;
+  let solvedWaiting = null; // a ticket.solved that came before the panel was ready
   let frameReady = false;
   let focusOnReady = false;
   const listeners = { message: [], open: [], close: [], unread: [] };
@@ -181,6 +182,8 @@ transition:opacity .16s ease,transform .16s ease,visibility 0s .16s}
         session: session && { token: session.token, visitor_id: session.visitor_id, tenant_name: session.tenant_name },
       });
       if (isOpen && focusOnReady) iframe.focus();
+      if (solvedWaiting) post('server', { frame: solvedWaiting });
+      solvedWaiting = null;
     }],
     ['kefu:shown', () => { mark('panel-ready'); }],
     ['kefu:send', (msg) => { if (msg.frame && typeof msg.frame.action === 'string') send(msg.frame); }],
@@ -324,6 +327,11 @@ transition:opacity .16s ease,transform .16s ease,visibility 0s .16s}
         setUnread(unread + 1);
         beep();
       }
+    } else if (frame.action === 'ticket.solved') {
+      // the panel asks the visitor to rate it: load it if need be, and hand the frame over when ready
+      if (!frameReady) solvedWaiting = frame;
+      if (!iframe) mountFrame();
+      if (!visible()) setUnread(unread + 1);
     }
     post('server', { frame });
   }

@@ -149,13 +149,16 @@ class TicketStatusOut(BaseModel):
 
 
 class RatingQuery(Body):
+    """The mail's link (and the page it opens, whose form sends the comment the same way)."""
+
     token: str = Field(min_length=10, max_length=4096)
     score: int = Field(ge=1, le=5)
     reopen: bool = False
+    comment: str | None = Field(default=None, max_length=2000)
 
 
 class RatingIn(RatingQuery):
-    comment: str | None = Field(default=None, max_length=2000)
+    """The widget's rating form."""
 
 
 class RatingOut(BaseModel):

@@ -201,7 +201,49 @@ def _rated(body: Any) -> Response:
 
 @tickets.route("/v1/public/tickets/rating", methods=["GET"], cors=PUBLIC_CORS)
 def rate_from_link() -> Response:
-    return _rated(parse_query(tickets.current_request, ts.RatingQuery))
+    request = tickets.current_request
+    body = parse_query(request, ts.RatingQuery)
+    answer = _rated(body)
+    if "text/html" not in ((request.headers or {}).get("accept") or ""):
+        return answer
+    # A person clicked the mail's link: a page that says what happened and lets them change
+    # the score and add a comment (the form sends the same query again).
+    rated = ts.RatingOut.model_validate_json(answer.body)
+    return Response(body=rating_page(rated.number, rated.status, body.score, body.token, body.reopen,
+                                     body.comment is not None),
+                    status_code=200, headers={"Content-Type": "text/html; charset=utf-8", "Cache-Control": "no-store",
+                                              "Content-Security-Policy": RATING_PAGE_CSP,
+                                              "Referrer-Policy": "no-referrer"})
+
+
+RATING_PAGE_CSP = "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
+
+
+def rating_page(number: int, status: str, score: int, token: str, reopened: bool, commented: bool) -> str:
+    """The page behind a rating link. It shows only what the server knows (numbers, the
+    status, the signed token, escaped), never text a visitor sent."""
+    import html
+
+    if reopened:
+        text = f"Request #{number} is open again and back with its agent. We will get back to you."
+        form = ""
+    elif commented:
+        text = f"Thank you: you rated request #{number} {score} of 5, and we have your comment."
+        form = ""
+    else:
+        text = f"Thank you: you rated request #{number} {score} of 5."
+        stars = "".join(f'<label><input type="radio" name="score" value="{n}"{" checked" if n == score else ""}> {n}'
+                        f"</label> " for n in range(1, 6))
+        form = (f'<form method="get"><input type="hidden" name="token" value="{html.escape(token, quote=True)}">'
+                f"<p>Your rating (1 poor – 5 great): {stars}</p>"
+                '<p><label for="comment">Anything you want to add?</label><br>'
+                '<textarea id="comment" name="comment" rows="4" cols="50" maxlength="2000"></textarea></p>'
+                '<p><button type="submit">Send</button></p></form>')
+    return (f'<!doctype html><html lang="en"><head><meta charset="utf-8">'
+            f'<meta name="viewport" content="width=device-width,initial-scale=1"><title>Request #{number}</title>'
+            '<style>body{font:16px/1.5 system-ui,sans-serif;max-width:36rem;margin:2rem auto;padding:0 1rem}</style>'
+            f"</head><body><h1>Request #{number}: {html.escape(status.replace('_', ' '))}</h1>"
+            f"<p id=\"result\">{html.escape(text)}</p>{form}</body></html>")
 
 
 @tickets.route("/v1/public/tickets/rating", methods=["POST"], cors=PUBLIC_CORS)

@@ -466,6 +466,16 @@ class TicketEscalated(Frame):
     notify: list[str]  # agent ids: the assignee, then the group's supervisors
 
 
+class TicketSolved(Frame):
+    """The visitor's request was solved (the requester's own connections): the widget asks
+    them to confirm and rate it with `rating_token` (POST /v1/public/tickets/rating)."""
+
+    action: Literal["ticket.solved"] = "ticket.solved"
+    number: int
+    subject: str
+    rating_token: str
+
+
 class BotArticle(BaseModel):
     model_config = ConfigDict(frozen=True)
     id: str
@@ -496,7 +506,7 @@ class ErrorOut(Frame):
 ServerFrame = Annotated[
     Union[
         Welcome, MessageAck, MessageNew, Messages, TypingOut, ReadOut, ConversationNew,
-        ConversationUpdated, VisitorUpdated, AgentPresence, Pong, ErrorOut, TicketUpdated, TicketEscalated,
+        ConversationUpdated, VisitorUpdated, AgentPresence, Pong, ErrorOut, TicketUpdated, TicketEscalated, TicketSolved,
         BotPrompt, QueueStatus, MessageLeft, Notification,
     ],
     Field(discriminator="action"),

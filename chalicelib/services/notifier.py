@@ -36,6 +36,10 @@ class Notifier:
         """Every open connection (workbench tab) of one agent."""
         return self._connections.owner_connections(tenant_id, Role.AGENT, agent_id)
 
+    def visitor_connections(self, tenant_id: str, visitor_id: str) -> list[str]:
+        """Every open connection (widget tab) of one visitor."""
+        return self._connections.owner_connections(tenant_id, Role.VISITOR, visitor_id)
+
     def reply(self, connection_id: str, frame: p.Frame) -> None:
         if not self._post(connection_id, encode(frame)):
             self.forget(connection_id, None)

@@ -411,7 +411,23 @@ class TicketService:
             self._arm(after, policy)
         if after.status is not before.status and after.requester.email:
             self._status_mail(after)
+        if after.status is TicketStatus.SOLVED and before.status is not TicketStatus.SOLVED:
+            self._ask_for_rating(after)
         self._broadcast(after)
+
+    def _ask_for_rating(self, ticket: Ticket) -> None:
+        """The visitor who opened it, if they are on the site now, is asked in the widget to
+        confirm it is solved and rate it (the mail's links do the same for everyone else)."""
+        visitor_id = ticket.requester.visitor_id
+        if not visitor_id:
+            return
+        try:
+            targets = self._notifier.visitor_connections(ticket.tenant_id, visitor_id)
+            if targets:
+                self._notifier.fan_out(targets, p.TicketSolved(number=ticket.number, subject=ticket.subject,
+                                                               rating_token=self.rating_token(ticket)))
+        except Exception:  # the rating request is a courtesy: it must not undo the solve
+            log.exception("could not ask the visitor for a rating", extra={"number": ticket.number})
 
     def _arm(self, ticket: Ticket, policy: SlaPolicy) -> None:
         wake = timer_wake_at(ticket, policy)

@@ -114,17 +114,23 @@ async def test_two_agents_patching_at_once_one_gets_conflict(api: Api, tenant: T
     assert (final["tags"], final["group_id"]) == (["vip"], "billing")
 
 
-async def test_solve_mails_a_rating_link_lookup_and_rating(api: Api, tenant: Tenant) -> None:
-    token = await api.agent_token(tenant)
-    email = f"cus-{tenant.tenant_id[-6:]}@example.com"
+async def _solved_with_mail(api: Api, token: str, email: str, subject: str) -> tuple[int, dict[str, Any]]:
+    """A low-priority ticket for `email`, solved; its number and the "solved" mail."""
     created = (await _call(api, "POST", "/v1/tickets", token, {
-        "subject": "Broken lid", "priority": "low", "requester_email": email})).json()
+        "subject": subject, "priority": "low", "requester_email": email})).json()
     number, version = created["ticket"]["number"], created["ticket"]["version"]
     solved = await _call(api, "PATCH", f"/v1/tickets/{number}", token, {"version": version, "status": "solved"})
     assert solved.status_code == 200, solved.text
     mails = (await api.http.get("/_local/mails?format=json")).json()["mails"]
     mail = next(m for m in mails if m["to"] == [email])
     assert "solved" in mail["subject"]
+    return number, mail
+
+
+async def test_solve_mails_a_rating_link_lookup_and_rating(api: Api, tenant: Tenant) -> None:
+    token = await api.agent_token(tenant)
+    email = f"cus-{tenant.tenant_id[-6:]}@example.com"
+    number, mail = await _solved_with_mail(api, token, email, "Broken lid")
     link = re.search(r"(/v1/public/tickets/rating\?score=4&token=\S+)", mail["body"]).group(1)  # type: ignore[union-attr]
     rated = await api.http.get(link)
     assert rated.status_code == 200 and rated.json()["csat_score"] == 4, rated.text
@@ -177,3 +183,28 @@ async def test_a_message_left_over_the_socket_becomes_a_ticket_and_a_mail(api: A
                         {"site_key": tenant.site_key, "number": listed[0]["number"], "email": email})
     assert found.status_code == 200 and found.json()["status"] == "new"
     await visitor.close()
+
+
+async def test_the_mail_s_rating_link_opens_a_page_to_change_the_score_and_comment(api: Api, tenant: Tenant) -> None:
+    token = await api.agent_token(tenant)
+    email = f"pg-{tenant.tenant_id[-6:]}@example.com"
+    number, mail = await _solved_with_mail(api, token, email, "<script>alert(1)</script>")
+    body = mail["body"]
+    link = re.search(r"(/v1/public/tickets/rating\?score=3&token=\S+)", body).group(1)  # type: ignore[union-attr]
+    browser = {"Accept": "text/html,application/xhtml+xml,*/*;q=0.8"}
+    page = await api.http.get(link, headers=browser)
+    assert page.status_code == 200 and page.headers["content-type"].startswith("text/html"), page.text
+    assert "default-src 'none'" in page.headers["content-security-policy"]
+    assert f"you rated request #{number} 3 of 5" in page.text and 'name="comment"' in page.text
+    assert "<script" not in page.text  # the subject (typed by someone) is not on the page
+    # the page's form sends the same query with the chosen score and the comment
+    token_value = urllib.parse.unquote(link.split("token=")[1])
+    sent = await api.http.get("/v1/public/tickets/rating", headers=browser, params={
+        "token": token_value, "score": 5, "comment": "Fast & friendly <3"})
+    assert sent.status_code == 200 and "we have your comment" in sent.text, sent.text
+    assert "Fast &amp; friendly" not in sent.text  # nor is the comment
+    detail = (await _call(api, "GET", f"/v1/tickets/{number}", token)).json()
+    assert (detail["csat_score"], detail["csat_comment"]) == (5, "Fast & friendly <3")
+    # a program (no text/html) still gets JSON
+    rated = await api.http.get(link)
+    assert rated.headers["content-type"].startswith("application/json") and rated.json()["csat_score"] == 3

@@ -126,6 +126,25 @@ def test_solve_stops_the_timer_mails_a_rating_link_and_the_rating_lands(world: d
     assert [e.kind for e in timeline].count("csat") == 2
 
 
+def test_solving_asks_the_requester_on_the_site_to_rate_it_in_the_widget(world: dict[str, Any]) -> None:
+    w, s = world, world["s"]
+    visitor = s.add_visitor(w["tenant"])
+    tab, other = s.connect_visitor(visitor), s.connect_visitor(s.add_visitor(w["tenant"]))
+    t = _new(w, requester=Requester(visitor.visitor_id, "cus@example.com", "Cus"))
+    s.gateway.clear()
+    w["service"].update(w["ann"], t.number, TicketChanges(status=TicketStatus.SOLVED), t.version)
+    [asked] = s.gateway.frames(tab.connection_id, "ticket.solved")
+    assert (asked["number"], asked["subject"]) == (t.number, "Where is my parcel?")
+    assert s.gateway.frames(other.connection_id) == []  # nobody else's widget hears of it
+    rated = w["service"].rate(asked["rating_token"], 4, "Fine")
+    assert (rated.csat_score, rated.status) == (4, TicketStatus.SOLVED)
+    # a ticket without a visitor (opened by hand for an email) asks nobody on the site
+    plain = _new(w)
+    s.gateway.clear()
+    w["service"].update(w["ann"], plain.number, TicketChanges(status=TicketStatus.SOLVED), plain.version)
+    assert s.gateway.frames(tab.connection_id, "ticket.solved") == []
+
+
 def test_closed_cannot_reopen(world: dict[str, Any]) -> None:
     w = world
     t = _new(w)
