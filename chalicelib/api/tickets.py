@@ -204,7 +204,8 @@ def rate_from_link() -> Response:
     request = tickets.current_request
     body = parse_query(request, ts.RatingQuery)
     answer = _rated(body)
-    if "text/html" not in ((request.headers or {}).get("accept") or ""):
+    headers: Any = request.headers or {}  # chalice's case-insensitive mapping
+    if "text/html" not in (headers.get("accept") or ""):
         return answer
     # A person clicked the mail's link: a page that says what happened and lets them change
     # the score and add a comment (the form sends the same query again).
