@@ -273,6 +273,8 @@ class TicketService:
                 [TicketStatus.NEW, TicketStatus.OPEN] if query.sla else list(OPEN_STATUSES))
             found = [t for s in statuses for t in self._tickets.by_index(tenant, "status", s.value, 200)]
         now = self._clock.now_ms()
+        if query.group_id:  # with `mine`, the assignee index was read: keep that group's
+            found = [t for t in found if t.group_id == query.group_id]
         if query.status:
             found = [t for t in found if t.status is query.status]
         if query.priority:

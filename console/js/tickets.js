@@ -1,4 +1,5 @@
-// The tickets workbench (tickets.html): list with filters, a ticket's timeline, edits at the
+// The tickets workbench (tickets.html): list with filters (open / mine / breached / about to
+// breach, and status, priority, group), a ticket's timeline, edits at the
 // version read (409 → reload and say so), replies and notes, and escalations pushed live
 // (a badge, a toast, a desktop notification for the agents it names). Uses the console's
 // session (signed in at index.html), its REST client and its socket. Everything from the
@@ -15,7 +16,6 @@ const FILTERS = [
   ["mine", "Mine", { mine: "true" }],
   ["breached", "Breached", { sla: "breached" }],
   ["soon", "About to breach", { sla: "about_to_breach" }],
-  ["solved", "Solved", { status: "solved" }],
 ];
 const STEP_TEXT = { notify_assignee: "assignee notified", raise_priority: "priority raised, supervisors notified",
   reassign: "handed to the escalation group" };
@@ -25,7 +25,8 @@ const apiBase = meta("kefu-api-url") || window.location.origin;
 const wsBase = meta("kefu-ws-url") || `${apiBase.replace(/^http/, "ws")}/ws`;
 const root = document.getElementById("tickets");
 
-const state = { filter: "open", tickets: [], selected: null, detail: null, escalations: 0, banner: "" };
+const state = { filter: "open", where: { status: "", priority: "", group_id: "" }, tickets: [], selected: null,
+  detail: null, escalations: 0, banner: "" };
 let session = null;
 
 function readSession() {
@@ -50,6 +51,7 @@ function signedOut() {
 
 async function loadList() {
   const params = new URLSearchParams(FILTERS.find(([key]) => key === state.filter)?.[2] || {});
+  for (const [name, value] of Object.entries(state.where)) if (value) params.set(name, value);
   params.set("limit", "100");
   const body = await api.request("GET", `/v1/tickets?${params}`);
   state.tickets = body.tickets;
@@ -67,7 +69,29 @@ async function select(number) {
 function upsert(summary) {
   const index = state.tickets.findIndex((t) => t.number === summary.number);
   if (index >= 0) state.tickets[index] = summary;
-  else if (state.filter === "open" && !["solved", "closed"].includes(summary.status)) state.tickets.unshift(summary);
+  else if (state.filter === "open" && matches(summary)) state.tickets.unshift(summary);
+}
+
+function matches(summary) {
+  const { status, priority, group_id: group } = state.where;
+  return (status ? summary.status === status : !["solved", "closed"].includes(summary.status))
+    && (!priority || summary.priority === priority) && (!group || summary.group_id === group);
+}
+
+// The status, priority and group filters, combined with the chip (open, mine, breached, about to breach).
+function filterBar() {
+  const reload = () => loadList().catch((error) => toast(error.message));
+  const choose = (name, label, values) => h("select", {
+    class: "select", name: `filter-${name}`, "aria-label": label,
+    on: { change: (event) => { state.where[name] = event.target.value; reload(); } },
+  }, h("option", { value: "", text: `Any ${label.toLowerCase()}` }),
+  values.map((v) => h("option", { value: v, text: v.replace("_", " ") })));
+  return h("div", { class: "tk-filters" },
+    choose("status", "Status", STATUSES), choose("priority", "Priority", PRIORITIES),
+    h("input", {
+      class: "input", name: "filter-group", type: "search", placeholder: "Group", "aria-label": "Group",
+      maxlength: "40", on: { change: (event) => { state.where.group_id = event.target.value.trim(); reload(); } },
+    }));
 }
 
 // ------------------------------------------------------------------ rendering
@@ -275,7 +299,7 @@ function start() {
   }));
   mount(root,
     h("header", { class: "tk-header" },
-      h("h1", { text: "Tickets" }), chips, h("span", { class: "tk-spacer" }),
+      h("h1", { text: "Tickets" }), chips, filterBar(), h("span", { class: "tk-spacer" }),
       h("span", { class: "tk-bell", title: "Escalations since you opened this page" },
         h("span", { text: "Escalations" }), h("span", { class: "badge", hidden: true, text: "0" })),
       h("a", { class: "btn btn-ghost", href: "./", text: "Chats" })),

@@ -96,3 +96,35 @@ def test_the_conversation_header_makes_a_ticket_once(chromium: Any, stack: Any, 
     visitor.close()
     context.close()
     assert not errors, errors
+
+
+def test_the_list_filters_by_status_priority_group_and_mine(chromium: Any, stack: Any, tenant: TenantInfo) -> None:
+    page, token = _signed_in_page(chromium, stack, tenant)
+    made = {}
+    for subject, body in {"Crate": {"priority": "high", "group_id": "warehouse", "assignee_id": tenant.agent_id},
+                          "Invoice": {"priority": "low", "group_id": "billing"},
+                          "Old question": {"priority": "normal"}}.items():
+        status, made[subject] = http_json("POST", f"{stack.url}/v1/tickets", {"subject": subject, **body}, token)
+        assert status == 201, made[subject]
+    old = made["Old question"]["ticket"]
+    status, _ = http_json("PATCH", f"{stack.url}/v1/tickets/{old['number']}",
+                          {"version": old["version"], "status": "solved"}, token)
+    assert status == 200
+    page.goto(f"{stack.url}/console/tickets.html")
+    subjects = page.locator(".tk-row .tk-subject")
+    expect(subjects).to_have_text(["Invoice", "Crate"], timeout=10_000)  # open ones, newest first
+    page.locator("select[name=filter-priority]").select_option("high")
+    expect(subjects).to_have_text(["Crate"])
+    page.locator("select[name=filter-priority]").select_option("")
+    page.locator("input[name=filter-group]").fill("billing")
+    page.locator("input[name=filter-group]").press("Enter")
+    expect(subjects).to_have_text(["Invoice"])
+    page.locator("input[name=filter-group]").fill("")
+    page.locator("input[name=filter-group]").press("Enter")
+    page.locator("select[name=filter-status]").select_option("solved")
+    expect(subjects).to_have_text(["Old question"])
+    page.locator("select[name=filter-status]").select_option("")
+    page.get_by_role("button", name="Mine").click()
+    expect(subjects).to_have_text(["Crate"])
+    page.locator("select[name=filter-status]").select_option("new")  # mine, but not new: it is assigned (open)
+    expect(page.get_by_text("No tickets here.")).to_be_visible()

@@ -282,6 +282,11 @@ def test_search_filters(world: dict[str, Any]) -> None:
     assert [t.number for t in search(w["ann"], TicketFilter(sla="breached"))] == [other.number]
     assert [t.number for t in search(w["ann"], TicketFilter(sla="about_to_breach"))] == [mine.number]
     assert [t.number for t in search(w["ann"], TicketFilter(status=TicketStatus.OPEN))] == [mine.number]
+    # filters combine: mine in another group is nothing; mine in my group, of my priority, is mine
+    assert search(w["ann"], TicketFilter(mine=True, group_id="billing")) == []
+    assert [t.number for t in search(w["ann"], TicketFilter(mine=True, group_id="warehouse",
+                                                            priority=Priority.NORMAL))] == [mine.number]
+    assert search(w["ann"], TicketFilter(group_id="warehouse", status=TicketStatus.NEW)) == []
 
 
 def test_only_supervisors_change_settings(world: dict[str, Any]) -> None:
