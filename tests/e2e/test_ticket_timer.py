@@ -200,3 +200,32 @@ async def test_the_make_run_demo_ticket_is_armed_to_breach_and_escalate_within_a
     assert execution["status"] == "RUNNING"
     wake_at = json.loads(execution["input"])["wake_at"]
     assert wake_at == wake_timestamp(due)
+
+
+async def test_a_rest_reply_meets_the_target_a_note_stays_inside_and_escalate_starts_the_ladder_at_once(
+        api: Api, tenant: Tenant) -> None:
+    token, agent_id = await _supervisor(api, tenant)
+    email = f"rr-{tenant.tenant_id[-8:]}@example.com"
+    created = await _call(api, "POST", "/v1/tickets", token, {
+        "subject": "Angry about delay", "requester_email": email, "assignee_id": agent_id})
+    number, first = created["ticket"]["number"], created["sla_version"]
+    replied = await _call(api, "POST", f"/v1/tickets/{number}/replies", token, {"text": "We are on it"})
+    assert replied["first_response_at"] is not None and replied["deadlines"]["first_response_due"] is None
+    assert _executions(tenant, number)[f"{tenant.tenant_id}-{number}-v{first}"] == "ABORTED"
+    note = await _call(api, "POST", f"/v1/tickets/{number}/notes", token, {"text": "Between us: courier lost it"})
+    assert note["kind"] == "note"
+    mails = [m for m in (await api.http.get("/_local/mails?format=json")).json()["mails"] if m["to"] == [email]]
+    assert any("We are on it" in m["body"] for m in mails)
+    assert not any("courier" in m["body"] for m in mails)  # notes are internal
+    # a complaint: urgent and due now, so the real timer climbs the first rung right away
+    escalated = await _call(api, "POST", f"/v1/tickets/{number}/escalate", token, {"reason": "customer is furious"})
+    assert escalated["ticket"]["priority"] == "urgent"
+    for _ in range(40):
+        if await _escalations(api, token, number):
+            break
+        await asyncio.sleep(0.2)
+    steps = await _escalations(api, token, number)
+    assert [(e["data"]["step"], e["data"]["action"], e["data"]["deadline"]) for e in steps] == [
+        (1, "notify_assignee", "next_response")]
+    kinds = [e["kind"] for e in (await _call(api, "GET", f"/v1/tickets/{number}", token))["timeline"]]
+    assert {"reply", "note", "priority", "escalated"} <= set(kinds)
