@@ -34,6 +34,12 @@ def test_escalation_arrives_live_and_shows_in_the_timeline(chromium: Any, stack:
 
     bootstrap.services().tickets._tickets.put_setting(tenant.tenant_id, "sla", FAST)
     page, token = _signed_in_page(chromium, stack, tenant)
+    # desktop notifications allowed, and recorded: the escalation names this agent (the assignee)
+    page.context.grant_permissions(["notifications"], origin=stack.url)
+    page.add_init_script("""(() => { const Real = window.Notification; window.__notes = [];
+      window.Notification = class extends Real { constructor(title, options) { super(title, options);
+        window.__notes.push([title, options && options.body]); } };
+      Object.defineProperty(window.Notification, 'permission', { get: () => Real.permission }); })();""")
     dialogs: list[str] = []
     page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
     page.goto(f"{stack.url}/console/tickets.html")
@@ -45,6 +51,8 @@ def test_escalation_arrives_live_and_shows_in_the_timeline(chromium: Any, stack:
     expect(row).to_be_visible(timeout=5000)  # pushed by ticket.updated, rendered as text
     expect(page.locator(".tk-bell .badge")).to_have_text("1", timeout=10_000)
     expect(page.locator(".toast")).to_contain_text("escalated (step 1)")
+    notes = page.evaluate("window.__notes")
+    assert [title for title, _ in notes] == ["Kefu: ticket escalated"] and "step 1" in notes[0][1], notes
     row.click()
     expect(page.locator(".tk-timeline li.escalated")).to_contain_text("assignee notified")
     assert dialogs == [] and page.locator("img").count() == 0
