@@ -402,6 +402,14 @@ def escalate(ticket: Ticket, policy: SlaPolicy, now_ms: int) -> tuple[Ticket, Es
     return t, Escalation(step, action, kind, event, notify)
 
 
+def already_escalating(ticket: Ticket, now_ms: int) -> bool:
+    """Urgent and its ladder started (or due to start now): a second complaint changes nothing."""
+    if ticket.priority is not Priority.URGENT or not ticket.status.clock_runs:
+        return False
+    nxt = ticket.deadlines.next()
+    return ticket.escalation_step > 0 or (nxt is not None and nxt[1] <= now_ms)
+
+
 def escalate_now(ticket: Ticket, now_ms: int) -> Ticket:
     """A complaint or an angry message: urgent, and the ladder starts at once."""
     t = copy.deepcopy(ticket)

@@ -41,6 +41,7 @@ from ..domain.tickets import (
     TicketRouting,
     TicketStatus,
     TimelineEvent,
+    already_escalating,
     apply_changes,
     escalate,
     escalate_now,
@@ -357,10 +358,12 @@ class TicketService:
         ticket = self._tickets.get(conversation.tenant_id, number)
         if ticket is None or ticket.status is TicketStatus.CLOSED:
             return
-        if ticket.status.clock_runs and ticket.awaiting_since is not None:
-            return
-        text = message.text.strip() or (f"[{message.attachment.name}]" if message.attachment else "")
-        self.customer_message(conversation.tenant_id, number, text[:MAX_NOTE_CHARS] or "(message)")
+        if not (ticket.status.clock_runs and ticket.awaiting_since is not None):
+            text = message.text.strip() or (f"[{message.attachment.name}]" if message.attachment else "")
+            self.customer_message(conversation.tenant_id, number, text[:MAX_NOTE_CHARS] or "(message)")
+        upset = _upset(message.text)
+        if upset and not already_escalating(ticket, self._clock.now_ms()):
+            self.escalate_now(conversation.tenant_id, number, f"the customer's message: {upset}")
 
     def after_agent_message(self, connection: Any, conversation: Any, message: Any) -> None:
         """Chat hook: an agent answered in a conversation that became a ticket — that meets the
@@ -382,9 +385,13 @@ class TicketService:
         self._retry(conversation.tenant_id, number, change)
 
     def escalate_now(self, tenant_id: str, number: int, reason: str) -> Ticket:
-        """A complaint or angry message: urgent, and the ladder's first rung at once."""
+        """A complaint or angry message: urgent, and the ladder's first rung at once. A ticket
+        already escalating that way is left alone (two complaints, or the bot and the chat
+        hook at once, start the ladder once)."""
 
-        def change(t: Ticket, now: int) -> tuple[Ticket, list[TimelineEvent]]:
+        def change(t: Ticket, now: int) -> tuple[Ticket, list[TimelineEvent]] | None:
+            if already_escalating(t, now):
+                return None
             return escalate_now(t, now), [TimelineEvent(number, now, "priority", "system",
                                                         {"from": t.priority.value, "to": "urgent",
                                                          "reason": reason[:200]})]
@@ -392,10 +399,15 @@ class TicketService:
         return self._retry(tenant_id, number, change)[1]
 
     def _retry(self, tenant_id: str, number: int,
-               change: Callable[[Ticket, int], tuple[Ticket, list[TimelineEvent]]]) -> tuple[Ticket, Ticket]:
+               change: Callable[[Ticket, int], tuple[Ticket, list[TimelineEvent]] | None]) -> tuple[Ticket, Ticket]:
+        """Read, change, write conditionally on the version read; again on a conflict. A change
+        that answers None has nothing to do: nothing is written."""
         for _ in range(MAX_ATTEMPTS):
             current = self._ticket(tenant_id, number)
-            changed, events = change(current, self._clock.now_ms())
+            result = change(current, self._clock.now_ms())
+            if result is None:
+                return current, current
+            changed, events = result
             try:
                 self._tickets.save(changed, events)
             except Conflict:
@@ -584,6 +596,17 @@ class TicketService:
     def _require_agent(identity: Identity) -> None:
         if not identity.is_agent:
             raise Forbidden("only agents work on tickets")
+
+
+def _upset(text: str) -> str | None:
+    """"a complaint" or "anger" when the customer's message reads so (the bot's bilingual
+    rules, kb/intent.py), else None."""
+    if not text.strip():
+        return None
+    from ..kb.intent import signals
+
+    found = signals(text[:MAX_NOTE_CHARS])
+    return "a complaint" if found.complaint else "anger" if found.angry else None
 
 
 def _timestamp(ms: int) -> str:

@@ -16,7 +16,7 @@ from typing import Any
 import boto3
 import pytest
 
-from tests.e2e.clients import Api, Tenant
+from tests.e2e.clients import Api, Tenant, action_is, start_chat
 
 pytestmark = pytest.mark.anyio
 
@@ -229,3 +229,20 @@ async def test_a_rest_reply_meets_the_target_a_note_stays_inside_and_escalate_st
         (1, "notify_assignee", "next_response")]
     kinds = [e["kind"] for e in (await _call(api, "GET", f"/v1/tickets/{number}", token))["timeline"]]
     assert {"reply", "note", "priority", "escalated"} <= set(kinds)
+
+
+async def test_an_angry_message_in_the_ticket_s_chat_escalates_at_once(api: Api, tenant: Tenant) -> None:
+    token, _ = await _supervisor(api, tenant)
+    chat = await start_chat(api, tenant, "My order 55 is late")
+    made = await _call(api, "POST", f"/v1/conversations/{chat.conversation_id}/ticket", token, {"type": "logistics"})
+    number = made["ticket"]["number"]
+    await _call(api, "POST", f"/v1/tickets/{number}/replies", token, {"text": "Checking with the courier"})
+    _, watcher = await api.agent(tenant, 1)
+    await chat.visitor.send_message("Worst shop EVER, this is RIDICULOUS!!")
+    escalated = await watcher.wait_for(action_is("ticket.escalated", step=1), timeout=8)
+    assert (escalated["ticket"]["number"], escalated["ticket"]["priority"], escalated["deadline"]) == (
+        number, "urgent", "next_response")
+    timeline = (await _call(api, "GET", f"/v1/tickets/{number}", token))["timeline"]
+    reasons = [e["data"].get("reason") for e in timeline if e["kind"] == "priority"]
+    assert reasons == ["the customer's message: anger"]
+    await asyncio.gather(chat.close(), watcher.close())

@@ -309,14 +309,22 @@ def test_a_complaint_in_a_conversation_opens_an_urgent_ticket_that_escalates_at_
     assert again.number == ticket.number
 
 
-def test_the_customer_writing_in_the_chat_reopens_a_pending_ticket(world: dict[str, Any]) -> None:
-    w, s = world, world["s"]
-    s.chat.after_visitor_message.append(w["service"].after_visitor_message)  # as bootstrap wires it
+def _chat_ticket(w: dict[str, Any], first_text: str) -> tuple[Any, str, Any]:
+    """A visitor's chat (the ticket hook wired as bootstrap wires it) made a ticket:
+    (the visitor's connection, the conversation id, the ticket)."""
+    s = w["s"]
+    s.chat.after_visitor_message.append(w["service"].after_visitor_message)
     visitor = s.add_visitor(w["tenant"])
     conn = s.connect_visitor(visitor)
-    s.send(conn, {"action": "message.send", "client_msg_id": "m1", "text": "Parcel 9 is lost"})
+    s.send(conn, {"action": "message.send", "client_msg_id": "m1", "text": first_text})
     conversation_id = s.visitor_repo.get(w["tenant"].tenant_id, visitor.visitor_id).open_conversation_id
     t = w["service"].from_conversation(w["ann"], conversation_id, None, "logistics", Priority.NORMAL)
+    return conn, conversation_id, t
+
+
+def test_the_customer_writing_in_the_chat_reopens_a_pending_ticket(world: dict[str, Any]) -> None:
+    w, s = world, world["s"]
+    conn, _, t = _chat_ticket(w, "Parcel 9 is lost")
     t = w["service"].reply(w["ann"], t.number, "Which address?")
     t = w["service"].update(w["ann"], t.number, TicketChanges(status=TicketStatus.PENDING), t.version)
     s.clock.advance(MINUTE_MS)
@@ -327,6 +335,26 @@ def test_the_customer_writing_in_the_chat_reopens_a_pending_ticket(world: dict[s
     assert timeline[-1].kind == "customer_message" and timeline[-1].data["text"] == "12 Long Road"
     s.send(conn, {"action": "message.send", "client_msg_id": "m3", "text": "Thanks"})
     assert w["service"].get(w["ann"], t.number)[0].version == after.version  # already waiting: no write
+
+
+def test_a_complaint_or_anger_in_the_ticket_s_chat_escalates_at_once_and_once(world: dict[str, Any]) -> None:
+    w, s = world, world["s"]
+    conn, conversation_id, t = _chat_ticket(w, "Parcel 9 is lost")
+    t = w["service"].reply(w["ann"], t.number, "We are looking")
+    s.clock.advance(MINUTE_MS)
+    s.send(conn, {"action": "message.send", "client_msg_id": "m2", "text": "Where is it now?"})
+    assert w["service"].get(w["ann"], t.number)[0].priority is Priority.NORMAL  # a calm question
+    s.clock.advance(MINUTE_MS)
+    s.send(conn, {"action": "message.send", "client_msg_id": "m3", "text": "Worst shop EVER, this is RIDICULOUS!!"})
+    angry, timeline = w["service"].get(w["ann"], t.number)
+    now = s.clock.now_ms()
+    assert angry.priority is Priority.URGENT and angry.deadlines.next() == ("next_response", now)
+    assert w["timer"].running(w["tenant"].tenant_id, t.number) == {angry.sla_version: now}  # the ladder starts now
+    assert timeline[-1].kind == "priority" and "anger" in timeline[-1].data["reason"]
+    # more of the same, or the bot's complaint hook meanwhile: the ladder is not restarted
+    s.send(conn, {"action": "message.send", "client_msg_id": "m4", "text": "I will complain about you!!"})
+    w["service"].complaint(w["tenant"].tenant_id, conversation_id, "bot: complaint")
+    assert w["service"].get(w["ann"], t.number)[0].version == angry.version
 
 
 def test_an_agent_answering_in_the_chat_meets_the_ticket_response_target(world: dict[str, Any]) -> None:
