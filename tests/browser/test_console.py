@@ -159,15 +159,20 @@ def test_login_wrong_password_shows_an_error_and_right_one_shows_inbox(console: 
     expect(console.locator("#login-error")).to_have_text(re.compile("signed out"))
 
 
+def set_presence(console: Page, stack: Any, tenant: Any, state: str) -> None:
+    """Choose a presence in the header and wait until the server has it."""
+    console.select_option("#presence", state)
+    rest = agent_rest(stack, tenant)
+    deadline = time.time() + 5
+    while rest("GET", "/v1/agents/me")[1].get("presence") != state:
+        assert time.time() < deadline, "presence.set did not reach the server"
+        time.sleep(0.1)
+
+
 def test_presence_survives_reload(console: Page, tenant: Any, stack: Any) -> None:
     signed_in(console, tenant)
     expect(console.locator("#presence")).to_have_value("online")
-    console.select_option("#presence", "away")
-    rest = agent_rest(stack, tenant)
-    deadline = time.time() + 5
-    while rest("GET", "/v1/agents/me")[1].get("presence") != "away":
-        assert time.time() < deadline, "presence.set did not reach the server"
-        time.sleep(0.1)
+    set_presence(console, stack, tenant, "away")
     console.reload()
     expect(console.locator("#presence")).to_have_value("away")
     expect(console.locator(".presence")).to_have_class(re.compile("presence-away"))
@@ -198,8 +203,11 @@ def test_invalid_token_sends_the_agent_back_to_login(console: Page, tenant: Any)
 
 
 def test_new_conversation_appears_live_with_unread_count_draft_and_visitor_details(
-        console: Page, tenant: Any, visitor: WsVisitor, artifacts: Path) -> None:
+        console: Page, tenant: Any, visitor: WsVisitor, stack: Any, artifacts: Path) -> None:
     signed_in(console, tenant)
+    # Away: routing offers nobody the conversation, so it waits in "Unassigned" (an online
+    # agent would get it from the dispatcher within a moment: tests/integration/test_dispatch.py).
+    set_presence(console, stack, tenant, "away")
     expect(console.locator(".conv")).to_have_count(0)
     visitor.page_view("https://shop.example/pricing?utm_source=newsletter", "Pricing — Teahouse",
                       referrer="https://www.google.com/search?q=tea", language="zh-CN", screen="1440x900",
