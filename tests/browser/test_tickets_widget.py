@@ -72,3 +72,30 @@ def test_look_up_a_request_then_say_it_is_not_solved(stack: Any, visitor: Visito
     status, detail = http_json("GET", f"{stack.url}/v1/tickets/{number}", None, token)
     assert (detail["ticket"]["status"], detail["ticket"]["assignee_id"]) == ("open", tenant.agent_id)
     assert frame.locator("img").count() == 0
+
+
+def test_a_ticket_solved_while_the_chat_is_closed_waits_in_the_panel(stack: Any, visitor: Visitor,
+                                                                     tenant: TenantInfo) -> None:
+    visitor.goto()
+    visitor.page.evaluate("() => { window.unread = []; Kefu.on('unread', (n) => window.unread.push(n)); }")
+    visitor_id = visitor.session()["visitor_id"]
+    token = agent_token(stack, tenant.agent_email, tenant.agent_password)
+    for _ in range(100):  # the page view went over the socket: it is connected
+        status, profile = http_json("GET", f"{stack.url}/v1/visitors/{visitor_id}", token=token)
+        if status == 200 and profile.get("current_page"):
+            break
+        visitor.page.wait_for_timeout(100)
+    assert visitor.page.frame(url=lambda url: "frame.html" in url) is None  # never opened: no panel yet
+    status, made = http_json("POST", f"{stack.url}/v1/tickets", {
+        "subject": "Gift wrap", "requester_email": "gw@example.com", "visitor_id": visitor_id}, token)
+    assert status == 201, made
+    status, _ = http_json("PATCH", f"{stack.url}/v1/tickets/{made['ticket']['number']}",
+                          {"version": made["ticket"]["version"], "status": "solved"}, token)
+    assert status == 200
+    visitor.page.wait_for_function("window.unread.includes(1)")  # counted while closed
+    visitor.page.evaluate("Kefu.open()")
+    card = visitor.frame().locator("#ticket-rating")
+    expect(card).to_contain_text(f"Your request #{made['ticket']['number']} “Gift wrap” is solved")
+    card.get_by_role("button", name="5 of 5").click()
+    card.get_by_role("button", name="Send rating").click()
+    expect(card).to_contain_text("Thank you for your rating!")
