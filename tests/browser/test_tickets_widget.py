@@ -4,6 +4,7 @@ comment); a ticket looked up by number and email, then reopened from the panel (
 solved"), goes back to its agent. Text from the server stays text."""
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -15,7 +16,8 @@ pytestmark = pytest.mark.browser
 XSS = "<img src=x onerror=alert(1)>"
 
 
-def test_a_solved_ticket_is_rated_in_the_widget(stack: Any, visitor: Visitor, tenant: TenantInfo) -> None:
+def test_a_solved_ticket_is_rated_in_the_widget(stack: Any, visitor: Visitor, tenant: TenantInfo,
+                                                artifacts: Path) -> None:
     visitor.goto()
     frame = visitor.open()
     visitor.send(f"My parcel {XSS} is lost")
@@ -34,6 +36,7 @@ def test_a_solved_ticket_is_rated_in_the_widget(stack: Any, visitor: Visitor, te
     expect(card).to_contain_text("Please pick 1 to 5 first.")
     card.get_by_role("button", name="4 of 5").click()
     card.get_by_label("Anything to add?").fill("Quick, <b>thanks</b>")
+    visitor.shot(artifacts, "ticket-rating")
     card.get_by_role("button", name="Send rating").click()
     expect(card).to_contain_text("Thank you for your rating!")
     status, detail = http_json("GET", f"{stack.url}/v1/tickets/{number}", None, token)
@@ -42,7 +45,8 @@ def test_a_solved_ticket_is_rated_in_the_widget(stack: Any, visitor: Visitor, te
     assert frame.locator("img").count() == 0 and frame.locator("b").count() == 0
 
 
-def test_look_up_a_request_then_say_it_is_not_solved(stack: Any, visitor: Visitor, tenant: TenantInfo) -> None:
+def test_look_up_a_request_then_say_it_is_not_solved(stack: Any, visitor: Visitor, tenant: TenantInfo,
+                                                     artifacts: Path) -> None:
     visitor.goto()
     frame = visitor.open()
     email = f"vi-{tenant.tenant_id[-8:]}@example.com"
@@ -59,6 +63,7 @@ def test_look_up_a_request_then_say_it_is_not_solved(stack: Any, visitor: Visito
     box.get_by_label("Email it was opened with").fill(email.upper())
     box.get_by_role("button", name="Look up").click()
     expect(box.locator(".t-answer")).to_have_text(f"Request #{number} “{XSS}”: being worked on")
+    visitor.shot(artifacts, "ticket-lookup")
     box.get_by_label("Request number").fill(str(number + 500))
     box.get_by_role("button", name="Look up").click()
     expect(box.locator(".t-answer")).to_have_text("We found no request with that number and email.")
