@@ -43,6 +43,9 @@ log = logging.getLogger("kefu.bot")
 BOT_NAME = {"en": "Assistant", "zh": "智能助手"}
 MAX_STATE_ATTEMPTS = 4
 SETTINGS_TTL_MS = 10_000
+# How stale the bot's article index may be: an edit reaches the bot of a warm Lambda within
+# this time, and a chat costs no read of the knowledge base's revision per message.
+REVISION_CHECK_MS = 10_000
 _YES = re.compile(r"^\s*(yes|yep|yeah|yup|y|ok|okay|thanks|thank you|thx|great|perfect|it did|helpful|"
                   r"是|是的|有用|有帮助|好的|好|谢谢|解决了|可以了|明白了)\s*[.!~。！]*\s*$", re.IGNORECASE)
 _NO = re.compile(r"^\s*(no|nope|nah|n|not really|it didn'?t|didn'?t help|not helpful|wrong|"
@@ -166,7 +169,7 @@ class BotService:
         settings = self._tenant_settings(conversation.tenant_id)
         if not settings.enabled:
             return
-        index = self._knowledge.index(conversation.tenant_id)
+        index = self._knowledge.index(conversation.tenant_id, max_age_ms=REVISION_CHECK_MS)
         if len(index) == 0:
             return  # nothing to answer from: the bot stays out of the way
         from ..kb.text import detect_locale

@@ -83,7 +83,7 @@ class KnowledgeService:
         self._tenants = tenants
         self._clock = clock
         # tenant → (revision, index of published articles); rebuilt when the revision moves
-        self._indexes: dict[str, tuple[int, Index]] = {}
+        self._indexes: dict[str, tuple[int, Index, int]] = {}  # revision, index, checked at (ms)
         self._lock = threading.Lock()
 
     # ------------------------------------------------------------ agents: CRUD
@@ -178,19 +178,30 @@ class KnowledgeService:
 
     # ------------------------------------------------------------ search
 
-    def index(self, tenant_id: str) -> Index:
-        """The tenant's published articles, indexed; rebuilt only when an article changed."""
+    def index(self, tenant_id: str, max_age_ms: int = 0) -> Index:
+        """The tenant's published articles, indexed; rebuilt only when an article changed.
+
+        Each call reads the tenant's revision counter (one GetItem) unless `max_age_ms` says
+        an index checked that recently is good enough: the bot, which runs on every visitor
+        message, passes REVISION_CHECK_MS so a chat costs no extra read per message and an
+        edit reaches it within that time; editors and search see every change at once.
+        """
         from ..kb.search import Document, Index
 
-        revision = self._articles.revision(tenant_id)
+        now = self._clock.now_ms()
         cached = self._indexes.get(tenant_id)
+        if cached is not None and max_age_ms and now - cached[2] < max_age_ms:
+            return cached[1]
+        revision = self._articles.revision(tenant_id)
         if cached is not None and cached[0] == revision:
+            with self._lock:
+                self._indexes[tenant_id] = (revision, cached[1], now)
             return cached[1]
         articles = [a for a in self._articles.list_all(tenant_id) if a.published]
         index = Index(Document(a.article_id, a.title, a.body, tuple(a.phrasings), a.locale, a.category)
                       for a in articles)
         with self._lock:
-            self._indexes[tenant_id] = (revision, index)
+            self._indexes[tenant_id] = (revision, index, now)
             while len(self._indexes) > 200:  # a warm Lambda serving many tenants stays bounded
                 self._indexes.pop(next(iter(self._indexes)))
         return index
