@@ -26,6 +26,7 @@ def test_the_set_is_big_enough_and_bilingual() -> None:
     questions = load_questions()
     assert len(articles) >= 40 and {a["locale"] for a in articles} == {"en", "zh"}
     assert len(questions) >= 300
+    assert len({q.text for q in questions}) == len(questions)  # no question in both parts
     assert sum(q.expected == "handoff" for q in questions) >= 40
     assert sum(q.expected.endswith(".zh") for q in questions) >= 80
 
