@@ -20,6 +20,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Iterable, Sequence
 
+from .lexicon import is_common, is_real_word
 from .synonyms import CONCEPTS
 from .text import Tokens, detect_locale, normalize, stem, tokenize
 
@@ -29,6 +30,8 @@ BODY_WEIGHT = 0.35
 GRAM_WEIGHT = 0.25
 UNKNOWN_WEIGHT = 1.5
 FOREIGN_WEIGHT = 0.4
+COMMON_UNKNOWN_WEIGHT = 0.5
+QUESTION_SHARE = 0.5
 _MARKDOWN = re.compile(r"[*_`#>\[\]()!|~-]+")
 
 
@@ -122,7 +125,7 @@ def analyse(text: str) -> Tokens:
     """Tokens of a text plus its thesaurus concepts (as words)."""
     normalized = normalize(_MARKDOWN.sub(" ", text))
     tokens = tokenize(normalized, normalized=True)
-    return Tokens(tokens.words + _concepts(normalized, tokens.words), tokens.grams)
+    return Tokens(tokens.words + _concepts(normalized, tokens.words), tokens.grams, tokens.surface)
 
 
 def _edit_distance(a: str, b: str, limit: int) -> int:
@@ -155,9 +158,12 @@ class Index:
         self._q_grams, self._b_grams = _Field(), _Field()
         self._all_words = _Field()  # one passage per article: for confidence
         self._all_grams = _Field()
+        # Terms of the whole article, and of its question passages alone (title, phrasings).
         self._doc_words: dict[str, set[str]] = {}
         self._doc_grams: dict[str, set[str]] = {}
-        self._chars: dict[str, set[str]] = {}
+        self._question_words: dict[str, set[str]] = {}
+        self._question_grams: dict[str, set[str]] = {}
+        self._chars: dict[tuple[str, bool], set[str]] = {}
         self._corrections: dict[str, str] = {}
         for document in documents:
             self._add(document)
@@ -183,15 +189,21 @@ class Index:
         self._all_grams.add(list(all_grams))
         self._doc_words[document.doc_id] = all_words
         self._doc_grams[document.doc_id] = all_grams
+        self._question_words[document.doc_id] = {w for tokens in questions for w in tokens.words}
+        self._question_grams[document.doc_id] = {g for tokens in questions for g in tokens.grams}
 
     def __len__(self) -> int:
         return len(self.documents)
 
-    def correct(self, words: Sequence[str]) -> list[str]:
-        """Replace unknown English words by the most common known word within a small edit distance."""
+    def correct(self, words: Sequence[str], surface: dict[str, str] | None = None) -> list[str]:
+        """Replace unknown English words by the most common known word within a small edit
+        distance; a real English word (`surface` gives the word as written) is kept as it is."""
         out = []
         for word in words:
             if word in self._all_words.df or not (word.isascii() and word.isalpha()) or len(word) < 4:
+                out.append(word)
+                continue
+            if surface is not None and is_real_word(surface.get(word, word)):
                 out.append(word)
                 continue
             if word in self._corrections:
@@ -215,7 +227,7 @@ class Index:
         """Best articles for `query`, best first. `locale` (detected from the query when
         None) is preferred: other locales are searched only if it has no article."""
         tokens = analyse(query)
-        words = self.correct(tokens.words)
+        words = self.correct(tokens.words, tokens.surface)
         if words != tokens.words:  # a corrected word may be a thesaurus word too
             words = list(dict.fromkeys(words + _concepts("", words)))
         grams = tokens.grams
@@ -224,7 +236,7 @@ class Index:
         locale = locale or detect_locale(query)
         candidates = [d for d in self.documents.values() if d.locale == locale] or list(self.documents.values())
         q_words, q_grams = set(words), set(grams)
-        hits = []
+        scored = []
         for document in candidates:
             w, g = self._words[document.doc_id], self._grams[document.doc_id]
             score = max((self._q_words.bm25(q_words, c, n) for c, n in w.question), default=0.0)
@@ -232,17 +244,33 @@ class Index:
             gram_score = max((self._q_grams.bm25(q_grams, c, n) for c, n in g.question), default=0.0)
             gram_score += BODY_WEIGHT * self._b_grams.bm25(q_grams, *g.body)
             score += GRAM_WEIGHT * gram_score
-            if score <= 0:
-                continue
-            hits.append(Hit(document.doc_id, score, self._coverage(document.doc_id, q_words, q_grams)))
-        hits.sort(key=lambda h: (-h.score, h.doc_id))
-        return hits[:limit]
+            if score > 0:
+                scored.append((-score, document.doc_id))
+        scored.sort()
+        # Confidence only for the articles returned: it costs more than the ranking.
+        return [Hit(doc_id, -negative, self.confidence(doc_id, q_words, q_grams, tokens.surface))
+                for negative, doc_id in scored[:limit]]
 
-    def _coverage(self, doc_id: str, words: set[str], grams: set[str]) -> float:
-        """IDF-weighted share of the question's words found in the article (a word also counts
-        when a thesaurus concept of it does, and a Chinese word partly by its characters),
-        blended with the share of its character n-grams."""
-        doc_words, doc_grams = self._doc_words[doc_id], self._doc_grams[doc_id]
+    def confidence(self, doc_id: str, words: set[str], grams: set[str],
+                   surface: dict[str, str] | None = None) -> float:
+        """How sure the bot may be that the article answers the question, in [0, 1]: the
+        question's coverage by the whole article blended with its coverage by the
+        article's question passages (title and phrasings) alone. A question outside the
+        base often shares a shop word or two with some article's body ("company",
+        "products", "office"), rarely the words of what the article answers."""
+        whole = self._coverage(doc_id, words, grams, surface, questions_only=False)
+        asked = self._coverage(doc_id, words, grams, surface, questions_only=True)
+        return (1 - QUESTION_SHARE) * whole + QUESTION_SHARE * asked
+
+    def _coverage(self, doc_id: str, words: set[str], grams: set[str],
+                  surface: dict[str, str] | None = None, questions_only: bool = False) -> float:
+        """IDF-weighted share of the question's words found in the article, or in its question
+        passages alone (a word also counts when a thesaurus concept of it does, and a Chinese
+        word partly by its characters), blended with the share of its character n-grams."""
+        if questions_only:
+            doc_words, doc_grams = self._question_words[doc_id], self._question_grams[doc_id]
+        else:
+            doc_words, doc_grams = self._doc_words[doc_id], self._doc_grams[doc_id]
         stats = self._all_words
         content = [w for w in words if not w.startswith("~")]
         total = covered = 0.0
@@ -254,12 +282,15 @@ class Index:
                 # match it here, so its absence tells little.
                 weight *= FOREIGN_WEIGHT
             elif word not in stats.df and not concepts_of(word):
-                weight *= UNKNOWN_WEIGHT  # a word the base never uses: likely a subject it does not cover
+                # A word the base never uses: the subject it does not cover, unless it is a
+                # common English word (then it more likely says how, not what, is asked).
+                common = word.isascii() and is_common((surface or {}).get(word, word))
+                weight *= COMMON_UNKNOWN_WEIGHT if common else UNKNOWN_WEIGHT
             total += weight
             if word in doc_words or concepts_of(word) & doc_words:
                 covered += weight
             elif not word.isascii():
-                chars = self._doc_chars(doc_id)
+                chars = self._doc_chars(doc_id, questions_only)
                 covered += weight * 0.5 * sum(c in chars for c in word) / len(word)
         word_share = covered / total if total else 0.0
         gram_total = sum(self._all_grams.idf(g) for g in grams)
@@ -269,9 +300,10 @@ class Index:
             return 0.5 * gram_share + 0.5 * (len(concepts & doc_words) / len(concepts) if concepts else 0.0)
         return 0.7 * word_share + 0.3 * gram_share
 
-    def _doc_chars(self, doc_id: str) -> set[str]:
-        chars = self._chars.get(doc_id)
+    def _doc_chars(self, doc_id: str, questions_only: bool = False) -> set[str]:
+        chars = self._chars.get((doc_id, questions_only))
         if chars is None:
             d = self.documents[doc_id]
-            chars = self._chars[doc_id] = set(normalize(" ".join((d.title, d.body, *d.phrasings))))
+            texts = (d.title, *d.phrasings) if questions_only else (d.title, d.body, *d.phrasings)
+            chars = self._chars[(doc_id, questions_only)] = set(normalize(" ".join(texts)))
         return chars

@@ -8,6 +8,22 @@ questions: tenants' own wording goes into articles' alternate phrasings.
 """
 from __future__ import annotations
 
+# Countries (a question naming one is about shipping abroad); stems for the English ones.
+COUNTRIES_EN = (
+    "usa", "america", "canada", "mexico", "brazil", "argentina", "chile", "uk", "britain", "england", "scotland",
+    "ireland", "france", "germany", "spain", "portugal", "italy", "netherlands", "holland", "belgium",
+    "switzerland", "austria", "sweden", "norway", "denmark", "finland", "poland", "greece", "turkey", "russia",
+    "ukraine", "israel", "uae", "dubai", "saudi", "egypt", "nigeria", "kenya", "india", "pakistan", "china",
+    "japan", "korea", "taiwan", "hong kong", "singapore", "malaysia", "thailand", "vietnam", "indonesia",
+    "philippines", "australia", "zealand", "europe", "asia", "africa",
+)
+COUNTRIES_ZH = (
+    "美国", "加拿大", "墨西哥", "巴西", "英国", "爱尔兰", "法国", "德国", "西班牙", "葡萄牙", "意大利", "荷兰",
+    "比利时", "瑞士", "奥地利", "瑞典", "挪威", "丹麦", "芬兰", "波兰", "希腊", "土耳其", "俄罗斯", "以色列",
+    "迪拜", "印度", "日本", "韩国", "台湾", "香港", "澳门", "新加坡", "马来西亚", "泰国", "越南", "印尼",
+    "菲律宾", "澳洲", "澳大利亚", "新西兰", "欧洲", "亚洲", "非洲", "欧盟",
+)
+
 CONCEPTS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     # concept: (English words, Chinese words)
     "parcel": (("parcel", "package", "packag", "shipment", "box"), ("包裹", "快递", "快遞", "货物")),
@@ -16,7 +32,7 @@ CONCEPTS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "ship-fee": (("postage", "fee", "cost", "charge"), ("运费", "邮费", "费用", "多少钱", "收费")),
     "free": (("free",), ("包邮", "免费", "免运费")),
     "abroad": (("international", "abroad", "overseas", "worldwide", "country", "countries", "import",
-                "duty", "duties"), ("国外", "海外", "国际", "关税", "进口", "出国")),
+                "duty", "duties", "customs", *COUNTRIES_EN), ("国外", "海外", "国际", "关税", "进口", "出国", *COUNTRIES_ZH)),
     "track": (("track", "tracking"), ("物流", "跟踪", "单号", "到哪")),
     "address": (("address", "adress", "zip", "postcode", "postal"), ("地址", "邮编", "收件人")),
     "cancel": (("cancel", "cancellation", "revoke", "withdraw"), ("取消", "撤销", "撤回", "不想要", "不想买")),

@@ -38,6 +38,8 @@ SLANG = {
     "coz": "because", "tho": "though", "hv": "have", "hav": "have", "wat": "what", "wut": "what",
     "sry": "sorry", "ok": "okay", "k": "okay", "yr": "your", "ya": "you", "da": "the", "teh": "the",
     "n": "and", "nd": "and", "&": "and", "2": "to", "4": "for",
+    "hw": "how", "smth": "something", "sth": "something", "thru": "through", "rn": "now",
+    "pkg": "package", "bday": "birthday", "ppl": "people", "prob": "probably",
 }
 
 EN_STOP = frozenset("""
@@ -62,10 +64,12 @@ ZH_STOP = frozenset("""
 @dataclass(frozen=True)
 class Tokens:
     """A text's terms: `words` (stems and Chinese words) for exact matching and
-    `grams` (English character trigrams, Chinese character bigrams) for fuzzy matching."""
+    `grams` (English character trigrams, Chinese character bigrams) for fuzzy matching;
+    `surface`: an English stem's word as written (for typo correction and word frequency)."""
 
     words: list[str] = field(default_factory=list)
     grams: list[str] = field(default_factory=list)
+    surface: dict[str, str] = field(default_factory=dict)
 
 
 @lru_cache(maxsize=1)
@@ -82,10 +86,17 @@ def _stemmer() -> Any:
     return snowballstemmer.stemmer("english")
 
 
+# Part-of-speech tags (jieba's tag set) of Chinese function words: pronouns, adverbs,
+# time words, numerals, measure words, prepositions, conjunctions, particles, modal
+# particles, interjections, onomatopoeia. They say how something is asked, not what.
+_ZH_FUNCTION_TAGS = frozenset("r rr rz d t tg m mq q p c u uj ul uz ug uv ud y e o".split())
+
+
 def _segment(run: str) -> list[str]:
+    """Content words of a run of Chinese characters."""
     import rjieba  # lazy: about 100 ms to load its dictionary on first use
 
-    return [w for w in rjieba.cut(run) if w.strip()]
+    return [w for w, tag in rjieba.tag(run) if w.strip() and tag not in _ZH_FUNCTION_TAGS]
 
 
 def has_cjk(text: str) -> bool:
@@ -116,13 +127,18 @@ def stem(word: str) -> str:
 
 def english_words(run: str) -> list[str]:
     """Slang expanded, stop words dropped, stemmed."""
+    return [s for s, _ in _english_words(run)]
+
+
+def _english_words(run: str) -> list[tuple[str, str]]:
+    """(stem, word) pairs of a run of letters and digits."""
     run = _REPEATS.sub(r"\1\1", run)
     out = []
     for word in SLANG.get(run, run).split():
         word = word.replace("'", "")
         if word in EN_STOP or (len(word) < 2 and not word.isdigit()):
             continue
-        out.append(stem(word))
+        out.append((stem(word), word))
     return out
 
 
@@ -136,6 +152,7 @@ def tokenize(text: str, normalized: bool = False) -> Tokens:
     text = text if normalized else normalize(text)
     words: list[str] = []
     grams: list[str] = []
+    surface: dict[str, str] = {}
     for run in _RUNS.findall(text):
         if _HAS_CJK.match(run):
             for word in _segment(run):
@@ -148,8 +165,9 @@ def tokenize(text: str, normalized: bool = False) -> Tokens:
             else:
                 grams.extend(a + b for a, b in zip(chars, chars[1:]))
         else:
-            for word in english_words(run):
+            for word, written in _english_words(run):
                 words.append(word)
+                surface.setdefault(word, written)
                 if not word.isdigit():
                     grams.extend(trigrams(word))
-    return Tokens(words, grams)
+    return Tokens(words, grams, surface)

@@ -2,8 +2,11 @@
 
 Targets (issue 6): top-1 ≥ 0.90, unanswerable handed off ≥ 0.90, answerable handed off
 ≤ 0.10. They are asserted on the development part, which the method was developed
-against; the held-out part is guarded by floors a little below the figures it reached
-when first measured (see docs/architecture.md), so a regression there is caught too.
+against; the held-out part (which since the rework of the hand-off also holds every
+question of questions_heldout.txt, near-domain unanswerable ones included) is guarded by
+floors a little below the figures measured there (see docs/architecture.md), so a
+regression is caught too. The held-out hand-off share is below the target: reported, not
+tuned for.
 """
 from __future__ import annotations
 
@@ -42,7 +45,7 @@ def test_all_questions_and_held_out_floors(outcomes: dict[str, dict[str, float]]
     everything, held = outcomes["all"], outcomes["held_out"]
     assert everything["top1_accuracy"] >= 0.90
     assert everything["wrong_handoff"] <= 0.10
-    assert everything["handoff_correct"] >= 0.85
-    assert held["top1_accuracy"] >= 0.88
-    assert held["handoff_correct"] >= 0.75
-    assert held["wrong_handoff"] <= 0.12
+    assert everything["handoff_correct"] >= 0.75
+    assert held["top1_accuracy"] >= 0.92
+    assert held["handoff_correct"] >= 0.64
+    assert held["wrong_handoff"] <= 0.08

@@ -56,6 +56,35 @@ def test_confidence_is_low_for_subjects_the_base_never_mentions(index: Index) ->
     assert not uncovered or uncovered[0].confidence < 0.3
 
 
+def test_real_words_are_not_corrected_into_known_ones(index: Index) -> None:
+    # "tree" is one edit from "true", "cases" from "cash": real words, so kept as they are.
+    extra = Index([*DOCS, Document("t.en", "Is it true?", "True.", (), "en"),
+                   Document("c.en", "Cash", "No cash on delivery.", (), "en")])
+    assert extra.correct(["tree"], {"tree": "tree"}) == ["tree"]
+    assert extra.correct(["case"], {"case": "cases"}) == ["case"]
+    assert extra.correct(["pasword"], {"pasword": "pasword"}) == ["password"]
+
+
+def test_confidence_favours_words_of_the_articles_question_over_its_body(index: Index) -> None:
+    # "standard" is only in the delivery article's body; "delivery" is in its title.
+    by_body = index.search("standard", limit=1)
+    by_title = index.search("delivery", limit=1)
+    assert by_body[0].doc_id == by_title[0].doc_id == "ship.en"
+    assert by_title[0].confidence > by_body[0].confidence + 0.2
+
+
+def test_common_words_the_base_never_uses_weigh_less_than_rare_ones(index: Index) -> None:
+    common = index.search("my refund yesterday", limit=1)[0]  # "yesterday": common English
+    rare = index.search("my refund crowdfunding", limit=1)[0]  # a subject the base does not cover
+    assert common.doc_id == rare.doc_id == "refund.en"
+    assert common.confidence > rare.confidence
+
+
+def test_a_country_name_means_shipping_abroad() -> None:
+    docs = [*DOCS, Document("abroad.en", "Do you ship internationally?", "We ship worldwide.", (), "en")]
+    assert Index(docs).search("do you deliver to germany")[0].doc_id == "abroad.en"
+
+
 def test_edit_distance_counts_a_swap_as_one() -> None:
     assert _edit_distance("recieve", "receive", 2) == 1
     assert _edit_distance("abc", "xyz", 1) == 2  # capped at limit + 1

@@ -19,6 +19,12 @@ def test_chinese_is_segmented_into_words_not_characters() -> None:
     assert "我" not in words and "的" not in words  # stop words dropped
 
 
+def test_chinese_function_words_are_dropped_by_part_of_speech() -> None:
+    words = tokenize("我平时穿M该买哪个码").words
+    assert "码" in words and "买" in words
+    assert not {"我", "该", "哪个", "平时"} & set(words)  # pronouns, time words
+
+
 def test_chinese_bigrams_overlap_across_segmentations() -> None:
     assert "退款" in tokenize("我想要退款").grams
 
@@ -41,6 +47,13 @@ def test_typos_keep_most_trigrams() -> None:
 def test_mixed_language_keeps_both_parts() -> None:
     words = tokenize("我想 refund 怎么弄").words
     assert "refund" in words
+
+
+def test_common_words_and_real_words() -> None:
+    from chalicelib.kb.lexicon import is_common, is_real_word
+
+    assert is_common("yesterday") and not is_common("furniture")
+    assert is_real_word("tree") and not is_real_word("recieve")
 
 
 def test_locale_detection() -> None:
