@@ -47,6 +47,9 @@ EXTRA_ERRORS = {
     ("PATCH", "/v1/tickets/{number}"): {
         "409": "`conflict`: `version` is not the current one (another agent saved first: reload, re-apply, "
                "send again); `invalid_transition`: the status cannot change that way."},
+    ("PUT", "/v1/kb/articles/{article_id}"): {
+        "409": "`article_changed`: someone saved the article since the `version` this edit started "
+               "from (reload, re-apply, send again)."},
     ("POST", "/v1/conversations/{conversation_id}/ticket"): {
         "409": "`ticket_exists`: the conversation already has a ticket (`details.number`)."},
     ("POST", "/v1/public/tickets/lookup"): {

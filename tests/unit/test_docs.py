@@ -122,3 +122,10 @@ def test_rest_overview_mentions_every_route() -> None:
     text = (DOCS / "rest-api.md").read_text(encoding="utf-8")
     missing = [f"{m} {path}" for (m, path) in ENDPOINTS if f"{m} {path}" not in text]
     assert missing == []
+
+
+def test_article_update_documents_its_version_conflict() -> None:
+    document = json.loads((DOCS / "openapi.json").read_text(encoding="utf-8"))
+    put = document["paths"]["/v1/kb/articles/{article_id}"]["put"]
+    assert "article_changed" in put["responses"]["409"]["description"]
+    assert "`article_changed`" in (DOCS / "rest-api.md").read_text(encoding="utf-8")
