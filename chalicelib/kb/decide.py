@@ -40,7 +40,7 @@ class Thresholds:
     must lead the second to answer without asking."""
 
     answer: float = 0.45
-    clarify: float = 0.32
+    clarify: float = 0.36
     margin: float = 0.1
     candidates: int = 3
 
