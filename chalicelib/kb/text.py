@@ -86,17 +86,10 @@ def _stemmer() -> Any:
     return snowballstemmer.stemmer("english")
 
 
-# Part-of-speech tags (jieba's tag set) of Chinese function words: pronouns, adverbs,
-# time words, numerals, measure words, prepositions, conjunctions, particles, modal
-# particles, interjections, onomatopoeia. They say how something is asked, not what.
-_ZH_FUNCTION_TAGS = frozenset("r rr rz d t tg m mq q p c u uj ul uz ug uv ud y e o".split())
-
-
 def _segment(run: str) -> list[str]:
-    """Content words of a run of Chinese characters."""
     import rjieba  # lazy: about 100 ms to load its dictionary on first use
 
-    return [w for w, tag in rjieba.tag(run) if w.strip() and tag not in _ZH_FUNCTION_TAGS]
+    return [w for w in rjieba.cut(run) if w.strip()]
 
 
 def has_cjk(text: str) -> bool:

@@ -19,12 +19,6 @@ def test_chinese_is_segmented_into_words_not_characters() -> None:
     assert "我" not in words and "的" not in words  # stop words dropped
 
 
-def test_chinese_function_words_are_dropped_by_part_of_speech() -> None:
-    words = tokenize("我平时穿M该买哪个码").words
-    assert "码" in words and "买" in words
-    assert not {"我", "该", "哪个", "平时"} & set(words)  # pronouns, time words
-
-
 def test_chinese_bigrams_overlap_across_segmentations() -> None:
     assert "退款" in tokenize("我想要退款").grams
 
