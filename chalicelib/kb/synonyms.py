@@ -32,7 +32,7 @@ CONCEPTS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "ship-fee": (("postage", "fee", "cost", "charge"), ("运费", "邮费", "费用", "多少钱", "收费")),
     "free": (("free",), ("包邮", "免费", "免运费")),
     "abroad": (("international", "abroad", "overseas", "worldwide", "country", "countries", "import",
-                "duty", "duties", "customs", *COUNTRIES_EN), ("国外", "海外", "国际", "关税", "进口", "出国", *COUNTRIES_ZH)),
+                "duty", "duties", *COUNTRIES_EN), ("国外", "海外", "国际", "关税", "进口", "出国", *COUNTRIES_ZH)),
     "track": (("track", "tracking"), ("物流", "跟踪", "单号", "到哪")),
     "address": (("address", "adress", "zip", "postcode", "postal"), ("地址", "邮编", "收件人")),
     "cancel": (("cancel", "cancellation", "revoke", "withdraw"), ("取消", "撤销", "撤回", "不想要", "不想买")),
