@@ -6,7 +6,7 @@ A question's word the tenant's articles never mention is either filler ("yesterd
 tenant: common words carry little information about what is asked, rare ones a lot.
 The frequencies are pyspellchecker's English word list (word counts from a large
 subtitle corpus, shipped inside the package: nothing is fetched at run time), loaded on
-first use (about 150 ms, once per warm container) and also used to leave real words
+first use (150–250 ms, once per container) and also used to leave real words
 alone when correcting typos ("tree" is not a typo of "true").
 """
 from __future__ import annotations
@@ -27,7 +27,8 @@ def _counts() -> dict[str, int]:
     from importlib.resources import files
 
     data = (files("spellchecker") / "resources" / "en.json.gz").read_bytes()
-    return {word: count for word, count in json.loads(gzip.decompress(data)).items() if count >= REAL_WORD_COUNT}
+    counts: dict[str, int] = json.loads(gzip.decompress(data))
+    return counts
 
 
 def count(word: str) -> int:

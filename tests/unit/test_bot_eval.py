@@ -33,6 +33,13 @@ def test_the_set_is_big_enough_and_bilingual() -> None:
     assert sum(q.expected.endswith(".zh") for q in questions) >= 80
 
 
+def test_files_that_fix_their_part_keep_it() -> None:
+    questions = load_questions()
+    assert all(q.held_out for q in questions if q.part == "held_out")
+    assert not any(q.held_out for q in questions if q.part == "dev")
+    assert sum(q.part == "held_out" for q in questions) >= 100 and sum(q.part == "dev" for q in questions) >= 30
+
+
 def test_development_part(outcomes: dict[str, dict[str, float]]) -> None:
     dev = outcomes["dev"]
     assert dev["top1_accuracy"] >= 0.90
