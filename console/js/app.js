@@ -13,6 +13,7 @@ import { loadCanned, openCannedManager } from "./canned.js";
 import * as alerts from "./alerts.js";
 import { addArticlePicker } from "./kb-send.js";
 import { addTicketButton } from "./ticket-button.js";
+import { addTicketAlerts } from "./ticket-alerts.js";
 
 const SESSION_KEY = "kefu.console.session";
 const PAGE_SIZE = 30;
@@ -371,6 +372,8 @@ const handlers = {
     onError(frame);
   },
 };
+
+addTicketAlerts(header, handlers, { me: () => state.me?.agent_id, toast, notify: alerts.notify, beep: alerts.beep });
 
 function onFrame(frame) {
   handlers[frame.action]?.(frame);

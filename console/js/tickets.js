@@ -7,6 +7,7 @@
 import { Api, ApiError } from "./api.js";
 import { h, mount } from "./dom.js";
 import { AgentSocket } from "./socket.js";
+import { STEP_TEXT } from "./ticket-alerts.js";
 
 const SESSION_KEY = "kefu.console.session";
 const STATUSES = ["new", "open", "pending", "on_hold", "solved", "closed"];
@@ -17,8 +18,6 @@ const FILTERS = [
   ["breached", "Breached", { sla: "breached" }],
   ["soon", "About to breach", { sla: "about_to_breach" }],
 ];
-const STEP_TEXT = { notify_assignee: "assignee notified", raise_priority: "priority raised, supervisors notified",
-  reassign: "handed to the escalation group" };
 
 const meta = (name) => document.querySelector(`meta[name="${name}"]`)?.content?.trim() || "";
 const apiBase = meta("kefu-api-url") || window.location.origin;

@@ -29,17 +29,21 @@ def _signed_in_page(chromium: Any, stack: Any, tenant: TenantInfo) -> tuple[Any,
     return page, body["token"]
 
 
-def test_escalation_arrives_live_and_shows_in_the_timeline(chromium: Any, stack: Any, tenant: TenantInfo) -> None:
-    from chalicelib import bootstrap
-
-    bootstrap.services().tickets._tickets.put_setting(tenant.tenant_id, "sla", FAST)
-    page, token = _signed_in_page(chromium, stack, tenant)
-    # desktop notifications allowed, and recorded: the escalation names this agent (the assignee)
+def _record_notifications(page: Any, stack: Any) -> None:
+    """Desktop notifications allowed, and each one recorded in window.__notes."""
     page.context.grant_permissions(["notifications"], origin=stack.url)
     page.add_init_script("""(() => { const Real = window.Notification; window.__notes = [];
       window.Notification = class extends Real { constructor(title, options) { super(title, options);
         window.__notes.push([title, options && options.body]); } };
       Object.defineProperty(window.Notification, 'permission', { get: () => Real.permission }); })();""")
+
+
+def test_escalation_arrives_live_and_shows_in_the_timeline(chromium: Any, stack: Any, tenant: TenantInfo) -> None:
+    from chalicelib import bootstrap
+
+    bootstrap.services().tickets._tickets.put_setting(tenant.tenant_id, "sla", FAST)
+    page, token = _signed_in_page(chromium, stack, tenant)
+    _record_notifications(page, stack)  # the escalation names this agent (the assignee)
     dialogs: list[str] = []
     page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
     page.goto(f"{stack.url}/console/tickets.html")
@@ -136,3 +140,33 @@ def test_the_list_filters_by_status_priority_group_and_mine(chromium: Any, stack
     expect(subjects).to_have_text(["Crate"])
     page.locator("select[name=filter-status]").select_option("new")  # mine, but not new: it is assigned (open)
     expect(page.get_by_text("No tickets here.")).to_be_visible()
+
+
+def test_the_chat_console_shows_escalations_too(chromium: Any, stack: Any, tenant: TenantInfo) -> None:
+    """Agents spend their day in the chat console: an escalation reaches them there as well."""
+    from chalicelib import bootstrap
+
+    from .conftest import signed_in
+
+    bootstrap.services().tickets._tickets.put_setting(tenant.tenant_id, "sla", FAST)
+    page = chromium.new_context(viewport={"width": 1440, "height": 900}).new_page()
+    _record_notifications(page, stack)
+    page.goto(f"{stack.url}/console/")
+    signed_in(page, tenant)
+    link = page.locator("[data-tickets]")
+    expect(link).to_be_visible()
+    expect(link.locator(".badge")).to_be_hidden()
+    token = agent_token(stack, tenant.agent_email, tenant.agent_password)
+    status, created = http_json("POST", f"{stack.url}/v1/tickets", {
+        "subject": XSS, "requester_email": "cus@example.com", "assignee_id": tenant.agent_id}, token)
+    assert status == 201, created
+    number = created["ticket"]["number"]
+    expect(link.locator(".badge")).to_have_text("1", timeout=10_000)
+    expect(page.locator(".toast")).to_contain_text(f"Ticket #{number} escalated (step 1): assignee notified")
+    notes = page.evaluate("window.__notes")
+    assert notes == [["Kefu: ticket escalated",
+                      f"Ticket #{number} escalated (step 1): assignee notified — {XSS}"]], notes
+    page.locator("#presence").select_option("away")  # the top bar renders again: the badge stays
+    expect(link.locator(".badge")).to_have_text("1")
+    assert page.locator("img").count() == 0
+    page.context.close()
