@@ -13,6 +13,7 @@ export function addTicketButton(threadEl, api, selectedId) {
   const head = threadEl.querySelector(".thread-head");
   if (!head) return;
   const status = h("span", { class: "muted small ticket-status", role: "status" });
+  const known = new Map(); // conversation id → [number, label]: kept when the header renders again
 
   async function makeTicket(button) {
     const id = selectedId();
@@ -21,17 +22,18 @@ export function addTicketButton(threadEl, api, selectedId) {
     try {
       const made = await api.request("POST", `/v1/conversations/${encodeURIComponent(id)}/ticket`,
         { type: "general", priority: "normal" });
-      show(made.ticket.number, "Ticket");
+      show(id, made.ticket.number, "Ticket");
     } catch (error) {
-      if (error.code === "ticket_exists") show(error.details?.number, "Already ticket");
+      if (error.code === "ticket_exists") show(id, error.details?.number, "Already ticket");
       else status.textContent = error.message;
     } finally {
       button.disabled = false;
     }
   }
 
-  function show(number, label) {
-    status.replaceChildren(`${label} `, h("a", { href: "tickets.html", text: `#${number}` }));
+  function show(id, number, label) {
+    known.set(id, [number, label]);
+    if (id === selectedId()) status.replaceChildren(`${label} `, h("a", { href: "tickets.html", text: `#${number}` }));
   }
 
   function place() {
@@ -43,6 +45,8 @@ export function addTicketButton(threadEl, api, selectedId) {
     if (details) details.before(status, button);
     else head.append(status, button);
     status.textContent = "";
+    const ticket = known.get(selectedId());
+    if (ticket) show(selectedId(), ...ticket);
   }
 
   new MutationObserver(place).observe(head, { childList: true });

@@ -48,11 +48,15 @@ function signedOut() {
 
 // ------------------------------------------------------------------ data
 
+let listRequest = 0;
+
 async function loadList() {
+  const mine = ++listRequest; // filters change fast: only the latest request's answer is shown
   const params = new URLSearchParams(FILTERS.find(([key]) => key === state.filter)?.[2] || {});
   for (const [name, value] of Object.entries(state.where)) if (value) params.set(name, value);
   params.set("limit", "100");
   const body = await api.request("GET", `/v1/tickets?${params}`);
+  if (mine !== listRequest) return;
   state.tickets = body.tickets;
   renderList();
 }
