@@ -122,6 +122,7 @@ class BotService:
         self._answer_writer = answer_writer
         self._settings: dict[str, tuple[int, BotSettings]] = {}
         self._lock = threading.Lock()
+        self._refreshing: set[str] = set()  # tenants whose settings one thread is reading
         self.on_handoff: list[Callable[[Handoff], None]] = []
 
     # ------------------------------------------------------------ settings (REST)
@@ -155,7 +156,15 @@ class BotService:
         cached = self._settings.get(tenant_id)
         if cached is not None and now - cached[0] < SETTINGS_TTL_MS:
             return cached[1]
-        settings = self._repo.settings(tenant_id)
+        with self._lock:  # one refresh at a time per tenant; meanwhile others use the stale copy
+            if cached is not None and tenant_id in self._refreshing:
+                return cached[1]
+            self._refreshing.add(tenant_id)
+        try:
+            settings = self._repo.settings(tenant_id)
+        finally:
+            with self._lock:
+                self._refreshing.discard(tenant_id)
         with self._lock:
             self._settings[tenant_id] = (now, settings)
         return settings

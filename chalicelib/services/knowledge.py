@@ -85,6 +85,7 @@ class KnowledgeService:
         # tenant → (revision, index of published articles); rebuilt when the revision moves
         self._indexes: dict[str, tuple[int, Index, int]] = {}  # revision, index, checked at (ms)
         self._lock = threading.Lock()
+        self._checking: set[str] = set()  # tenants whose revision one thread is reading
 
     # ------------------------------------------------------------ agents: CRUD
 
@@ -186,12 +187,25 @@ class KnowledgeService:
         message, passes REVISION_CHECK_MS so a chat costs no extra read per message and an
         edit reaches it within that time; editors and search see every change at once.
         """
-        from ..kb.search import Document, Index
-
         now = self._clock.now_ms()
         cached = self._indexes.get(tenant_id)
-        if cached is not None and max_age_ms and now - cached[2] < max_age_ms:
-            return cached[1]
+        if cached is not None and max_age_ms:
+            if now - cached[2] < max_age_ms:
+                return cached[1]
+            with self._lock:  # one check at a time per tenant; meanwhile others use the index they have
+                if tenant_id in self._checking:
+                    return cached[1]
+                self._checking.add(tenant_id)
+            try:
+                return self._current_index(tenant_id, cached, now)
+            finally:
+                with self._lock:
+                    self._checking.discard(tenant_id)
+        return self._current_index(tenant_id, cached, now)
+
+    def _current_index(self, tenant_id: str, cached: tuple[int, Index, int] | None, now: int) -> Index:
+        from ..kb.search import Document, Index
+
         revision = self._articles.revision(tenant_id)
         if cached is not None and cached[0] == revision:
             with self._lock:
