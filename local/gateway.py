@@ -34,7 +34,7 @@ STAGE = "local"
 API_ID = "kefulocal"
 MAX_MESSAGE_BYTES = 128 * 1024  # API Gateway's WebSocket message limit
 HANDLER_THREADS = int(os.environ.get("KEFU_LOCAL_LAMBDA_CONCURRENCY", "32"))
-FUNCTION_THREADS = 8  # concurrency of the functions invoked through the Lambda Invoke API
+FUNCTION_THREADS = 32  # concurrency of the functions invoked through the Lambda Invoke API
 
 
 @dataclass

@@ -746,23 +746,50 @@ class FakeRouting:
     def assign(self, tenant_id: str, conversation_id: str, agent_id: str, now_ms: int, *,
                expected_assignee: str | None = None, reachable_since: int | None = None,
                note: str | None = None) -> None:
+        with self._lock:
+            self._assign_locked(tenant_id, conversation_id, agent_id, now_ms, expected_assignee, reachable_since)
+
+    def _assign_locked(self, tenant_id: str, conversation_id: str, agent_id: str, now_ms: int,
+                       expected_assignee: str | None, reachable_since: int | None) -> None:
         from chalicelib.domain.errors import AgentUnavailable
 
-        with self._lock:
-            agent = self.agent_states.get((tenant_id, agent_id))
-            if agent is None or agent.load >= agent.capacity or (reachable_since is not None and not (
-                    agent.presence == "online" and agent.live_connections > 0
-                    and agent.heartbeat_at >= reachable_since)):
-                raise AgentUnavailable("the agent cannot take another conversation now")
-            stored = self._conversations.items.get((tenant_id, conversation_id))
-            if stored is None or stored.status is not ConversationStatus.OPEN or stored.assignee_id != expected_assignee:
-                raise Conflict("the conversation was taken or changed meanwhile")
-            agent.load += 1
-            agent.last_assigned_at = now_ms
-            if expected_assignee and expected_assignee != agent_id:
-                self.agent_states[(tenant_id, expected_assignee)].load -= 1
-                stored.last_assignee_id = expected_assignee
-            stored.assignee_id, stored.assigned_at, stored.queued_at = agent_id, now_ms, None
+        agent = self.agent_states.get((tenant_id, agent_id))
+        if agent is None or agent.load >= agent.capacity or (reachable_since is not None and not (
+                agent.presence == "online" and agent.live_connections > 0
+                and agent.heartbeat_at >= reachable_since)):
+            raise AgentUnavailable("the agent cannot take another conversation now")
+        stored = self._conversations.items.get((tenant_id, conversation_id))
+        if stored is None or stored.status is not ConversationStatus.OPEN or stored.assignee_id != expected_assignee:
+            raise Conflict("the conversation was taken or changed meanwhile")
+        agent.load += 1
+        agent.last_assigned_at = now_ms
+        if expected_assignee and expected_assignee != agent_id:
+            self.agent_states[(tenant_id, expected_assignee)].load -= 1
+            stored.last_assignee_id = expected_assignee
+        stored.assignee_id, stored.assigned_at, stored.queued_at = agent_id, now_ms, None
+
+    def assign_together(self, tenant_id: str, pairs: list[tuple[str, str]], now_ms: int,
+                        reachable_since: int) -> bool:
+        from chalicelib.domain.errors import AgentUnavailable
+
+        assert len({agent_id for _, agent_id in pairs}) == len(pairs), "one conversation per agent"
+        with self._lock:  # all or nothing: put back what was written if a later pair fails
+            agents = [self.agent_states.get((tenant_id, a)) for _, a in pairs]
+            stored = [self._conversations.items.get((tenant_id, c)) for c, _ in pairs]
+            saved = [(a.load, a.last_assigned_at) if a else None for a in agents]
+            saved_conversations = [(c.assignee_id, c.assigned_at, c.queued_at) if c else None for c in stored]
+            try:
+                for conversation_id, agent_id in pairs:
+                    self._assign_locked(tenant_id, conversation_id, agent_id, now_ms, None, reachable_since)
+            except (AgentUnavailable, Conflict):
+                for agent, before in zip(agents, saved):
+                    if agent is not None and before is not None:
+                        agent.load, agent.last_assigned_at = before
+                for conversation, state in zip(stored, saved_conversations):
+                    if conversation is not None and state is not None:
+                        conversation.assignee_id, conversation.assigned_at, conversation.queued_at = state
+                return False
+        return True
 
     def requeue(self, tenant_id: str, conversation_id: str, expected_assignee: str | None,
                 group_id: str | None, priority: str, now_ms: int) -> None:

@@ -216,6 +216,15 @@ class RoutingRepository(abc.ABC):
         """
 
     @abc.abstractmethod
+    def assign_together(self, tenant_id: str, pairs: list[tuple[str, str]], now_ms: int,
+                        reachable_since: int) -> bool:
+        """Assign several unassigned conversations at once, all or nothing, in one
+        transaction: each (conversation id, agent id) pair as `assign` does with
+        `reachable_since` and no expected assignee. The agents are all different (the
+        conditions are each agent's own `load < capacity`). False if any condition failed:
+        nothing was written (the caller assigns one by one to learn which)."""
+
+    @abc.abstractmethod
     def requeue(self, tenant_id: str, conversation_id: str, expected_assignee: str | None,
                 group_id: str | None, priority: str, now_ms: int) -> None:
         """Put the conversation back in the queue (for `group_id`), taking it from

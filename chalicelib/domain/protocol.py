@@ -340,10 +340,12 @@ class ConversationSummary(BaseModel):
 
 
 class ConversationNew(Frame):
-    """Tells agents a visitor has started a conversation."""
+    """Tells agents a visitor has started a conversation, with the message that started it
+    (agents get no separate `message.new` for that message)."""
 
     action: Literal["conversation.new"] = "conversation.new"
     conversation: ConversationSummary
+    message: MessageOut | None = None
 
 
 class ConversationUpdated(Frame):

@@ -309,18 +309,24 @@ class ChatService:
         ack = self._ack(message)
         if send_ack and connection.role is not Role.BOT:  # the bot has no socket to acknowledge to
             self._notifier.reply(connection.connection_id, ack)
+        if self.routing is not None and (created or (changed and conversation.queued)):
+            # Before the fan-out: the dispatcher starts while the agents are being told.
+            self.routing.request_dispatch(identity.tenant_id, [conversation.conversation_id])
         agents = self._notifier.agents(identity.tenant_id)
-        if created:
-            self._notifier.fan_out(agents, p.ConversationNew(conversation=conversation_summary(conversation)),
-                                   conversation)
+        out = self.message_out(message)
+        if created:  # one frame per agent: the conversation and its first message
+            self._notifier.fan_out(agents, p.ConversationNew(conversation=conversation_summary(conversation),
+                                                             message=out), conversation)
         elif changed:
             self._notifier.fan_out(set(agents) | conversation.watchers,
                                    p.ConversationUpdated(conversation=conversation_summary(conversation)),
                                    conversation)
-        audience = set(agents) if message.internal else set(agents) | conversation.watchers
+        audience = set() if created else set(agents)
+        if not message.internal:
+            audience |= conversation.watchers
         self._notifier.fan_out(
             audience - {connection.connection_id} if send_ack else audience,
-            p.MessageNew(conversation_id=conversation.conversation_id, message=self.message_out(message)),
+            p.MessageNew(conversation_id=conversation.conversation_id, message=out),
             conversation,
         )
         hooks = self.after_visitor_message if connection.role is Role.VISITOR else self.after_agent_message
@@ -329,11 +335,8 @@ class ChatService:
                 hook(connection, conversation, message)
             except Exception:  # the message is stored and delivered; a hook's failure must not undo that
                 log.exception("after-message hook failed")
-        if self.routing is not None:
-            if created or (changed and conversation.queued):
-                self.routing.request_dispatch(identity.tenant_id, [conversation.conversation_id])
-            if message.internal:
-                self.routing.notify_mentions(connection, conversation.conversation_id, message.text)
+        if self.routing is not None and message.internal:
+            self.routing.notify_mentions(connection, conversation.conversation_id, message.text)
         return ack
 
     def write_note(self, connection: Connection, conversation_id: str, text: str) -> None:

@@ -52,6 +52,7 @@ LEASE_TTL_MS = 10_000  # a dispatcher that dies frees the tenant after this long
 MAX_ROUNDS = 200
 QUEUE_WINDOW = 20  # queued conversations read per round: the head of the queue, whose places are told
 POSITIONS_ALWAYS_TOLD = 5  # beyond this, a visitor hears of every tenth place gained
+ASSIGN_BATCH = 25  # assignments per transaction: 50 of TransactWriteItems' 100 items
 SETTINGS_CACHE_MS = 5_000  # rules and business hours, per warm container
 SUPERVISORS = frozenset({"supervisor", "admin"})
 
@@ -64,6 +65,21 @@ class DispatchResult:
     assigned: int = 0
     rounds: int = 0
     leased: bool = False
+
+
+def _distinct_agent_batches(plan: list[tuple[r.QueueEntry, r.AgentState]]
+                            ) -> list[list[tuple[r.QueueEntry, r.AgentState]]]:
+    """Cut the plan, in its order, into runs where no agent appears twice: each run is one
+    transaction (each agent's condition is its own `load < capacity`)."""
+    batches: list[list[tuple[r.QueueEntry, r.AgentState]]] = []
+    agents: set[str] = set()
+    for entry, agent in plan:
+        if not batches or agent.agent_id in agents or len(batches[-1]) >= ASSIGN_BATCH:
+            batches.append([])
+            agents = set()
+        batches[-1].append((entry, agent))
+        agents.add(agent.agent_id)
+    return batches
 
 
 class _TtlCache:
@@ -216,19 +232,31 @@ class RoutingService:
         plan = r.plan_assignments(entries, agents, now)
         assigned: list[tuple[Conversation, r.AgentState]] = []
         refused = False
-        for entry, agent in plan:
-            try:
-                self._repo.assign(tenant_id, entry.conversation_id, agent.agent_id, now,
-                                  reachable_since=now - r.HEARTBEAT_TIMEOUT_MS)
-            except AgentUnavailable:
-                refused = True  # the agent changed (went away, picked one up): plan the rest again,
-                break  # so nobody behind this conversation is served before it
-            except Conflict:
-                continue  # picked up by hand meanwhile
-            conversation = by_id[entry.conversation_id]
-            conversation.assignee_id, conversation.assigned_at, conversation.queued_at = agent.agent_id, now, None
-            agent.load += 1
-            assigned.append((conversation, agent))
+        for batch in _distinct_agent_batches(plan):
+            stamp = self._clock.now_ms()  # assigned_at: when its transaction runs, not when the round began
+            reachable_since = stamp - r.HEARTBEAT_TIMEOUT_MS
+            if len(batch) > 1 and self._repo.assign_together(
+                    tenant_id, [(e.conversation_id, a.agent_id) for e, a in batch], stamp, reachable_since):
+                done = batch
+            else:  # one by one: which agent refused, which conversation was taken meanwhile
+                done = []
+                for entry, agent in batch:
+                    try:
+                        self._repo.assign(tenant_id, entry.conversation_id, agent.agent_id, stamp,
+                                          reachable_since=reachable_since)
+                    except AgentUnavailable:
+                        refused = True  # the agent changed (went away, picked one up): plan the rest again,
+                        break  # so nobody behind this conversation is served before it
+                    except Conflict:
+                        continue  # picked up by hand meanwhile
+                    done.append((entry, agent))
+            for entry, agent in done:
+                conversation = by_id[entry.conversation_id]
+                conversation.assignee_id, conversation.assigned_at, conversation.queued_at = agent.agent_id, stamp, None
+                agent.load += 1
+                assigned.append((conversation, agent))
+            if refused:
+                break
         waiting = [c for c in queued if c.queued]
 
         def tell() -> None:

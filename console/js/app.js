@@ -343,6 +343,8 @@ const handlers = {
     ensureVisitor(s.visitor_id);
     if (s.waitingSince === undefined) s.waitingSince = s.last_seq ? s.updated_at : null;
     alert(s, t("notify.newConversation"), s.last_message_preview);
+    // The first message rides along (no separate message.new for it).
+    if (frame.message) receiveMessage(s.conversation_id, frame.message, true);
     invalidate("inbox");
   },
   "conversation.updated"(frame) {
@@ -639,7 +641,7 @@ function alert(summary, title, body) {
   const id = summary.conversation_id;
   if (focusedOn(id)) return;
   const last = recentlyAlerted.get(id) || 0;
-  if (Date.now() - last < 1500) return; // conversation.new and its first message.new arrive together
+  if (Date.now() - last < 1500) return; // one alert for a burst of messages in one conversation
   recentlyAlerted.set(id, Date.now());
   alerts.beep();
   alerts.notify(title, body, `kefu-${id}`, () => select(id));

@@ -12,7 +12,8 @@ pytestmark = pytest.mark.browser
 
 
 def new_message(frame: dict) -> bool:
-    return frame["action"] == "message.new"
+    """A message reaching the agent: `message.new`, or the first one inside `conversation.new`."""
+    return frame["action"] in ("message.new", "conversation.new") and "message" in frame
 
 
 def start_chat(visitor, agent, text: str, page: str = ""):
@@ -21,7 +22,7 @@ def start_chat(visitor, agent, text: str, page: str = ""):
     frame = visitor.open()
     visitor.send(text)
     visitor.wait_for_text(text)
-    return frame, agent.wait_for(new_message)["conversation_id"]
+    return frame, agent.wait_for(new_message)["message"]["conversation_id"]
 
 
 def test_launcher_appears_and_opens_the_panel(visitor, artifacts):
@@ -107,7 +108,7 @@ def test_conversation_survives_reload_and_navigation(visitor, agent, artifacts):
     visitor.open()
     visitor.send("first question")
     visitor.wait_for_text("first question")
-    conversation_id = agent.wait_for(new_message)["conversation_id"]
+    conversation_id = agent.wait_for(new_message)["message"]["conversation_id"]
     agent.reply(conversation_id, "first answer")
     visitor.wait_for_text("first answer")
 
@@ -174,7 +175,7 @@ def test_unread_badge_sound_and_events_while_closed(visitor, agent, artifacts):
     frame = visitor.open()
     visitor.send("hello")
     visitor.wait_for_text("hello")
-    conversation_id = agent.wait_for(new_message)["conversation_id"]
+    conversation_id = agent.wait_for(new_message)["message"]["conversation_id"]
     frame.click("#close")
     agent.reply(conversation_id, "Are you still there?")
     visitor.page.wait_for_function("window.events.some(([name, n]) => name === 'unread' && n === 1)")

@@ -35,8 +35,10 @@ def reply_to(ref: str) -> Predicate:
 
 
 def message_new(conversation_id: str | None = None, client_msg_id: str | None = None) -> Predicate:
+    """A message delivered live: `message.new`, or for agents the first message of a
+    conversation, which rides in its `conversation.new`."""
     def matches(f: Frame) -> bool:
-        if f.get("action") != "message.new":
+        if f.get("action") not in ("message.new", "conversation.new") or not f.get("message"):
             return False
         message = f["message"]
         return (conversation_id is None or message["conversation_id"] == conversation_id) and (

@@ -85,9 +85,11 @@ def test_first_message_creates_the_conversation_acks_and_fans_out(scene: Scene) 
     assert ack["action"] == "message.ack"
     assert (ack["client_msg_id"], ack["seq"], ack["duplicate"]) == ("v-1", 1, False)
     assert ack["conversation_id"] == scene.conversation_id
-    for agent in (scene.ann, scene.ben):
-        assert [f["action"] for f in scene.frames(agent)] == ["conversation.new", "message.new"]
-        assert scene.frames(agent, "conversation.new")[0]["conversation"]["visitor_id"] == scene.visitor.visitor_id
+    for agent in (scene.ann, scene.ben):  # one frame: the conversation and its first message
+        [created] = scene.frames(agent)
+        assert created["action"] == "conversation.new"
+        assert created["conversation"]["visitor_id"] == scene.visitor.visitor_id
+        assert (created["message"]["text"], created["message"]["seq"]) == ("hello?", 1)
     [new] = scene.frames(scene.tab2)  # the visitor's other tab sees its own message
     assert new["action"] == "message.new"
     assert new["message"]["text"] == "hello?" and new["message"]["sender_role"] == "visitor"

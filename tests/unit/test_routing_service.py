@@ -127,3 +127,29 @@ def test_a_busy_lease_marks_dirty_and_the_holder_runs_again() -> None:
     assert repo.release_lease(tenant_id, "someone") is False  # dirty: run another round
     assert repo.release_lease(tenant_id, "someone") is True
     assert routing.dispatch(tenant_id).leased is True
+
+
+def test_a_round_assigns_one_per_agent_in_one_transaction_and_falls_back_one_by_one() -> None:
+    world, routing, repo, _, _ = setup(agents=3, capacity=2)
+    tenant_id = next(iter(world.tenant_repo.items))
+    cids = [visitor_says(world, f"question {i}")[1] for i in range(5)]
+    queued = [c.conversation_id for c in repo.queue(tenant_id, 10)]
+    assert sorted(queued) == sorted(cids)
+    batches: list[list[tuple[str, str]]] = []
+    together = repo.assign_together
+
+    def spy(tenant: str, pairs: list[tuple[str, str]], now_ms: int, reachable_since: int) -> bool:
+        batches.append(pairs)
+        if len(batches) == 1:  # the first conversation is picked up by hand just before
+            repo.assign(tenant, pairs[0][0], pairs[0][1], now_ms)
+        return together(tenant, pairs, now_ms, reachable_since)
+
+    repo.assign_together = spy
+    assert routing.dispatch(tenant_id).assigned == 4  # the fifth went by hand
+    # Queue order, no agent twice in a transaction: 3 agents, then the 2 left.
+    assert [[c for c, _ in b] for b in batches] == [queued[:3], queued[3:]]
+    assert all(len({a for _, a in b}) == len(b) for b in batches)
+    # The first transaction failed as a whole (nothing half-written) and its other two
+    # conversations were then assigned one by one; nobody holds more than their capacity.
+    assert sorted(a.load for a in repo.agents(tenant_id)) == [1, 2, 2]
+    assert all(world.conversation_repo.get(tenant_id, c).assignee_id for c in cids)  # type: ignore[union-attr]
