@@ -217,9 +217,9 @@ def test_new_conversation_appears_live_with_unread_count_draft_and_visitor_detai
     row = console.locator(".conv").first
     expect(row).to_contain_text("do you ship to Shanghai?")
     expect(row.locator(".badge")).to_have_text("2")
-    # Unassigned, or already this agent's if they are online (dispatch gives it to them).
     expect(console.locator(".tab[data-tab=all] .tab-count")).to_have_text("1")
-    expect(console.locator(".tab[data-tab=unassigned] .tab-count, .tab[data-tab=mine] .tab-count")).to_have_text("1")
+    expect(console.locator(".tab[data-tab=unassigned] .tab-count")).to_have_text("1")
+    expect(console.locator(".tab[data-tab=mine] .tab-count")).to_have_count(0)
     expect(row.locator(".conv-time")).to_contain_text("waiting")
 
     row.click()
