@@ -719,10 +719,13 @@ class FakeRouting:
         if state and state.live_connections > 0:
             state.live_connections -= 1
 
-    def heartbeat(self, tenant_id: str, agent_id: str, now_ms: int) -> None:
+    def heartbeat(self, tenant_id: str, agent_id: str, now_ms: int, timeout_ms: int) -> bool:
         state = self.agent_states.get((tenant_id, agent_id))
-        if state:
-            state.heartbeat_at = now_ms
+        if state is None:
+            return False
+        stale = state.heartbeat_at is None or now_ms - state.heartbeat_at > timeout_ms
+        state.heartbeat_at = now_ms
+        return stale
 
     def queue(self, tenant_id: str, limit: int) -> list[Conversation]:
         from chalicelib.domain.routing import queue_key

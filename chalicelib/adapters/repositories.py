@@ -701,8 +701,18 @@ class DynamoRouting(RoutingRepository):
             if not _conditional_failed(error):
                 raise
 
-    def heartbeat(self, tenant_id: str, agent_id: str, now_ms: int) -> None:
+    def heartbeat(self, tenant_id: str, agent_id: str, now_ms: int, timeout_ms: int) -> bool:
+        # Usually one conditional write (the last beat is recent); only a revival costs a second.
+        try:
+            AgentItem(tenant_id, agent_id).update(
+                actions=[AgentItem.heartbeat_at.set(now_ms)],
+                condition=AgentItem.agent_id.exists() & (AgentItem.heartbeat_at >= now_ms - timeout_ms))
+            return False
+        except UpdateError as error:
+            if not _conditional_failed(error):
+                raise
         self._touch(tenant_id, agent_id, [AgentItem.heartbeat_at.set(now_ms)])
+        return True
 
     @staticmethod
     def _touch(tenant_id: str, agent_id: str, actions: list[Action]) -> None:

@@ -185,7 +185,9 @@ class RoutingRepository(abc.ABC):
     def disconnected(self, tenant_id: str, agent_id: str) -> None: ...
 
     @abc.abstractmethod
-    def heartbeat(self, tenant_id: str, agent_id: str, now_ms: int) -> None: ...
+    def heartbeat(self, tenant_id: str, agent_id: str, now_ms: int, timeout_ms: int) -> bool:
+        """Stamp the agent's heartbeat; True if the previous one was older than `timeout_ms`
+        (the agent was not being offered conversations and now is again)."""
 
     # -- the queue and assignments
 

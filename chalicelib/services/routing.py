@@ -336,7 +336,11 @@ class RoutingService:
         self._repo.disconnected(connection.tenant_id, connection.principal_id)
 
     def heartbeat(self, connection: Connection) -> None:
-        self._repo.heartbeat(connection.tenant_id, connection.principal_id, self._clock.now_ms())
+        """A workbench ping. An agent whose heartbeat had gone stale is offered conversations
+        again from now on, so the queue drains to them at once (as on connect)."""
+        if self._repo.heartbeat(connection.tenant_id, connection.principal_id, self._clock.now_ms(),
+                                r.HEARTBEAT_TIMEOUT_MS):
+            self.request_dispatch(connection.tenant_id)
 
     # ------------------------------------------------------------ pick-up and transfer
 

@@ -153,3 +153,20 @@ def test_a_round_assigns_one_per_agent_in_one_transaction_and_falls_back_one_by_
     # conversations were then assigned one by one; nobody holds more than their capacity.
     assert sorted(a.load for a in repo.agents(tenant_id)) == [1, 2, 2]
     assert all(world.conversation_repo.get(tenant_id, c).assignee_id for c in cids)  # type: ignore[union-attr]
+
+
+def test_an_agent_whose_heartbeat_went_stale_gets_the_queue_when_it_beats_again() -> None:
+    from chalicelib.domain.routing import HEARTBEAT_TIMEOUT_MS
+
+    world, routing, repo, trigger, [agent] = setup(agents=1, capacity=2)
+    tenant_id = agent.tenant_id
+    world.clock.advance(HEARTBEAT_TIMEOUT_MS + 1_000)  # the workbench's pings stopped: unreachable
+    _, cid = visitor_says(world, "anyone there?")
+    assert routing.dispatch(tenant_id).assigned == 0
+    requests = len(trigger.requests)
+    world.send(agent, {"action": "ping"})  # it pings again: dispatch is asked for at once
+    assert trigger.requests[requests:] == [(tenant_id, [])]
+    assert routing.dispatch(tenant_id).assigned == 1
+    assert world.conversation_repo.get(tenant_id, cid).assignee_id == agent.principal_id
+    world.send(agent, {"action": "ping"})  # a regular beat asks for nothing
+    assert len(trigger.requests) == requests + 1
