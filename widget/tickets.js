@@ -101,6 +101,7 @@
       star.addEventListener('click', () => {
         score = n;
         for (const s of stars.children) s.setAttribute('aria-pressed', String(Number(s.textContent) === n));
+        if (note.textContent === t('pick')) note.textContent = '';
       });
       stars.append(star);
     }

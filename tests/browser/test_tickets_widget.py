@@ -35,6 +35,7 @@ def test_a_solved_ticket_is_rated_in_the_widget(stack: Any, visitor: Visitor, te
     card.get_by_role("button", name="Send rating").click()
     expect(card).to_contain_text("Please pick 1 to 5 first.")
     card.get_by_role("button", name="4 of 5").click()
+    expect(card).not_to_contain_text("Please pick 1 to 5 first.")  # the hint goes once a score is picked
     card.get_by_label("Anything to add?").fill("Quick, <b>thanks</b>")
     visitor.shot(artifacts, "ticket-rating")
     card.get_by_role("button", name="Send rating").click()
