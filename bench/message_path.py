@@ -93,7 +93,9 @@ class Socket:
             at = time.perf_counter()
             frame = json.loads(raw)
             action = frame.get("action")
-            if action == "message.new" and self._on_message_new is not None:
+            # A conversation's first message reaches agents inside its `conversation.new`.
+            if (action == "message.new" or action == "conversation.new" and frame.get("message")) \
+                    and self._on_message_new is not None:
                 self._on_message_new(frame, at)
             elif action in ("message.ack", "error"):
                 ref = frame.get("client_msg_id") if action == "message.ack" else frame.get("ref")
