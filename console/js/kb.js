@@ -4,30 +4,19 @@
 // at index.html) and REST client. Everything from the server is rendered as text (dom.js's h()).
 import { Api, ApiError } from "./api.js";
 import { h, mount } from "./dom.js";
+import { readSession, showSignedOut } from "./session.js";
 
-const SESSION_KEY = "kefu.console.session";
 const meta = (name) => document.querySelector(`meta[name="${name}"]`)?.content?.trim() || "";
 const apiBase = meta("kefu-api-url") || window.location.origin;
 const root = document.getElementById("kb");
 const state = { tab: "articles", query: "", articles: [], selected: null, article: null, history: [], banner: "" };
 let session = null;
 
-function readSession() {
-  try {
-    const saved = JSON.parse(localStorage.getItem(SESSION_KEY) || "null");
-    return saved?.token && (!saved.expires_at || Date.now() < saved.expires_at) ? saved : null;
-  } catch {
-    return null;
-  }
-}
-
 const api = new Api(apiBase, () => session?.token || null, () => signedOut());
 
 function signedOut() {
   session = null;
-  mount(root, h("div", { class: "tk-pad" },
-    h("p", { text: "Sign in to the console first, then come back to the knowledge base." }),
-    h("a", { class: "btn btn-primary", href: "./", text: "Open the console" })));
+  showSignedOut(root, "tk-pad", "the knowledge base");
 }
 
 const when = (ms) => new Date(ms).toLocaleString();

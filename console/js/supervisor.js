@@ -6,9 +6,9 @@
 // the server is rendered as text (dom.js's h()).
 import { Api } from "./api.js";
 import { h, mount } from "./dom.js";
+import { readSession, showSignedOut } from "./session.js";
 import { AgentSocket } from "./socket.js";
 
-const SESSION_KEY = "kefu.console.session";
 const FIELDS = ["type", "page_url", "language", "vip_level", "attribute"];
 const OPS = ["equals", "not_equals", "contains", "prefix", "in", "gte", "lte"];
 const PRIORITIES = ["", "urgent", "high", "normal", "low"];
@@ -23,22 +23,11 @@ let session = null;
 let socket = null;
 let refreshTimer = null;
 
-function readSession() {
-  try {
-    const saved = JSON.parse(localStorage.getItem(SESSION_KEY) || "null");
-    return saved?.token && (!saved.expires_at || Date.now() < saved.expires_at) ? saved : null;
-  } catch {
-    return null;
-  }
-}
-
 const api = new Api(apiBase, () => session?.token || null, () => signedOut());
 
 function signedOut() {
   session = null;
-  mount(root, h("div", { class: "sv-pad" },
-    h("p", { text: "Sign in to the console first, then come back to the supervisor view." }),
-    h("a", { class: "btn btn-primary", href: "./", text: "Open the console" })));
+  showSignedOut(root, "sv-pad", "the supervisor view");
 }
 
 // ------------------------------------------------------------------ data

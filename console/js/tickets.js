@@ -6,10 +6,10 @@
 // server is rendered as text (dom.js's h()).
 import { Api, ApiError } from "./api.js";
 import { h, mount } from "./dom.js";
+import { readSession, showSignedOut } from "./session.js";
 import { AgentSocket } from "./socket.js";
 import { STEP_TEXT } from "./ticket-alerts.js";
 
-const SESSION_KEY = "kefu.console.session";
 const STATUSES = ["new", "open", "pending", "on_hold", "solved", "closed"];
 const PRIORITIES = ["low", "normal", "high", "urgent"];
 const FILTERS = [
@@ -28,22 +28,11 @@ const state = { filter: "open", where: { status: "", priority: "", group_id: "" 
   detail: null, escalations: 0, banner: "" };
 let session = null;
 
-function readSession() {
-  try {
-    const saved = JSON.parse(localStorage.getItem(SESSION_KEY) || "null");
-    return saved?.token && (!saved.expires_at || Date.now() < saved.expires_at) ? saved : null;
-  } catch {
-    return null;
-  }
-}
-
 const api = new Api(apiBase, () => session?.token || null, () => signedOut());
 
 function signedOut() {
   session = null;
-  mount(root, h("div", { class: "tk-pad" },
-    h("p", { text: "Sign in to the console first, then come back to the tickets." }),
-    h("a", { class: "btn btn-primary", href: "./", text: "Open the console" })));
+  showSignedOut(root, "tk-pad", "the tickets");
 }
 
 // ------------------------------------------------------------------ data

@@ -63,3 +63,15 @@ def test_unanswered_questions_become_a_draft(chromium: Any, stack: Any, tenant: 
     expect(group).to_contain_text("2 ×")
     group.get_by_role("button", name="Write an article for this").click()
     expect(page.locator("textarea[name=phrasings]")).to_have_value("garden furniture?\ndo you sell garden furniture")
+
+
+@pytest.mark.parametrize("page_name, what", [("kb.html", "the knowledge base"), ("tickets.html", "the tickets"),
+                                             ("supervisor.html", "the supervisor view")])
+def test_side_pages_without_a_session_point_back_to_the_console(chromium: Any, stack: Any, page_name: str,
+                                                                 what: str) -> None:
+    context = chromium.new_context()
+    page = context.new_page()
+    page.goto(f"{stack.url}/console/{page_name}")
+    expect(page.get_by_text(f"Sign in to the console first, then come back to {what}.")).to_be_visible()
+    expect(page.get_by_role("link", name="Open the console")).to_have_attribute("href", "./")
+    context.close()
