@@ -20,7 +20,33 @@ export function waitingSince(c) {
   return unread(c) > 0 ? c.updated_at : null;
 }
 
-export function renderInbox(root, { onSelect, onTab }) {
+// A live update redraws the list. One arriving between a press and its release would
+// replace the row under the pointer and the browser would drop the click, so while a
+// pointer is down on the list the redraw waits until just after the click has been handled.
+const held = new WeakMap(); // root -> { down, pending }
+
+function deferWhilePressed(root, redraw) {
+  let hold = held.get(root);
+  if (!hold) {
+    hold = { down: false, pending: null };
+    held.set(root, hold);
+    root.addEventListener("pointerdown", () => { hold.down = true; }, true);
+    const release = () => {
+      if (!hold.down) return;
+      hold.down = false;
+      setTimeout(() => { const pending = hold.pending; hold.pending = null; if (pending) pending(); }, 0);
+    };
+    window.addEventListener("pointerup", release, true);
+    window.addEventListener("pointercancel", release, true);
+  }
+  if (!hold.down) return false;
+  hold.pending = redraw;
+  return true;
+}
+
+export function renderInbox(root, handlers) {
+  if (deferWhilePressed(root, () => renderInbox(root, handlers))) return;
+  const { onSelect, onTab } = handlers;
   const tabs = h("div", { class: "tabs", role: "tablist", "aria-label": t("inbox.title") },
     TABS.map((tab) => {
       const items = tabItems(tab);

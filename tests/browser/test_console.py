@@ -570,3 +570,21 @@ def test_visitor_panel_shows_a_verified_returning_visitor_and_earlier_conversati
     expect(panel.locator(".earlier li")).to_contain_text("Last month's question")
     expect(panel.locator(".earlier li")).to_contain_text("Resolved")
     returning.close()
+
+
+def test_a_click_on_a_row_survives_a_live_update_between_press_and_release(
+        console: Page, tenant: Any, visitor: WsVisitor) -> None:
+    visitor.say("First question")
+    signed_in(console, tenant)
+    expect(console.locator(".tab[data-tab=mine] .tab-count")).to_have_text("1")  # the dispatcher gave it to me
+    row = console.locator(".conv").first
+    expect(row).to_contain_text("First question")
+    box = row.bounding_box(timeout=5000)
+    assert box is not None
+    console.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+    console.mouse.down()
+    visitor.say("Second question")  # a live update arrives while the button is held
+    console.wait_for_timeout(1500)
+    console.mouse.up()
+    expect(console.locator("[data-action=resolve]")).to_be_visible()  # the click opened the conversation
+    expect(console.locator(".conv").first).to_contain_text("Second question")  # and the update was drawn
