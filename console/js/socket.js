@@ -2,6 +2,7 @@
 
 const PING_MS = 30_000;
 const MAX_BACKOFF_MS = 30_000;
+const WELCOME_MS = 6_000; // an open socket must be welcomed by then
 
 export class AgentSocket extends EventTarget {
   /**
@@ -64,6 +65,9 @@ export class AgentSocket extends EventTarget {
     ws.onopen = () => {
       opened = true;
       ws.send(JSON.stringify({ action: "hello" }));
+      // No welcome within WELCOME_MS: the hello or its answer was lost; start over.
+      clearTimeout(this.welcomeTimer);
+      this.welcomeTimer = setTimeout(() => { if (this.ws === ws) ws.close(); }, WELCOME_MS);
       clearInterval(this.pingTimer);
       this.pingTimer = setInterval(() => this.send({ action: "ping" }), PING_MS);
     };
@@ -75,6 +79,7 @@ export class AgentSocket extends EventTarget {
         return;
       }
       if (frame.action === "welcome") {
+        clearTimeout(this.welcomeTimer);
         this.attempt = 0;
         this.setState("online");
       }
@@ -82,6 +87,7 @@ export class AgentSocket extends EventTarget {
     };
     ws.onclose = () => {
       clearInterval(this.pingTimer);
+      clearTimeout(this.welcomeTimer);
       if (this.ws === ws) this.ws = null;
       if (!this.stopped) this.scheduleRetry(opened);
     };
