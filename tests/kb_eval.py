@@ -5,8 +5,10 @@ Questions of `questions.txt` are split by a hash of their text into a developmen
 (70 %), which the method was developed against, and a held-out part (30 %), looked at only
 for reporting. Every question of `questions_heldout.txt` (written later, the way visitors
 write, before the hand-off method was reworked) is held out too; every question of
-`questions_dev.txt` (unanswerable questions that share the shop's words, which the
-development part lacked) is in the development part.
+`questions_dev.txt` is in the development part: unanswerable questions that share the
+shop's words, which the development part lacked, and a second batch of 332 questions on
+every topic (typos, slang, short, mixed English/Chinese, unusual wording, near-domain
+unanswerable ones), written by another hand without reading the held-out part.
 """
 from __future__ import annotations
 

@@ -37,22 +37,22 @@ def test_files_that_fix_their_part_keep_it() -> None:
     questions = load_questions()
     assert all(q.held_out for q in questions if q.part == "held_out")
     assert not any(q.held_out for q in questions if q.part == "dev")
-    assert sum(q.part == "held_out" for q in questions) >= 100 and sum(q.part == "dev" for q in questions) >= 30
+    assert sum(q.part == "held_out" for q in questions) >= 100 and sum(q.part == "dev" for q in questions) >= 350
 
 
 def test_development_part(outcomes: dict[str, dict[str, float]]) -> None:
     dev = outcomes["dev"]
     assert dev["top1_accuracy"] >= 0.90
     assert dev["handoff_correct"] >= 0.84
-    assert dev["wrong_handoff"] <= 0.13
+    assert dev["wrong_handoff"] <= 0.15
     assert dev["answered_wrong"] <= 0.02
 
 
 def test_all_questions_and_held_out_floors(outcomes: dict[str, dict[str, float]]) -> None:
     everything, held = outcomes["all"], outcomes["held_out"]
-    assert everything["top1_accuracy"] >= 0.90
-    assert everything["wrong_handoff"] <= 0.12
-    assert everything["handoff_correct"] >= 0.82
+    assert everything["top1_accuracy"] >= 0.91
+    assert everything["wrong_handoff"] <= 0.14
+    assert everything["handoff_correct"] >= 0.84
     assert held["top1_accuracy"] >= 0.92
     assert held["handoff_correct"] >= 0.82
     assert held["wrong_handoff"] <= 0.12
