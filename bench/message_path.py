@@ -198,6 +198,16 @@ async def bench(stack: Any, tenant: Any, conversations: int, per_conversation: i
         response.raise_for_status()
         return dict(response.json())
 
+    async def settle(quiet_s: float = 1.0, limit_s: float = 30.0) -> None:
+        """Wait until no AWS request has been made for `quiet_s` (background work is done)."""
+        deadline, last = time.perf_counter() + limit_s, None
+        while time.perf_counter() < deadline:
+            now = (await stats())["aws"]
+            if now == last:
+                return
+            last = now
+            await asyncio.sleep(quiet_s)
+
     progress(f"warm-up: the first message of each of {conversations} conversations opens it")
     await stats(reset=True)
     warm_started = time.perf_counter()
@@ -208,6 +218,7 @@ async def bench(stack: Any, tenant: Any, conversations: int, per_conversation: i
     if len({s.conversation_id for s in senders}) != conversations:
         raise RuntimeError("visitors did not get one conversation each")
 
+    await settle()  # the dispatcher placing the new conversations must not count as steady state
     total = conversations * per_conversation
     progress(f"steady state: {per_conversation} messages in each conversation, one in flight each "
              f"({total} messages, {agent_count} agent connection(s) receiving)")

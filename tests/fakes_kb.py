@@ -64,7 +64,7 @@ class FakeArticles(ArticleRepository):
     def history(self, tenant_id: str, article_id: str) -> list[ArticleVersion]:
         return list(self.versions.get((tenant_id, article_id), []))
 
-    def revision(self, tenant_id: str) -> int:
+    def revision(self, tenant_id: str, max_age_ms: int = 0) -> int:
         return self.revisions[tenant_id]
 
 
@@ -76,7 +76,7 @@ class FakeBotRepository(BotRepository):
         self.counts: Counter[tuple[str, str]] = Counter()
         self._lock = threading.Lock()
 
-    def settings(self, tenant_id: str) -> BotSettings:
+    def settings(self, tenant_id: str, max_age_ms: int = 0) -> BotSettings:
         return copy.deepcopy(self.settings_by_tenant.get(tenant_id) or BotSettings(tenant_id))
 
     def save_settings(self, settings: BotSettings) -> None:

@@ -19,6 +19,7 @@ from ..domain.knowledge import (
     Webhook,
 )
 from .repositories import _conditional_failed, _transaction_connection
+from .ridealong import CACHE
 from .tables import KnowledgeItem
 
 META = "meta"
@@ -85,6 +86,7 @@ class DynamoArticles(ArticleRepository):
             if "TransactionConflict" in reasons:
                 raise ArticleChanged("the article is being saved by someone else; retry") from None
             raise
+        CACHE.expire(KnowledgeItem, a.tenant_id, META)  # this container's bot sees the edit at once
 
     def delete(self, tenant_id: str, article_id: str) -> bool:
         raw = KnowledgeItem._get_connection().delete_item(tenant_id, _article_key(article_id),
@@ -92,6 +94,7 @@ class DynamoArticles(ArticleRepository):
         if not (raw and raw.get("Attributes")):
             return False
         KnowledgeItem(tenant_id, META).update(actions=[KnowledgeItem.value.add(1)])
+        CACHE.expire(KnowledgeItem, tenant_id, META)
         return True
 
     def history(self, tenant_id: str, article_id: str) -> list[ArticleVersion]:
@@ -103,18 +106,15 @@ class DynamoArticles(ArticleRepository):
                                          scan_index_forward=False)
         ]
 
-    def revision(self, tenant_id: str) -> int:
-        try:
-            return int(KnowledgeItem.get(tenant_id, META, consistent_read=True).value or 0)
-        except DoesNotExist:
-            return 0
+    def revision(self, tenant_id: str, max_age_ms: int = 0) -> int:
+        item = CACHE.get(KnowledgeItem, tenant_id, META, max_age_ms)
+        return int(item.value or 0) if item is not None else 0
 
 
 class DynamoBot(BotRepository):
-    def settings(self, tenant_id: str) -> BotSettings:
-        try:
-            item = KnowledgeItem.get(tenant_id, BOT_SETTINGS)
-        except DoesNotExist:
+    def settings(self, tenant_id: str, max_age_ms: int = 0) -> BotSettings:
+        item = CACHE.get(KnowledgeItem, tenant_id, BOT_SETTINGS, max_age_ms)
+        if item is None:
             return BotSettings(tenant_id)
         data = json.loads(item.data_json or "{}")
         webhooks = [Webhook(**w) for w in data.pop("webhooks", [])]
@@ -122,8 +122,10 @@ class DynamoBot(BotRepository):
         return BotSettings(tenant_id, webhooks=webhooks, **data)
 
     def save_settings(self, settings: BotSettings) -> None:
-        KnowledgeItem(settings.tenant_id, BOT_SETTINGS,
-                      data_json=json.dumps(asdict(settings), ensure_ascii=False)).save()
+        item = KnowledgeItem(settings.tenant_id, BOT_SETTINGS,
+                             data_json=json.dumps(asdict(settings), ensure_ascii=False))
+        item.save()
+        CACHE.put(item)
 
     def state(self, tenant_id: str, conversation_id: str) -> BotState:
         try:

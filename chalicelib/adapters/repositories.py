@@ -41,6 +41,7 @@ from ..domain.ports import (
     VisitorRepository,
 )
 from ..domain.routing import AgentState, BusinessHours, Condition, RoutingRule, queue_key
+from .ridealong import get_with_stale
 from .tables import (
     AgentItem,
     ConnectionItem,
@@ -317,11 +318,10 @@ def _unqueue_actions() -> list[Action]:
 
 class DynamoConversations(ConversationRepository):
     def get(self, tenant_id: str, conversation_id: str) -> Conversation | None:
-        try:
-            item = ConversationItem.get(tenant_id, conversation_id, consistent_read=True)
-        except DoesNotExist:
-            return None
-        return _conversation(item)
+        # One request: a GetItem, or a BatchGetItem that also refreshes the tenant's cached
+        # items that are due (the bot's settings, the knowledge base's revision; ridealong.py).
+        item = get_with_stale(ConversationItem, tenant_id, conversation_id, _transaction_connection())
+        return _conversation(item) if item is not None else None
 
     def create_for_visitor(self, conversation: Conversation) -> Conversation:
         c = conversation

@@ -128,13 +128,15 @@ class ArticleRepository(abc.ABC):
     def history(self, tenant_id: str, article_id: str) -> list[ArticleVersion]: ...
 
     @abc.abstractmethod
-    def revision(self, tenant_id: str) -> int:
-        """A counter raised by every write to the tenant's articles (cache invalidation)."""
+    def revision(self, tenant_id: str, max_age_ms: int = 0) -> int:
+        """A counter raised by every write to the tenant's articles (cache invalidation).
+        `max_age_ms` > 0: a value read that recently (by this container) will do."""
 
 
 class BotRepository(abc.ABC):
     @abc.abstractmethod
-    def settings(self, tenant_id: str) -> BotSettings: ...
+    def settings(self, tenant_id: str, max_age_ms: int = 0) -> BotSettings:
+        """The tenant's bot settings; `max_age_ms` > 0: a copy read that recently will do."""
 
     @abc.abstractmethod
     def save_settings(self, settings: BotSettings) -> None: ...

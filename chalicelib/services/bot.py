@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import logging
 import re
-import threading
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any, Callable
 
@@ -120,9 +119,6 @@ class BotService:
         self._webhooks = webhooks
         self._raise_priority = raise_priority
         self._answer_writer = answer_writer
-        self._settings: dict[str, tuple[int, BotSettings]] = {}
-        self._lock = threading.Lock()
-        self._refreshing: set[str] = set()  # tenants whose settings one thread is reading
         self.on_handoff: list[Callable[[Handoff], None]] = []
 
     # ------------------------------------------------------------ settings (REST)
@@ -148,26 +144,12 @@ class BotService:
         if updated.clarify_threshold > updated.answer_threshold:
             raise InvalidFrame("clarify_threshold must not be above answer_threshold")
         self._repo.save_settings(updated)
-        self._settings.pop(identity.tenant_id, None)
         return updated
 
     def _tenant_settings(self, tenant_id: str) -> BotSettings:
-        now = self._clock.now_ms()
-        cached = self._settings.get(tenant_id)
-        if cached is not None and now - cached[0] < SETTINGS_TTL_MS:
-            return cached[1]
-        with self._lock:  # one refresh at a time per tenant; meanwhile others use the stale copy
-            if cached is not None and tenant_id in self._refreshing:
-                return cached[1]
-            self._refreshing.add(tenant_id)
-        try:
-            settings = self._repo.settings(tenant_id)
-        finally:
-            with self._lock:
-                self._refreshing.discard(tenant_id)
-        with self._lock:
-            self._settings[tenant_id] = (now, settings)
-        return settings
+        # A copy up to SETTINGS_TTL_MS old will do; the repository keeps it fresh by fetching it
+        # along with the conversation the message path reads anyway (no read of its own).
+        return self._repo.settings(tenant_id, max_age_ms=SETTINGS_TTL_MS)
 
     # ------------------------------------------------------------ the chat hook
 

@@ -83,9 +83,8 @@ class KnowledgeService:
         self._tenants = tenants
         self._clock = clock
         # tenant → (revision, index of published articles); rebuilt when the revision moves
-        self._indexes: dict[str, tuple[int, Index, int]] = {}  # revision, index, checked at (ms)
+        self._indexes: dict[str, tuple[int, Index]] = {}
         self._lock = threading.Lock()
-        self._checking: set[str] = set()  # tenants whose revision one thread is reading
 
     # ------------------------------------------------------------ agents: CRUD
 
@@ -182,40 +181,22 @@ class KnowledgeService:
     def index(self, tenant_id: str, max_age_ms: int = 0) -> Index:
         """The tenant's published articles, indexed; rebuilt only when an article changed.
 
-        Each call reads the tenant's revision counter (one GetItem) unless `max_age_ms` says
-        an index checked that recently is good enough: the bot, which runs on every visitor
-        message, passes REVISION_CHECK_MS so a chat costs no extra read per message and an
-        edit reaches it within that time; editors and search see every change at once.
+        Editors and search read the tenant's revision counter on every call (one GetItem) and
+        see every change at once. The bot, which runs on every visitor message, passes
+        REVISION_CHECK_MS: a counter that old will do, and the repository keeps it fresh by
+        fetching it along with the conversation the message path reads anyway.
         """
-        now = self._clock.now_ms()
-        cached = self._indexes.get(tenant_id)
-        if cached is not None and max_age_ms:
-            if now - cached[2] < max_age_ms:
-                return cached[1]
-            with self._lock:  # one check at a time per tenant; meanwhile others use the index they have
-                if tenant_id in self._checking:
-                    return cached[1]
-                self._checking.add(tenant_id)
-            try:
-                return self._current_index(tenant_id, cached, now)
-            finally:
-                with self._lock:
-                    self._checking.discard(tenant_id)
-        return self._current_index(tenant_id, cached, now)
-
-    def _current_index(self, tenant_id: str, cached: tuple[int, Index, int] | None, now: int) -> Index:
         from ..kb.search import Document, Index
 
-        revision = self._articles.revision(tenant_id)
+        revision = self._articles.revision(tenant_id, max_age_ms=max_age_ms)
+        cached = self._indexes.get(tenant_id)
         if cached is not None and cached[0] == revision:
-            with self._lock:
-                self._indexes[tenant_id] = (revision, cached[1], now)
             return cached[1]
         articles = [a for a in self._articles.list_all(tenant_id) if a.published]
         index = Index(Document(a.article_id, a.title, a.body, tuple(a.phrasings), a.locale, a.category)
                       for a in articles)
         with self._lock:
-            self._indexes[tenant_id] = (revision, index, now)
+            self._indexes[tenant_id] = (revision, index)
             while len(self._indexes) > 200:  # a warm Lambda serving many tenants stays bounded
                 self._indexes.pop(next(iter(self._indexes)))
         return index

@@ -338,7 +338,7 @@ def _statement(template: dict[str, Any], sid: str) -> dict[str, Any]:
 CALLS = {
     r"\.query\(": "dynamodb:Query",
     r"\.scan\(": "dynamodb:Scan",
-    r"\.batch_get\(": "dynamodb:BatchGetItem",
+    r"\.batch_get\(|\"BatchGetItem\"": "dynamodb:BatchGetItem",
     r"\.batch_write\(": "dynamodb:BatchWriteItem",
     r"\.condition_check\(": "dynamodb:ConditionCheckItem",
     r"\.delete_item\(": "dynamodb:DeleteItem",
