@@ -58,7 +58,7 @@ async def run(visitors: int, agents: int, capacity: int) -> dict[str, Any]:
     from chalicelib.adapters.repositories import DynamoConversations, DynamoRouting
     from local.seed import seed_tenant
     from local.server import LocalStack
-    from tests.e2e.clients import Api, WsClient, action_is
+    from tests.e2e.clients import Api, WsClient, action_is, conversation_updates
 
     progress("starting the local stack ...")
     stack = LocalStack(port=0, seed_demo=False).start_in_thread()
@@ -100,8 +100,8 @@ async def run(visitors: int, agents: int, capacity: int) -> dict[str, Any]:
         conversation_ids = {a["conversation_id"] for a in acks if a["action"] == "message.ack"}
         assigned: set[str] = set()
         while len(assigned) < len(conversation_ids) and time.monotonic() - started < 120:
-            assigned = {f["conversation"]["conversation_id"] for f in observer.frames[mark:]
-                        if f.get("action") == "conversation.updated" and f["conversation"].get("assignee_id")}
+            assigned = {c["conversation_id"] for f in observer.frames[mark:] for c in conversation_updates(f)
+                        if c.get("assignee_id")}
             await asyncio.sleep(0.05)
         elapsed = time.monotonic() - started
         progress(f"{len(assigned)} of {len(conversation_ids)} assigned in {elapsed:.1f} s")

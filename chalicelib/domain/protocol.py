@@ -22,7 +22,7 @@ from pydantic import (
 
 from .errors import FrameTooLarge, InvalidFrame, MalformedJson, UnknownAction
 
-PROTOCOL_VERSION = 1
+PROTOCOL_VERSION: Literal[1] = 1
 MAX_FRAME_BYTES = 32 * 1024  # API Gateway's WebSocket frame size
 MAX_TEXT_CHARS = 4000
 MAX_DRAFT_CHARS = 1000
@@ -355,6 +355,14 @@ class ConversationUpdated(Frame):
     conversation: ConversationSummary
 
 
+class ConversationsUpdated(Frame):
+    """Several conversations changed at once (a dispatch round that assigned more than one):
+    to agents, the same as one `conversation.updated` per item, in one frame."""
+
+    action: Literal["conversations.updated"] = "conversations.updated"
+    conversations: list[ConversationSummary] = Field(min_length=2)
+
+
 class PageOut(BaseModel):
     url: str
     title: str = ""
@@ -508,7 +516,7 @@ class ErrorOut(Frame):
 ServerFrame = Annotated[
     Union[
         Welcome, MessageAck, MessageNew, Messages, TypingOut, ReadOut, ConversationNew,
-        ConversationUpdated, VisitorUpdated, AgentPresence, Pong, ErrorOut, TicketUpdated, TicketEscalated, TicketSolved,
+        ConversationUpdated, ConversationsUpdated, VisitorUpdated, AgentPresence, Pong, ErrorOut, TicketUpdated, TicketEscalated, TicketSolved,
         BotPrompt, QueueStatus, MessageLeft, Notification,
     ],
     Field(discriminator="action"),

@@ -51,6 +51,7 @@ log = logging.getLogger("kefu.routing")
 LEASE_TTL_MS = 10_000  # a dispatcher that dies frees the tenant after this long
 MAX_ROUNDS = 200
 QUEUE_WINDOW = 20  # queued conversations read per round: the head of the queue, whose places are told
+UPDATES_PER_FRAME = 10  # assignments told to agents in one `conversations.updated` (well under 32 KB)
 POSITIONS_ALWAYS_TOLD = 5  # beyond this, a visitor hears of every tenth place gained
 ASSIGN_BATCH = 25  # assignments per transaction: 50 of TransactWriteItems' 100 items
 SETTINGS_CACHE_MS = 5_000  # rules and business hours, per warm container
@@ -272,9 +273,15 @@ class RoutingService:
     def _tell(self, tenant_id: str, assigned: list[tuple[Conversation, r.AgentState]],
               waiting: list[Conversation], agents: list[r.AgentState], now: int) -> None:
         agent_connections = self._notifier.agents(tenant_id) if assigned else []
-        for conversation, agent in assigned:
-            self._notifier.fan_out(set(agent_connections) | conversation.watchers,
-                                   p.ConversationUpdated(conversation=self._summary(conversation)), conversation)
+        summaries = [self._summary(c) for c, _ in assigned]
+        together = len(assigned) > 1  # agents get one frame for the round, not one per assignment
+        for start in range(0, len(summaries) if together else 0, UPDATES_PER_FRAME):
+            chunk = summaries[start:start + UPDATES_PER_FRAME]
+            self._notifier.fan_out(agent_connections, p.ConversationsUpdated(conversations=chunk) if len(chunk) > 1
+                                   else p.ConversationUpdated(conversation=chunk[0]))
+        for (conversation, agent), summary in zip(assigned, summaries):
+            self._notifier.fan_out(conversation.watchers | (set() if together else set(agent_connections)),
+                                   p.ConversationUpdated(conversation=summary), conversation)
             self._notifier.fan_out(conversation.watchers, p.QueueStatus(
                 conversation_id=conversation.conversation_id, state="assigned",
                 agent_name=agent.display_name or None), conversation)

@@ -355,6 +355,10 @@ const handlers = {
     if (s.status !== "open") s.waitingSince = null;
     invalidate("inbox", "thread", "panel");
   },
+  "conversations.updated"(frame) {
+    // A dispatch round that assigned several at once: the same as one update for each.
+    for (const conversation of frame.conversations || []) handlers["conversation.updated"]({ conversation });
+  },
   "visitor.updated"(frame) {
     const v = frame.visitor;
     if (!v?.visitor_id) return;

@@ -588,3 +588,26 @@ def test_a_click_on_a_row_survives_a_live_update_between_press_and_release(
     console.mouse.up()
     expect(console.locator("[data-action=resolve]")).to_be_visible()  # the click opened the conversation
     expect(console.locator(".conv").first).to_contain_text("Second question")  # and the update was drawn
+
+
+def test_a_dispatch_round_that_assigns_several_moves_them_all_to_mine(console: Page, tenant: Any,
+                                                                       stack: Any) -> None:
+    signed_in(console, tenant)
+    set_presence(console, stack, tenant, "away")
+    visitors = [WsVisitor(stack, tenant.site_key) for _ in range(3)]  # the agent's capacity is 3
+    try:
+        for i, visitor in enumerate(visitors):
+            visitor.say(f"question number {i + 1}")
+        expect(console.locator(".tab[data-tab=unassigned] .tab-count")).to_have_text("3")
+        with AgentSocket(stack, agent_token(stack, tenant.agent_email, tenant.agent_password)) as other_tab:
+            since = len(other_tab.frames)
+            set_presence(console, stack, tenant, "online")  # one dispatch round assigns all three
+            batch = other_tab.wait_for(lambda f: f["action"] == "conversations.updated", since=since)
+        assert {c["conversation_id"] for c in batch["conversations"]} == {v.conversation_id for v in visitors}
+        expect(console.locator(".tab[data-tab=unassigned] .tab-count")).to_have_count(0)
+        expect(console.locator(".tab[data-tab=mine] .tab-count")).to_have_text("3")
+        for visitor in visitors:  # each visitor still hears of its own assignment
+            visitor.wait_for(lambda f: f["action"] == "queue.status" and f["state"] == "assigned")
+    finally:
+        for visitor in visitors:
+            visitor.close()

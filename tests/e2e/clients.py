@@ -28,6 +28,16 @@ def action_is(action: str, **fields: Any) -> Predicate:
     return lambda f: f.get("action") == action and all(f.get(k) == v for k, v in fields.items())
 
 
+def conversation_updates(frame: dict[str, Any]) -> list[dict[str, Any]]:
+    """The conversation summaries a frame updates: one for `conversation.updated`, each of a
+    dispatch round's `conversations.updated`, none for other frames."""
+    if frame.get("action") == "conversation.updated":
+        return [frame["conversation"]]
+    if frame.get("action") == "conversations.updated":
+        return list(frame["conversations"])
+    return []
+
+
 def reply_to(ref: str) -> Predicate:
     """The ack or error frame that answers the frame whose client_msg_id (or action) is `ref`."""
     return lambda f: (f.get("action") == "message.ack" and f.get("client_msg_id") == ref) or (

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.clients import Api, Tenant, WsClient, action_is
+from tests.e2e.clients import Api, Tenant, WsClient, action_is, conversation_updates
 
 pytestmark = pytest.mark.anyio
 
@@ -50,13 +50,13 @@ async def online_agent(api: Api, team: Team, index: int) -> tuple[str, WsClient]
     return token, client
 
 
-def assigned_to(conversation_id: str | None = None) -> Any:
+def assigned_to(conversation_id: str | None = None, agent_id: str | None = None) -> Any:
+    """A frame that tells agents `conversation_id` (any, if None) is open and assigned (to
+    `agent_id`, if given)."""
     def matches(frame: dict[str, Any]) -> bool:
-        if frame.get("action") != "conversation.updated":
-            return False
-        c = frame["conversation"]
-        return bool(c.get("assignee_id")) and c["status"] == "open" and (
-            conversation_id is None or c["conversation_id"] == conversation_id)
+        return any(bool(c.get("assignee_id")) and c["status"] == "open"
+                   and conversation_id in (None, c["conversation_id"]) and agent_id in (None, c["assignee_id"])
+                   for c in conversation_updates(frame))
     return matches
 
 
@@ -112,7 +112,7 @@ async def test_two_agents_picking_up_at_once_exactly_one_wins(api: Api, stack: o
 
     def outcome(agent_id: str) -> Any:  # its own error, or the conversation assigned to itself
         return lambda f: f.get("action") == "error" or (
-            assigned_to(cid)(f) and f["conversation"]["assignee_id"] == agent_id)
+            assigned_to(cid, agent_id)(f))
 
     outcomes = await asyncio.gather(ann.wait_for(outcome(team.agent_ids[0]), since=marks[0]),
                                     ben.wait_for(outcome(team.agent_ids[1]), since=marks[1]))
@@ -143,7 +143,7 @@ async def test_transfer_with_a_note_and_a_mention(api: Api, stack: object) -> No
                     "note": "warehouse question, Ben knows"})
     notice = await ben.wait_for(action_is("notification", kind="transfer"))
     assert notice["text"] == "warehouse question, Ben knows"
-    await ben.wait_for(lambda f: assigned_to(cid)(f) and f["conversation"]["assignee_id"] == team.agent_ids[1])
+    await ben.wait_for(assigned_to(cid, team.agent_ids[1]))
     note = await ben.wait_for(lambda f: f.get("action") == "message.new" and f["message"]["internal"]
                               and "Transferred" in f["message"]["text"])
     assert "warehouse question, Ben knows" in note["message"]["text"]

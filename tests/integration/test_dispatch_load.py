@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from chalicelib.domain.routing import queue_key
-from tests.e2e.clients import Api, WsClient, action_is
+from tests.e2e.clients import Api, WsClient, action_is, conversation_updates
 from tests.integration.test_dispatch import make_team, online_agent
 
 pytestmark = [pytest.mark.anyio, pytest.mark.slow]
@@ -30,9 +30,12 @@ def anyio_backend() -> str:
     return "asyncio"
 
 
-def _open_assignment(frame: dict[str, Any]) -> bool:
-    return (frame.get("action") == "conversation.updated" and frame["conversation"]["status"] == "open"
-            and bool(frame["conversation"].get("assignee_id")))
+
+
+def _open_assignments(frames: list[dict[str, Any]]) -> list[str]:
+    """Conversation ids announced to agents as open and assigned, in the order announced."""
+    return [c["conversation_id"] for f in frames for c in conversation_updates(f)
+            if c["status"] == "open" and c.get("assignee_id")]
 
 
 async def _work(agent_id: str, client: WsClient, held: set[str], peaks: dict[str, int], served: list[str],
@@ -42,15 +45,14 @@ async def _work(agent_id: str, client: WsClient, held: set[str], peaks: dict[str
     while not done.is_set():
         await asyncio.sleep(0.01)
         frames, seen = client.frames[seen:], len(client.frames)
-        for frame in frames:
-            c = frame.get("conversation") or {}
-            if _open_assignment(frame) and c["assignee_id"] == agent_id:
+        for c in (c for frame in frames for c in conversation_updates(frame)):
+            if c["status"] == "open" and c.get("assignee_id") == agent_id:
                 held.add(c["conversation_id"])
                 peaks[agent_id] = max(peaks.get(agent_id, 0), len(held))
                 served.append(c["conversation_id"])
                 asyncio.get_running_loop().call_later(0.03, lambda cid=c["conversation_id"]: asyncio.ensure_future(
                     client.send({"action": "conversation.resolve", "conversation_id": cid})))
-            elif frame.get("action") == "conversation.updated" and c.get("status") == "resolved":
+            elif c["status"] == "resolved":
                 held.discard(c["conversation_id"])
 
 
@@ -125,12 +127,12 @@ async def test_two_hundred_arrivals_five_agents_of_capacity_three(api: Api, stac
 
     assert len(set(served)) == VISITORS, f"{len(set(served))} of {VISITORS} served in {elapsed:.1f}s"
     assert sorted(served) == sorted(conversations)  # each exactly once, none lost, no stranger
-    assignments = [f["conversation"]["conversation_id"] for f in observer.frames if _open_assignment(f)]
+    assignments = _open_assignments(observer.frames)
     assert sorted(assignments) == sorted(conversations)  # announced once each
     assert max(peaks.values()) <= CAPACITY, peaks
     assert worst_loads and max(worst_loads) <= CAPACITY, worst_loads
     # Urgent before normal, then first come first served, for everything assigned once all were queued.
-    later = [f["conversation"]["conversation_id"] for f in observer.frames[all_queued_at:] if _open_assignment(f)]
+    later = _open_assignments(observer.frames[all_queued_at:])
     keys = [queue_key(news[c]["priority"], news[c]["queued_at"], c) for c in later]
     assert len(later) > VISITORS // 2
     assert keys == sorted(keys)
