@@ -21,8 +21,9 @@ run: $(STAMP)
 browser:
 	@bash local/install_browser.sh
 
-## The full test suite: unit, integration, end-to-end and browser tests.
+## The full test suite: the type check, then unit, integration, end-to-end and browser tests.
 test: $(STAMP) browser
+	$(PY) -m mypy
 	$(PY) -m pytest
 
 test-unit: $(STAMP)

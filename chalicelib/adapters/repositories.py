@@ -167,7 +167,7 @@ class DynamoVisitors(VisitorRepository):
 
     def touch(self, tenant_id: str, visitor_id: str, now_ms: int, device: str | None) -> Visitor | None:
         item = VisitorItem(tenant_id, visitor_id)
-        actions = [VisitorItem.last_seen_at.set(now_ms), VisitorItem.visits.add(1)]
+        actions: list[Action] = [VisitorItem.last_seen_at.set(now_ms), VisitorItem.visits.add(1)]
         if device:
             actions.append(VisitorItem.device.set(device))
         try:
@@ -180,7 +180,7 @@ class DynamoVisitors(VisitorRepository):
 
     def save_profile(self, visitor: Visitor) -> None:
         v = visitor
-        actions = [
+        actions: list[Action] = [
             VisitorItem.last_seen_at.set(v.last_seen_at),
             VisitorItem.attributes_json.set(json.dumps(v.attributes)),
             VisitorItem.trail_json.set(json.dumps([[t.url, t.title, t.at] for t in v.trail])),

@@ -20,7 +20,7 @@ def error_body(error: KefuError) -> dict[str, Any]:
 
 
 def error_response(error: KefuError) -> Response:
-    headers = {"Content-Type": "application/json"}
+    headers: dict[str, str | list[str]] = {"Content-Type": "application/json"}
     retry = error.details.get("retry_after_ms") if error.details else None
     if retry:
         headers["Retry-After"] = str(max(1, int(retry) // 1000))

@@ -220,7 +220,7 @@ class BotSettingsOut(BotSettingsIn):
 
 AGENT = "agent"
 PUBLIC = "visitor token, or site_key"
-KB_ENDPOINTS = {
+KB_ENDPOINTS: dict[tuple[str, str], tuple[type[BaseModel] | None, type[BaseModel] | None, str, str]] = {
     ("GET", "/v1/kb/articles"): (ArticleListQuery, ArticleList, "The tenant's articles (drafts included)", AGENT),
     ("POST", "/v1/kb/articles"): (ArticleCreateIn, ArticleOut, "Create an article (version 1)", AGENT),
     ("GET", "/v1/kb/articles/{article_id}"): (None, ArticleOut, "One article, with its body rendered", AGENT),

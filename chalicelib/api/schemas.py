@@ -228,7 +228,9 @@ class HealthOut(BaseModel):
     version: str
 
 
-ENDPOINTS = {
+# (method, path) → (request model, response model, summary, who may call it)
+Endpoint = tuple["type[BaseModel] | None", "type[BaseModel] | None", str, str]
+ENDPOINTS: dict[tuple[str, str], Endpoint] = {
     # (method, path): (request model, response model, summary, auth)
     ("GET", "/v1/health"): (None, HealthOut, "Liveness check", "none"),
     ("POST", "/v1/visitor/sessions"): (VisitorSessionIn, VisitorSessionOut,

@@ -1,12 +1,18 @@
 """REST: visitor sessions, agent sign-in, who-am-I."""
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from chalice.app import CORSConfig, Response
 
 from ..bootstrap import services
 from .errors import Routes
 from .http import bearer_token, idempotent, json_response, parse_body
-from .lazy import schemas as s
+
+if TYPE_CHECKING:
+    from . import schemas as s
+else:
+    from .lazy import schemas as s  # pydantic loads with the first request, not at import
 
 sessions = Routes(__name__)
 # The widget runs on the site owner's pages, so visitor endpoints answer any origin.

@@ -1,6 +1,8 @@
 """REST: the agent's workspace (presence, canned replies), visitor profiles and uploads."""
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from chalice.app import Response
 
 from ..bootstrap import services
@@ -8,8 +10,12 @@ from ..domain.model import CannedReply
 from .errors import Routes
 from .http import bearer_token, idempotent, json_response, parse_body
 from .lazy import files
-from .lazy import schemas as s
 from .sessions import PUBLIC_CORS
+
+if TYPE_CHECKING:
+    from . import schemas as s
+else:
+    from .lazy import schemas as s  # pydantic loads with the first request, not at import
 
 workspace = Routes(__name__)
 

@@ -9,7 +9,7 @@ import logging
 import random
 import time
 from collections import OrderedDict
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING, Callable, Literal
 
 from ..domain import protocol as p
 from ..domain.clock import Clock
@@ -89,6 +89,11 @@ def conversation_summary(conversation: Conversation) -> p.ConversationSummary:
         queued_at=conversation.queued_at,
         last_assignee_id=conversation.last_assignee_id,
     )
+
+
+def _side(role: Role) -> Literal["visitor", "agent"]:
+    """The side of the conversation a role speaks for (the bot answers on the agents' side)."""
+    return "visitor" if role is Role.VISITOR else "agent"
 
 
 def preview(message: Message) -> str:
@@ -247,7 +252,7 @@ class ChatService:
             connection.connection_id,
             p.Welcome(
                 connection_id=connection.connection_id,
-                role=connection.role.value,
+                role=_side(connection.role),
                 tenant_id=connection.tenant_id,
                 principal_id=connection.principal_id,
                 conversation_id=conversation_id,
@@ -425,7 +430,7 @@ class ChatService:
             conversation = self._readable(identity, frame.conversation_id)
         out = p.TypingOut(
             conversation_id=conversation.conversation_id,
-            role=identity.role.value,
+            role=_side(identity.role),
             sender_id=identity.principal_id,
             state=frame.state,
             # Only agents see the visitor's draft ("input preview"); agents' drafts stay private.
@@ -440,7 +445,7 @@ class ChatService:
         if not self._conversations.mark_read(identity.tenant_id, conversation.conversation_id,
                                              identity.role.value, seq):
             return
-        out = p.ReadOut(conversation_id=conversation.conversation_id, role=identity.role.value, seq=seq)
+        out = p.ReadOut(conversation_id=conversation.conversation_id, role=_side(identity.role), seq=seq)
         targets = self._other_side(connection, conversation)
         if identity.is_agent:  # other agents' unread counts follow too
             targets |= set(self._notifier.agents(identity.tenant_id)) - {connection.connection_id}
