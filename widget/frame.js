@@ -770,7 +770,11 @@
 
   setLocale(locale);
   autosize();
-  toHost('ready', {});
+  // Ready once bot.js, queue.js and tickets.js (deferred, after this file) have added their
+  // handlers: a frame the host kept for us (a ticket.solved while closed) must find them.
+  // (This file is deferred, so DOMContentLoaded is still to come: it fires after them.)
+  if (document.readyState === 'complete') setTimeout(() => toHost('ready', {}), 0);
+  else document.addEventListener('DOMContentLoaded', () => toHost('ready', {}), { once: true });
   // The extension point widget/bot.js (the knowledge base's buttons, suggestions and FAQ),
   // queue.js and tickets.js (request lookup and rating) use.
   window.kefuFrame = {

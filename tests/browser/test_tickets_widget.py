@@ -4,6 +4,7 @@ comment); a ticket looked up by number and email, then reopened from the panel (
 solved"), goes back to its agent. Text from the server stays text."""
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Any
 
@@ -80,8 +81,14 @@ def test_look_up_a_request_then_say_it_is_not_solved(stack: Any, visitor: Visito
     assert frame.locator("img").count() == 0
 
 
+@pytest.mark.parametrize("slow_script", [False, True], ids=["fast", "tickets.js-slow"])
 def test_a_ticket_solved_while_the_chat_is_closed_waits_in_the_panel(stack: Any, visitor: Visitor,
-                                                                     tenant: TenantInfo) -> None:
+                                                                     tenant: TenantInfo, slow_script: bool) -> None:
+    if slow_script:  # the panel must not say it is ready before tickets.js can take the kept frame
+        def late(route: Any) -> None:
+            time.sleep(1.0)
+            route.continue_()
+        visitor.context.route("**/widget/tickets.js*", late)
     visitor.goto()
     visitor.page.evaluate("() => { window.unread = []; Kefu.on('unread', (n) => window.unread.push(n)); }")
     visitor_id = visitor.session()["visitor_id"]
