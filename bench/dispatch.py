@@ -9,7 +9,10 @@ dispatch function made per assignment (counted on the botocore clients, by the t
 request came from: the gateway runs functions on threads named `dispatch_*`). Enqueueing
 costs no request of its own (the conversation is born queued, in its creation transaction).
 
-    .venv/bin/python bench/dispatch.py [--visitors 200] [--agents 20] [--capacity 10]
+    .venv/bin/python bench/dispatch.py [--visitors 200] [--agents 20] [--capacity 10] [--rate 0]
+
+`--rate R` paces the arrivals at R per second instead: the same path when the one local
+process is not saturated (the issue's figure is the burst, the default).
 """
 from __future__ import annotations
 
@@ -54,7 +57,7 @@ class RequestsByThread:
         return sum(v for k, v in self.counts.items() if k.startswith(kind + "."))
 
 
-async def run(visitors: int, agents: int, capacity: int) -> dict[str, Any]:
+async def run(visitors: int, agents: int, capacity: int, rate: float = 0.0) -> dict[str, Any]:
     from chalicelib.adapters.repositories import DynamoConversations, DynamoRouting
     from local.seed import seed_tenant
     from local.server import LocalStack
@@ -93,10 +96,15 @@ async def run(visitors: int, agents: int, capacity: int) -> dict[str, Any]:
         counter.install()
         observer = sockets[0]
         mark = len(observer.frames)
-        progress(f"{visitors} first messages at once ...")
+        progress(f"{visitors} first messages " + (f"at {rate:g} per second ..." if rate else "at once ..."))
         started = time.monotonic()
-        acks = await asyncio.gather(*(c.send_message(f"question {i}: how much is shipping?", timeout=120)
-                                      for i, c in enumerate(clients)))
+
+        async def arrive(i: int, client: Any) -> dict[str, Any]:
+            if rate:
+                await asyncio.sleep(i / rate)
+            return dict(await client.send_message(f"question {i}: how much is shipping?", timeout=120))
+
+        acks = await asyncio.gather(*(arrive(i, c) for i, c in enumerate(clients)))
         conversation_ids = {a["conversation_id"] for a in acks if a["action"] == "message.ack"}
         assigned: set[str] = set()
         while len(assigned) < len(conversation_ids) and time.monotonic() - started < 120:
@@ -126,6 +134,7 @@ async def run(visitors: int, agents: int, capacity: int) -> dict[str, Any]:
             "arrivals": visitors,
             "agents": agents,
             "capacity_each": capacity,
+            "arrivals_per_s": rate or "all at once",
             "burst_seconds": round(elapsed, 2),
             "targets": TARGETS,
         }
@@ -139,8 +148,10 @@ def main() -> None:
     parser.add_argument("--visitors", type=int, default=200)
     parser.add_argument("--agents", type=int, default=20)
     parser.add_argument("--capacity", type=int, default=10)
+    parser.add_argument("--rate", type=float, default=0.0,
+                        help="arrivals per second instead of all at once (what an unsaturated stack does)")
     args = parser.parse_args()
-    emit_figures(asyncio.run(run(args.visitors, args.agents, args.capacity)))
+    emit_figures(asyncio.run(run(args.visitors, args.agents, args.capacity, args.rate)))
 
 
 if __name__ == "__main__":
