@@ -29,6 +29,8 @@ Key = tuple[str, str, str]  # table, hash key, range key
 # An item is fetched along with a read once it is this share of its maximum age old, so the
 # read that needs it next finds it fresh instead of reading it alone.
 REFRESH_AT = 0.8
+# While one read is fetching a due item, others of the same container leave it out this long.
+CLAIM_MS = 2_000
 MAX_ENTRIES = 2_000
 MAX_UNPROCESSED_ROUNDS = 5
 
@@ -45,6 +47,7 @@ class _Entry:
     item: Model | None  # None: the item does not exist (also worth knowing)
     fetched_ms: float
     max_age_ms: int
+    claimed_until_ms: float = float("-inf")  # a read is fetching it along (see stale)
 
 
 class RideAlongCache:
@@ -82,14 +85,18 @@ class RideAlongCache:
         with self._lock:
             entry = self._entries.get((model.Meta.table_name, hash_key, range_key))
             if entry is not None:
-                entry.fetched_ms = float("-inf")
+                entry.fetched_ms = entry.claimed_until_ms = float("-inf")
 
     def stale(self, tenant_id: str) -> list[_Entry]:
-        """The tenant's cached items due for a refresh."""
+        """The tenant's cached items due for a refresh, claimed for the caller's read: reads
+        running at the same time in this container do not fetch them again."""
         now = _now_ms()
         with self._lock:
-            return [e for k in self._by_tenant.get(tenant_id, ()) if (e := self._entries.get(k)) is not None
-                    and now - e.fetched_ms >= e.max_age_ms * REFRESH_AT]
+            due = [e for k in self._by_tenant.get(tenant_id, ()) if (e := self._entries.get(k)) is not None
+                   and now - e.fetched_ms >= e.max_age_ms * REFRESH_AT and now >= e.claimed_until_ms]
+            for entry in due:
+                entry.claimed_until_ms = now + CLAIM_MS
+            return due
 
     def _store(self, model: type[Model], hash_key: str, range_key: str, item: Model | None,
                max_age_ms: int) -> None:

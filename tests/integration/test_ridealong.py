@@ -146,3 +146,18 @@ def test_this_containers_own_writes_show_at_once(stack: object, requests: Reques
     assert requests.take() == []
     assert articles.revision(tenant_id) == 1  # max_age 0: editors always read
     assert requests.take() == ["GetItem"]
+
+
+def test_reads_at_the_same_time_fetch_a_due_item_once(stack: object, requests: Requests, clock: Clock) -> None:
+    tenant_id = f"t_{uuid.uuid4().hex[:10]}"
+    conversation_id = _conversation(tenant_id)
+    DynamoBot().settings(tenant_id, max_age_ms=TTL)
+    clock.advance(TTL)
+    claimed = ridealong.CACHE.stale(tenant_id)  # another thread's read is fetching it now
+    assert [e.range_key for e in claimed] == [BOT_SETTINGS]
+    requests.take()
+    assert DynamoConversations().get(tenant_id, conversation_id) is not None
+    assert requests.take() == ["GetItem"]  # left out: it is being fetched already
+    clock.advance(ridealong.CLAIM_MS)  # that read never finished: the claim lapses
+    assert DynamoConversations().get(tenant_id, conversation_id) is not None
+    assert requests.take() == ["BatchGetItem"]
