@@ -274,14 +274,12 @@ class RoutingService:
               waiting: list[Conversation], agents: list[r.AgentState], now: int) -> None:
         agent_connections = self._notifier.agents(tenant_id) if assigned else []
         summaries = [self._summary(c) for c, _ in assigned]
-        together = len(assigned) > 1  # agents get one frame for the round, not one per assignment
-        for start in range(0, len(summaries) if together else 0, UPDATES_PER_FRAME):
+        for start in range(0, len(summaries), UPDATES_PER_FRAME):  # agents: one frame per round, not per assignment
             chunk = summaries[start:start + UPDATES_PER_FRAME]
             self._notifier.fan_out(agent_connections, p.ConversationsUpdated(conversations=chunk) if len(chunk) > 1
                                    else p.ConversationUpdated(conversation=chunk[0]))
         for (conversation, agent), summary in zip(assigned, summaries):
-            self._notifier.fan_out(conversation.watchers | (set() if together else set(agent_connections)),
-                                   p.ConversationUpdated(conversation=summary), conversation)
+            self._notifier.fan_out(conversation.watchers, p.ConversationUpdated(conversation=summary), conversation)
             self._notifier.fan_out(conversation.watchers, p.QueueStatus(
                 conversation_id=conversation.conversation_id, state="assigned",
                 agent_name=agent.display_name or None), conversation)
