@@ -140,31 +140,27 @@ def get_with_stale(model: type[M], hash_key: str, range_key: str, connection: An
             return model.get(hash_key, range_key, consistent_read=True)
         except DoesNotExist:
             return None
-    wanted: dict[Key, tuple[type[Model], str, str]] = {(model.Meta.table_name, hash_key, range_key):
-                                                       (model, hash_key, range_key)}
-    for entry in due:
-        wanted[(entry.model.Meta.table_name, entry.hash_key, entry.range_key)] = (
-            entry.model, entry.hash_key, entry.range_key)
+    target: Key = (model.Meta.table_name, hash_key, range_key)
+    wanted: dict[Key, type[Model]] = {target: model}
+    wanted.update({(e.model.Meta.table_name, e.hash_key, e.range_key): e.model for e in due})
+    models = {table: kind for (table, _, _), kind in wanted.items()}
     request: dict[str, Any] = {}
-    for table, h, r in wanted:
-        kind = wanted[(table, h, r)][0]
+    for (table, h, r), kind in wanted.items():
         request.setdefault(table, {"Keys": [], "ConsistentRead": True})["Keys"].append(_key_map(kind, h, r))
     found: dict[Key, Model] = {}
-    target = (model.Meta.table_name, hash_key, range_key)
     for attempt in range(MAX_UNPROCESSED_ROUNDS):
         response = connection.dispatch("BatchGetItem", {"RequestItems": request})
         for table, items in response.get("Responses", {}).items():
             for raw in items:
-                kind = next(k for (t, _, _), (k, _, _) in wanted.items() if t == table)
-                item = kind.from_raw_data(raw)
+                item = models[table].from_raw_data(raw)
                 found[(table, *_keys(item))] = item
         request = response.get("UnprocessedKeys") or {}
         if not request or target in found:
             break  # throttled ride-alongs stay due; they ride along the next read
         time.sleep(0.02 * 2 ** attempt)
-    for key, (kind, h, r) in wanted.items():
-        if key != target and (key in found or not request):
-            CACHE._store(kind, h, r, found.get(key), 0)
+    for key, kind in wanted.items():
+        if key != target and (key in found or not request):  # not found and all processed: it does not exist
+            CACHE._store(kind, key[1], key[2], found.get(key), 0)
     if target not in found and request:
         return model.get(hash_key, range_key, consistent_read=True)  # still unprocessed: read it alone
     return found.get(target)  # type: ignore[return-value]
