@@ -102,10 +102,12 @@ class FakeAgents(AgentRepository):
         self._logins[email] = key
         self.items[key] = replace(agent, email=email)
 
-    def set_presence(self, tenant_id: str, agent_id: str, state: str, now_ms: int) -> None:
+    def set_presence(self, tenant_id: str, agent_id: str, state: str, at_ms: int) -> bool:
         agent = self.items.get((tenant_id, agent_id))
-        if agent is not None:  # the adapter's update is conditional on the agent existing
-            agent.presence, agent.presence_at = state, now_ms
+        if agent is None or agent.presence_at > at_ms:  # the adapter's update is conditional on both
+            return False
+        agent.presence, agent.presence_at = state, at_ms
+        return True
 
 
 _PROFILE_FIELDS = ("last_seen_at", "attributes", "trail", "utm", "verified", "name", "email", "phone",

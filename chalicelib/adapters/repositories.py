@@ -135,15 +135,20 @@ class DynamoAgents(AgentRepository):
         except TransactWriteError:
             raise Conflict(f"an agent with email {email} already exists") from None
 
-    def set_presence(self, tenant_id: str, agent_id: str, state: str, now_ms: int) -> None:
+    def set_presence(self, tenant_id: str, agent_id: str, state: str, at_ms: int) -> bool:
+        # Two frames of one socket can run at once: the one received later wins, whichever
+        # invocation finishes first.
         try:
             AgentItem(tenant_id, agent_id).update(
-                actions=[AgentItem.presence.set(state), AgentItem.presence_at.set(now_ms)],
-                condition=AgentItem.agent_id.exists(),
+                actions=[AgentItem.presence.set(state), AgentItem.presence_at.set(at_ms)],
+                condition=AgentItem.agent_id.exists() & (AgentItem.presence_at.does_not_exist()
+                                                         | (AgentItem.presence_at <= at_ms)),
             )
         except UpdateError as error:
             if not _conditional_failed(error):
                 raise
+            return False
+        return True
 
     @staticmethod
     def _agent(item: AgentItem) -> Agent:

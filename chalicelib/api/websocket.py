@@ -36,7 +36,8 @@ def on_connect(event: Any) -> dict[str, Any]:
 def on_message(event: Any) -> None:
     svc = _prepare(event)
     try:
-        svc.chat.handle_raw(event.connection_id, event.to_dict().get("body"))
+        raw = event.to_dict()
+        svc.chat.handle_raw(event.connection_id, raw.get("body"), raw.get("requestContext", {}).get("requestTimeEpoch"))
     finally:
         svc.metrics.flush()
 

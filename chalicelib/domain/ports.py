@@ -47,7 +47,9 @@ class AgentRepository(abc.ABC):
         """Store a new agent; raises `Conflict` if the email is taken (in any tenant)."""
 
     @abc.abstractmethod
-    def set_presence(self, tenant_id: str, agent_id: str, state: str, now_ms: int) -> None: ...
+    def set_presence(self, tenant_id: str, agent_id: str, state: str, at_ms: int) -> bool:
+        """Store the agent's presence as of `at_ms`; False (nothing written) when a choice made
+        later is already stored, or the agent is gone."""
 
 
 class VisitorRepository(abc.ABC):

@@ -14,6 +14,7 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    PrivateAttr,
     TypeAdapter,
     ValidationError,
     field_validator,
@@ -33,6 +34,19 @@ _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 class Frame(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
     v: Literal[1] = PROTOCOL_VERSION
+    _received_ms: int = PrivateAttr(default=0)
+
+    @property
+    def received_ms(self) -> int:
+        """When the gateway received this frame (from the event, never from the client); 0 if unknown.
+
+        Frames of one socket run as separate invocations that may overlap, so a state the
+        latest frame should win (presence) is written in this order, not in the order the
+        invocations happen to finish."""
+        return self._received_ms
+
+    def received_at(self, ms: int | None) -> None:
+        self._received_ms = int(ms or 0)
 
 
 # ---------------------------------------------------------------- client → server

@@ -189,11 +189,14 @@ class ChatService:
 
     # ------------------------------------------------------------ frames
 
-    def handle_raw(self, connection_id: str, raw: str | None) -> None:
-        """Parse one frame and act on it; any domain error becomes an error frame to the sender."""
+    def handle_raw(self, connection_id: str, raw: str | None, received_ms: int | None = None) -> None:
+        """Parse one frame and act on it; any domain error becomes an error frame to the sender.
+
+        `received_ms` is when the gateway received the frame (the event's requestTimeEpoch)."""
         try:
             connection = self._connection(connection_id)
             frame = p.parse_client_frame(raw)
+            frame.received_at(received_ms or self._clock.now_ms())
             if connection.role is Role.VISITOR:
                 wait_ms = self._frame_limiter.take(connection_id, getattr(frame, "action", ""), self._clock.now_ms())
                 if wait_ms:

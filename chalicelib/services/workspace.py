@@ -33,8 +33,9 @@ class WorkspaceService:
         assert isinstance(frame, p.SetPresence)
         if not connection.identity.is_agent:
             raise Forbidden("only agents have presence")
-        self._agents.set_presence(connection.tenant_id, connection.principal_id, frame.state,
-                                  self._clock.now_ms())
+        if not self._agents.set_presence(connection.tenant_id, connection.principal_id, frame.state,
+                                         frame.received_ms or self._clock.now_ms()):
+            return  # a choice made after this one is already stored (and was told)
         self._notifier.fan_out(self._notifier.agents(connection.tenant_id),
                                p.AgentPresence(agent_id=connection.principal_id, state=frame.state))
         for callback in self.on_presence:

@@ -167,3 +167,23 @@ async def test_parallel_bursts_cannot_overspend_the_rate_limit(api: Api, tenant:
     assert [m["seq"] for m in stored] == list(range(1, len(stored) + 1))
     for tab in tabs:
         await tab.close()
+
+
+async def test_presence_frames_that_overlap_store_the_last_one_sent(api: Api, tenant: Tenant) -> None:
+    """Each frame is its own invocation and they overlap: the presence stored is the one the
+    agent chose last, whichever invocation happens to finish first."""
+    token, agent = await api.agent(tenant)
+    states = ["online", "away", "offline"]
+    for round_ in range(6):
+        sequence = [states[(round_ + i) % 3] for i in range(9)]
+        for state in sequence:
+            await agent.send({"action": "presence.set", "state": state})
+            await asyncio.sleep(0.003)  # API Gateway stamps frames in milliseconds
+        deadline = time.monotonic() + 5
+        while (await api.get("/v1/agents/me", token)).json()["presence"] != sequence[-1]:
+            assert time.monotonic() < deadline, (round_, sequence, "the last choice was never stored")
+            await asyncio.sleep(0.05)
+        await agent.settle(0.5)  # an overtaken frame's invocation still finishing must not win
+        me = (await api.get("/v1/agents/me", token)).json()
+        assert me["presence"] == sequence[-1], (round_, sequence, me["presence"])
+    await agent.close()
