@@ -237,6 +237,51 @@ def _plain_json_dynamodb_answers() -> None:
     ActionResult.execute_result = execute_result  # type: ignore[method-assign]
 
 
+def _queries_read_their_partition() -> None:
+    """Make moto's Table.query look at the partition it is asked for, as DynamoDB does.
+
+    moto 5.2's query first lists and sorts every item of the table (`Table.all_items`),
+    then keeps those of the asked partition and sorts them again: each Query costs time in
+    proportion to the whole table, so a local stack slows down as conversations and
+    connections pile up (a queue or agents' connections Query after 200 arrivals sorted
+    every conversation or every visitor's socket). During a query, `all_items` now gives
+    that partition's items only, or, for an index (whose partitions moto does not keep),
+    every item unsorted: moto keeps its own filtering, ordering, paging and projections.
+    tests/integration/test_local_moto.py compares answers with and without this.
+    """
+    from moto.dynamodb.models.table import Table
+
+    if getattr(Table, "_kefu_partition_query", False):
+        return
+    every_item_sorted = Table.all_items
+    query = Table.query
+    asked = threading.local()  # (table, hash key or None for an index) while this thread queries
+
+    def all_items(self: Any) -> list[Any]:
+        scope = getattr(asked, "scope", None)
+        if scope is None or scope[0] is not self:
+            return every_item_sorted(self)
+        if scope[1] is None:
+            return [i for part in self.items.values() for i in (part.values() if self.range_key_attr else [part])]
+        part = self.items.get(scope[1])
+        if part is None:
+            return []
+        return list(part.values()) if self.range_key_attr else [part]
+
+    def partition_query(self: Any, hash_key: Any, *args: Any, **kwargs: Any) -> Any:
+        index_name = args[6] if len(args) > 6 else kwargs.get("index_name")
+        asked.scope = (self, None if index_name else hash_key)
+        try:
+            return query(self, hash_key, *args, **kwargs)
+        finally:
+            asked.scope = None
+
+    Table.all_items = all_items  # type: ignore[method-assign]
+    Table.query = partition_query  # type: ignore[method-assign]
+    Table._kefu_partition_query = True  # type: ignore[attr-defined]
+    Table._kefu_unpatched = (every_item_sorted, query)  # type: ignore[attr-defined]
+
+
 class _QuietHandler(WSGIRequestHandler):
     def log_request(self, *args: Any, **kwargs: Any) -> None:
         pass
@@ -250,6 +295,7 @@ class MotoServer:
 
         _item_level_transaction_rollback()
         _plain_json_dynamodb_answers()
+        _queries_read_their_partition()
         self.stats = RequestStats()
         app = _SerializedApp(DomainDispatcherApplication(create_backend_app), self.stats)
         self._server = make_server("127.0.0.1", port, app, threaded=True, request_handler=_QuietHandler)
