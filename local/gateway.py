@@ -44,6 +44,7 @@ class _Client:
     source_ip: str
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     last_active: float = field(default_factory=time.time)
+    accepted: bool = False  # until $connect has returned 200, @connections answers Gone
 
 
 def _connection_id() -> str:
@@ -143,6 +144,7 @@ class LocalGateway:
             await websocket.close(code=1008)  # before accept(): the handshake is refused (HTTP 403)
             return
         await websocket.accept()
+        client.accepted = True
         close_code, reason = 1000, "Client closed"
         try:
             while True:
@@ -186,7 +188,9 @@ class LocalGateway:
     async def connections_api(self, request: Request) -> Response:
         connection_id = request.path_params["connection_id"]
         client = self._clients.get(connection_id)
-        if client is None:
+        if client is None or not client.accepted:
+            # As on AWS, a connection whose $connect has not returned yet is Gone too (and
+            # stays open: a post in that window must not cost the client its connection).
             return JSONResponse({"message": None}, status_code=410,
                                 headers={"x-amzn-ErrorType": "GoneException"})
         if request.method == "POST":

@@ -170,6 +170,14 @@ class FakeConnections(ConnectionRepository):
         with self._lock:
             return self.items.pop(connection_id, None)
 
+    def remove_gone(self, connection_id: str, connected_before: int) -> bool:
+        with self._lock:
+            connection = self.items.get(connection_id)
+            if connection is not None and connection.connected_at >= connected_before:
+                return False
+            self.items.pop(connection_id, None)
+            return True
+
     def agent_connections(self, tenant_id: str) -> list[str]:
         return sorted(c.connection_id for c in list(self.items.values())
                       if c.tenant_id == tenant_id and c.role is Role.AGENT)
@@ -503,7 +511,7 @@ def build_services(clock: FixedClock | None = None, signer: TokenSigner | None =
     gateway, metrics = FakeGateway(), FakeMetrics()
     signer = signer or FakeSigner(clock)
     hasher = hasher or FakeHasher()
-    notifier = Notifier(connections, conversations, gateway)
+    notifier = Notifier(connections, conversations, gateway, clock)
     auth = AuthService(tenants=tenants, agents=agents, visitors=visitors, signer=signer, hasher=hasher,
                        clock=clock, visitor_token_ttl=VISITOR_TOKEN_TTL, agent_token_ttl=AGENT_TOKEN_TTL)
     chat = ChatService(connections=connections, conversations=conversations, messages=messages,
@@ -649,7 +657,7 @@ def build_ticket_service(services: FakeServices, public_url: str = "https://kefu
     tickets, timer, mailer = FakeTickets(services.agent_repo, services.conversation_repo), FakeTimer(), FakeMailer()
     service = TicketService(tickets, services.tenant_repo, services.conversation_repo, services.message_repo,
                             services.visitor_repo, Notifier(services.connection_repo, services.conversation_repo,
-                                                            services.gateway),
+                                                            services.gateway, services.clock),
                             timer, mailer, services.signer, services.clock, public_url,
                             sleep=lambda seconds: services.clock.advance(int(seconds * 1000)))
     return service, tickets, timer, mailer

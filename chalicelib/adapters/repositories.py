@@ -8,7 +8,7 @@ import json
 from dataclasses import replace
 
 from pynamodb.connection import Connection as PynamoConnection
-from pynamodb.exceptions import DoesNotExist, PutError, TransactWriteError, UpdateError
+from pynamodb.exceptions import DeleteError, DoesNotExist, PutError, TransactWriteError, UpdateError
 from pynamodb.expressions.condition import Condition as DbCondition
 from pynamodb.expressions.update import Action
 from pynamodb.transactions import TransactWrite
@@ -255,6 +255,18 @@ class DynamoConnections(ConnectionRepository):
         if not attributes:
             return None
         return self._connection(ConnectionItem.from_raw_data(attributes))
+
+    def remove_gone(self, connection_id: str, connected_before: int) -> bool:
+        # One conditional DeleteItem: deleting an item that is not there succeeds.
+        condition = (ConnectionItem.connection_id.does_not_exist()
+                     | (ConnectionItem.connected_at < connected_before))
+        try:
+            ConnectionItem(connection_id).delete(condition=condition)
+        except DeleteError as error:
+            if _conditional_failed(error):
+                return False
+            raise
+        return True
 
     def agent_connections(self, tenant_id: str) -> list[str]:
         return [i.connection_id for i in ConnectionItem.by_audience.query(f"{tenant_id}#agents")]

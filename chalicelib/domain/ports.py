@@ -81,6 +81,12 @@ class ConnectionRepository(abc.ABC):
         """Delete and return the connection (None if it was already gone)."""
 
     @abc.abstractmethod
+    def remove_gone(self, connection_id: str, connected_before: int) -> bool:
+        """Delete a connection API Gateway answered Gone for, unless it connected at or after
+        `connected_before`: API Gateway answers Gone until $connect has returned, so a young
+        connection may be one still being opened. True if the connection no longer exists."""
+
+    @abc.abstractmethod
     def agent_connections(self, tenant_id: str) -> list[str]:
         """Ids of every open agent connection of the tenant."""
 

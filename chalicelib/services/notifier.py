@@ -6,11 +6,16 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Iterable
 
 from ..domain import protocol as p
+from ..domain.clock import Clock
 from ..domain.errors import ConnectionGone
 from ..domain.model import Conversation, Role
 from ..domain.ports import ConnectionGateway, ConnectionRepository, ConversationRepository
 
 log = logging.getLogger("kefu.notifier")
+
+# API Gateway answers Gone for a connection until its $connect handler has returned (at most
+# 29 s, the integration timeout), so a Gone for a younger connection does not prove it gone.
+CONNECTING_GRACE_MS = 30_000
 
 
 class Notifier:
@@ -19,11 +24,13 @@ class Notifier:
         connections: ConnectionRepository,
         conversations: ConversationRepository,
         gateway: ConnectionGateway,
+        clock: Clock,
         threads: int = 8,
     ) -> None:
         self._connections = connections
         self._conversations = conversations
         self._gateway = gateway
+        self._clock = clock
         self._threads = threads
         self._pool: ThreadPoolExecutor | None = None
         self.on_gone: list = []  # callbacks(connection_id) run when a connection is found gone
@@ -65,11 +72,18 @@ class Notifier:
             return False
 
     def forget(self, connection_id: str, conversation: Conversation | None) -> None:
-        """A connection API Gateway calls gone: remove it so nobody posts to it again."""
-        log.info("removing gone connection %s", connection_id)
+        """A connection API Gateway calls gone: remove it so nobody posts to it again.
+
+        A connection younger than CONNECTING_GRACE_MS is kept: a dispatch round or a fan-out
+        that reaches it while its $connect still runs is answered Gone too, and removing it
+        then would leave an open socket whose frames are refused and which no fan-out
+        reaches. If it really is gone, its $disconnect or its TTL removes it."""
+        if not self._connections.remove_gone(connection_id, self._clock.now_ms() - CONNECTING_GRACE_MS):
+            log.info("connection %s answered Gone while it may still be connecting; kept", connection_id)
+            return
+        log.info("removed gone connection %s", connection_id)
         for callback in self.on_gone:
             callback(connection_id)
-        self._connections.remove(connection_id)
         if conversation is not None and connection_id in conversation.watchers:
             self._conversations.remove_watcher(conversation.tenant_id, conversation.conversation_id,
                                                connection_id)

@@ -3,6 +3,8 @@ ack, even across a dropped connection; a reconnecting client catches up with `sy
 without losing or repeating a message; every tab of a visitor gets the agent's messages."""
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from tests.e2e.clients import WsClient, message_new, new_client_msg_id, start_chat
@@ -123,6 +125,89 @@ async def test_agent_catches_up_with_sync_after_reconnect(api, tenant) -> None:
     assert [m["client_msg_id"] for m in caught_up["messages"]] == [a["client_msg_id"] for a in missed]
     assert [m["seq"] for m in caught_up["messages"]] == [2, 3, 4]
     await agent.close()
+    await chat.visitor.close()
+
+
+async def test_a_post_that_reaches_a_connection_while_it_opens_does_not_cost_it(api, tenant, stack,
+                                                                                monkeypatch) -> None:
+    """API Gateway answers Gone to a post that reaches a connection before its $connect has
+    returned, and a dispatch round or a fan-out running in parallel can post in that window
+    (an agent's $connect itself asks for a dispatch round). Here the $connect handler, once
+    done, posts to its own connection the way such a round would: the post is answered Gone,
+    and still the connection opens, stays registered and gets its answers."""
+    from chalicelib import bootstrap
+    from chalicelib.adapters.repositories import DynamoConnections, DynamoConversations
+    from chalicelib.domain import protocol as p
+    from chalicelib.domain.clock import SystemClock
+    from chalicelib.domain.errors import ConnectionGone
+    from chalicelib.services.notifier import Notifier
+
+    gateway = bootstrap.services().gateway
+    notifier = Notifier(DynamoConnections(), DynamoConversations(), gateway, SystemClock())
+    answers: dict[str, str] = {}
+    real_connect = stack.gateway._ws_handlers["$connect"]
+
+    def connect_then_post(event, context):
+        result = real_connect(event, context)
+        connection_id = event["requestContext"]["connectionId"]
+        try:
+            gateway.post(connection_id, b'{"action": "pong", "server_time": 0}')
+            answers[connection_id] = "delivered"
+        except ConnectionGone:
+            answers[connection_id] = "gone"
+        notifier.reply(connection_id, p.Pong(server_time=0))  # Gone again: the notifier's own path
+        return result
+
+    chat = await start_chat(api, tenant)
+    cid = chat.conversation_id
+    await chat.agent.close()
+    missed = await chat.visitor.send_message("are you there?", cid)
+    monkeypatch.setitem(stack.gateway._ws_handlers, "$connect", connect_then_post)
+    agent = await WsClient.connect(api.ws_url, chat.agent_token)
+    monkeypatch.undo()
+
+    [(connection_id, answer)] = answers.items()
+    assert answer == "gone"
+    assert DynamoConnections().get(connection_id) is not None
+    caught_up = await agent.sync(cid, after_seq=1)
+    assert [m["client_msg_id"] for m in caught_up["messages"]] == [missed["client_msg_id"]]
+    reply = await agent.send_message("here now", cid)
+    assert reply["action"] == "message.ack", reply
+    await chat.visitor.wait_for(message_new(cid, reply["client_msg_id"]))
+    assert not [f for f in agent.frames if f.get("action") == "pong"]  # nothing from the window leaked out
+    await agent.close()
+    await chat.visitor.close()
+
+
+async def test_a_fan_out_forgets_gone_watchers_past_their_connect_only(api, tenant) -> None:
+    """Watchers the gateway no longer knows (their $disconnect was lost): the one that
+    connected before the grace is removed from the table and the conversation, the young
+    one is kept (it may still be opening); the live tabs get the message either way."""
+    from chalicelib.adapters.repositories import DynamoConnections, DynamoConversations
+    from chalicelib.domain.model import Connection, Role
+    from chalicelib.services.notifier import CONNECTING_GRACE_MS
+
+    chat = await start_chat(api, tenant)
+    cid = chat.conversation_id
+    connections, conversations = DynamoConnections(), DynamoConversations()
+    visitor_id = conversations.get(tenant.tenant_id, cid).visitor_id
+    now = int(time.time() * 1000)
+    ghosts = {"old": now - CONNECTING_GRACE_MS - 5_000, "young": now - 1_000}
+    for name, connected_at in ghosts.items():
+        connections.add(Connection(connection_id=f"ghost-{name}-{cid}", tenant_id=tenant.tenant_id,
+                                   role=Role.VISITOR, principal_id=visitor_id, display_name="",
+                                   connected_at=connected_at, expires_at=now + 3_600_000))
+        conversations.add_watcher(tenant.tenant_id, cid, f"ghost-{name}-{cid}")
+
+    reply = await chat.agent.send_message("anyone?", cid)
+    await chat.visitor.wait_for(message_new(cid, reply["client_msg_id"]))
+    await chat.agent.settle()
+
+    assert connections.get(f"ghost-old-{cid}") is None
+    assert connections.get(f"ghost-young-{cid}") is not None
+    watchers = conversations.get(tenant.tenant_id, cid).watchers
+    assert f"ghost-old-{cid}" not in watchers and f"ghost-young-{cid}" in watchers
+    await chat.agent.close()
     await chat.visitor.close()
 
 

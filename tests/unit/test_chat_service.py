@@ -9,6 +9,7 @@ import pytest
 from chalicelib.domain.clock import FixedClock
 from chalicelib.domain.model import Connection, ConversationStatus, Message, Role, Tenant, Visitor
 from chalicelib.domain.ratelimit import RateLimit
+from chalicelib.services.notifier import CONNECTING_GRACE_MS
 from tests.fakes import FakeServices, build_services
 
 
@@ -342,6 +343,7 @@ def test_hello_welcomes_with_the_open_conversation(chatting: Scene) -> None:
 
 
 def test_gone_connections_are_forgotten(chatting: Scene) -> None:
+    chatting.world.clock.advance(CONNECTING_GRACE_MS + 1)
     chatting.world.gateway.gone |= {"tab2", "ben"}
     chatting.say(chatting.tab1, "still there?", "v-2")
     assert chatting.frames(chatting.tab1, "message.ack")[0]["seq"] == 2
@@ -355,9 +357,22 @@ def test_gone_connections_are_forgotten(chatting: Scene) -> None:
 
 
 def test_a_gone_sender_is_removed_when_its_reply_fails(chatting: Scene) -> None:
+    chatting.world.clock.advance(CONNECTING_GRACE_MS + 1)
     chatting.world.gateway.gone.add("tab1")
     chatting.send(chatting.tab1, {"action": "ping"})
     assert chatting.world.connection_repo.get("tab1") is None
+
+
+def test_a_connection_gone_within_its_connect_grace_is_kept(chatting: Scene) -> None:
+    """API Gateway answers Gone until $connect returns: a young connection may be opening."""
+    chatting.world.clock.advance(CONNECTING_GRACE_MS - 1)
+    chatting.world.gateway.gone.add("tab2")
+    chatting.say(chatting.tab1, "still there?", "v-2")
+    assert chatting.world.connection_repo.get("tab2") is not None
+    assert "tab2" in chatting.conversation().watchers
+    chatting.world.gateway.gone.clear()  # it opened: the next message reaches it
+    chatting.say(chatting.tab1, "and now?", "v-3")
+    assert [f["message"]["text"] for f in chatting.frames(chatting.tab2, "message.new")] == ["and now?"]
 
 
 def test_disconnect_removes_the_tab_from_the_conversation(chatting: Scene) -> None:
