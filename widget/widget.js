@@ -90,7 +90,7 @@ transition:opacity .16s ease,transform .16s ease,visibility 0s .16s}
 .open .p{visibility:visible;opacity:1;transform:none;transition:opacity .16s ease,transform .16s ease}
 .p iframe{all:initial;display:block;width:100%;height:100%;border:0;visibility:inherit}
 @media (max-width:480px){.p{inset:0;width:100%;height:100%;border-radius:0}.open .l{display:none}}
-@media (prefers-reduced-motion:reduce){.l,.p,.l svg{transition:none}}`;
+@media (prefers-reduced-motion:reduce){.l,.p,.open .p,.l svg{transition:none}}`;
   if (root.adoptedStyleSheets && window.CSSStyleSheet && CSSStyleSheet.prototype.replaceSync) {
     const sheet = new CSSStyleSheet();
     sheet.replaceSync(css);
