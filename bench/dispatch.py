@@ -1,8 +1,9 @@
 """Dispatch under a burst: 200 conversations arriving at once, 20 agents online.
 
 Starts the whole local stack in this process (moto, the gateway with its Lambda Invoke API
-running the dispatch function), puts 20 agents online (capacity 10 each, so everybody can
-be served at once), connects 200 visitors and has them all send their first message at
+running the dispatch function); the clients run in a second process, as browsers are not
+in the stack's process either. They put 20 agents online (capacity 10 each, so everybody can
+be served at once), connect 200 visitors and have them all send their first message at
 the same moment. Then, per conversation, the time from its creation to its assignment
 (`created_at` → `assigned_at`, both stamped by the handlers) and the DynamoDB requests the
 dispatch function made per assignment (counted on the botocore clients, by the thread the
@@ -57,25 +58,14 @@ class RequestsByThread:
         return sum(v for k, v in self.counts.items() if k.startswith(kind + "."))
 
 
-async def run(visitors: int, agents: int, capacity: int, rate: float = 0.0) -> dict[str, Any]:
-    from chalicelib.adapters.repositories import DynamoConversations, DynamoRouting
-    from local.seed import seed_tenant
-    from local.server import LocalStack
+async def clients(url: str, ws_url: str, tenant: Any, visitors: int, agents: int, rate: float,
+                  pipe: Any) -> None:
+    """The agents' workbenches and the visitors' widgets, in a process of their own (as the
+    browsers are, elsewhere): the stack's process spends its time on the stack only."""
     from tests.e2e.clients import Api, WsClient, action_is, conversation_updates
 
-    progress("starting the local stack ...")
-    stack = LocalStack(port=0, seed_demo=False).start_in_thread()
-    api = Api(stack.url, stack.ws_url)
-    counter = RequestsByThread()
+    api = Api(url, ws_url)
     try:
-        seeded = seed_tenant("Bench", [(f"agent{i}@bench.kefu.dev", f"Agent {i}") for i in range(agents)], "pw-bench")
-        routing = DynamoRouting()
-        for agent in seeded.agents:
-            routing.save_profile(seeded.tenant_id, agent["agent_id"], frozenset(), frozenset(), 0, capacity)
-        from tests.e2e.clients import Tenant
-
-        tenant = Tenant(seeded.tenant_id, seeded.site_key, [a["email"] for a in seeded.agents], seeded.password)
-        progress(f"{agents} agents going online ...")
         sockets = []
         for i in range(agents):
             _, socket = await api.agent(tenant, i)
@@ -89,14 +79,14 @@ async def run(visitors: int, agents: int, capacity: int, rate: float = 0.0) -> d
                 await asyncio.gather(*(s.send({"action": "ping"}) for s in sockets))
 
         pinger = asyncio.ensure_future(heartbeat())
-        progress(f"{visitors} visitors connecting ...")
+        pipe.send(f"{visitors} visitors connecting ...")
         tokens = await asyncio.gather(*(api.visitor_token(tenant) for _ in range(visitors)))
-        clients = await asyncio.gather(*(WsClient.connect(api.ws_url, t) for t in tokens))
+        widgets = await asyncio.gather(*(WsClient.connect(ws_url, t) for t in tokens))
         await asyncio.sleep(1.0)  # let the agents' own dispatch runs finish
-        counter.install()
+        pipe.send("ready")
+        await asyncio.get_running_loop().run_in_executor(None, pipe.recv)  # "go", once counting
         observer = sockets[0]
         mark = len(observer.frames)
-        progress(f"{visitors} first messages " + (f"at {rate:g} per second ..." if rate else "at once ..."))
         started = time.monotonic()
 
         async def arrive(i: int, client: Any) -> dict[str, Any]:
@@ -104,7 +94,7 @@ async def run(visitors: int, agents: int, capacity: int, rate: float = 0.0) -> d
                 await asyncio.sleep(i / rate)
             return dict(await client.send_message(f"question {i}: how much is shipping?", timeout=120))
 
-        acks = await asyncio.gather(*(arrive(i, c) for i, c in enumerate(clients)))
+        acks = await asyncio.gather(*(arrive(i, c) for i, c in enumerate(widgets)))
         conversation_ids = {a["conversation_id"] for a in acks if a["action"] == "message.ack"}
         assigned: set[str] = set()
         while len(assigned) < len(conversation_ids) and time.monotonic() - started < 120:
@@ -112,8 +102,54 @@ async def run(visitors: int, agents: int, capacity: int, rate: float = 0.0) -> d
                         if c.get("assignee_id")}
             await asyncio.sleep(0.05)
         elapsed = time.monotonic() - started
-        progress(f"{len(assigned)} of {len(conversation_ids)} assigned in {elapsed:.1f} s")
         await asyncio.sleep(0.5)
+        pinger.cancel()
+        await asyncio.gather(*(c.close() for c in [*widgets, *sockets]))
+        pipe.send({"conversation_ids": sorted(conversation_ids), "assigned": len(assigned), "elapsed": elapsed})
+    finally:
+        await api.aclose()
+
+
+def clients_process(url: str, ws_url: str, tenant: Any, visitors: int, agents: int, rate: float,
+                    pipe: Any) -> None:
+    os.environ["POWERTOOLS_LOG_LEVEL"] = "ERROR"
+    asyncio.run(clients(url, ws_url, tenant, visitors, agents, rate, pipe))
+
+
+def run(visitors: int, agents: int, capacity: int, rate: float = 0.0) -> dict[str, Any]:
+    import multiprocessing
+
+    from chalicelib.adapters.repositories import DynamoConversations, DynamoRouting
+    from local.seed import seed_tenant
+    from local.server import LocalStack
+    from tests.e2e.clients import Tenant
+
+    progress("starting the local stack ...")
+    stack = LocalStack(port=0, seed_demo=False).start_in_thread()
+    counter = RequestsByThread()
+    try:
+        seeded = seed_tenant("Bench", [(f"agent{i}@bench.kefu.dev", f"Agent {i}") for i in range(agents)], "pw-bench")
+        routing = DynamoRouting()
+        for agent in seeded.agents:
+            routing.save_profile(seeded.tenant_id, agent["agent_id"], frozenset(), frozenset(), 0, capacity)
+        tenant = Tenant(seeded.tenant_id, seeded.site_key, [a["email"] for a in seeded.agents], seeded.password)
+        progress(f"{agents} agents going online (clients in a process of their own) ...")
+        ours, theirs = multiprocessing.get_context("spawn").Pipe()
+        child = multiprocessing.get_context("spawn").Process(
+            target=clients_process, args=(stack.url, stack.ws_url, tenant, visitors, agents, rate, theirs),
+            daemon=True)
+        child.start()
+        while (said := ours.recv()) != "ready":
+            progress(said)
+        counter.install()
+        progress(f"{visitors} first messages " + (f"at {rate:g} per second ..." if rate else "at once ..."))
+        ours.send("go")
+        if not ours.poll(240):
+            raise RuntimeError("the clients' process did not report within 240 s")
+        outcome = ours.recv()
+        child.join(30)
+        conversation_ids = outcome["conversation_ids"]
+        progress(f"{outcome['assigned']} of {len(conversation_ids)} assigned in {outcome['elapsed']:.1f} s")
         repo = DynamoConversations()
         latencies = []
         for cid in conversation_ids:
@@ -124,8 +160,6 @@ async def run(visitors: int, agents: int, capacity: int, rate: float = 0.0) -> d
         progress(f"dispatch requests by table/operation: "
                  f"{dict(sorted((k, v) for k, v in counter.counts.items() if k.startswith('dispatch')))}")
         progress(f"dispatch invocations: {stack.gateway.invocations.get('dispatch', 0)}")
-        pinger.cancel()
-        await asyncio.gather(*(c.close() for c in [*clients, *sockets]))
         return {
             "assign_p50_ms": round(percentile(latencies, 50), 1),
             "assign_p99_ms": round(percentile(latencies, 99), 1),
@@ -135,11 +169,10 @@ async def run(visitors: int, agents: int, capacity: int, rate: float = 0.0) -> d
             "agents": agents,
             "capacity_each": capacity,
             "arrivals_per_s": rate or "all at once",
-            "burst_seconds": round(elapsed, 2),
+            "burst_seconds": round(outcome["elapsed"], 2),
             "targets": TARGETS,
         }
     finally:
-        await api.aclose()
         stack.stop()
 
 
@@ -151,7 +184,7 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=0.0,
                         help="arrivals per second instead of all at once (what an unsaturated stack does)")
     args = parser.parse_args()
-    emit_figures(asyncio.run(run(args.visitors, args.agents, args.capacity, args.rate)))
+    emit_figures(run(args.visitors, args.agents, args.capacity, args.rate))
 
 
 if __name__ == "__main__":
