@@ -110,7 +110,7 @@ class FakeAgents(AgentRepository):
         return True
 
 
-_PROFILE_FIELDS = ("last_seen_at", "attributes", "trail", "utm", "verified", "name", "email", "phone",
+_PROFILE_FIELDS = ("last_seen_at", "attributes", "identified_at", "trail", "utm", "verified", "name", "email", "phone",
                    "referrer", "source", "language", "screen")
 
 

@@ -188,6 +188,7 @@ class DynamoVisitors(VisitorRepository):
         actions: list[Action] = [
             VisitorItem.last_seen_at.set(v.last_seen_at),
             VisitorItem.attributes_json.set(json.dumps(v.attributes)),
+            VisitorItem.identified_at_json.set(json.dumps(v.identified_at)),
             VisitorItem.trail_json.set(json.dumps([[t.url, t.title, t.at] for t in v.trail])),
             VisitorItem.utm_json.set(json.dumps(v.utm)),
             VisitorItem.verified.set(v.verified),
@@ -217,6 +218,7 @@ class DynamoVisitors(VisitorRepository):
             last_seen_at=int(item.last_seen_at), open_conversation_id=item.open_conversation_id,
             visits=int(item.visits), name=item.name, email=item.email, phone=item.phone,
             verified=bool(item.verified), attributes=json.loads(item.attributes_json or "{}"),
+            identified_at=json.loads(item.identified_at_json or "{}"),
             trail=trail, referrer=item.referrer, source=item.source,
             utm=json.loads(item.utm_json or "{}"), device=item.device, language=item.language,
             screen=item.screen, version=int(item.version or 0),

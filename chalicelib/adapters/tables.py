@@ -95,6 +95,7 @@ class VisitorItem(Model):
     phone = UnicodeAttribute(null=True)
     verified = BooleanAttribute(null=True)
     attributes_json = UnicodeAttribute(null=True)
+    identified_at_json = UnicodeAttribute(null=True)
     trail_json = UnicodeAttribute(null=True)
     referrer = UnicodeAttribute(null=True)
     source = UnicodeAttribute(null=True)

@@ -74,6 +74,9 @@ class Visitor:
     phone: str | None = None
     verified: bool = False
     attributes: dict[str, str] = field(default_factory=dict)
+    # identify: each field (name, email, phone, verified, attr:<key>) → when the frame that
+    # set it reached the gateway, so overlapping frames leave what was sent last.
+    identified_at: dict[str, int] = field(default_factory=dict)
     trail: list[PageVisit] = field(default_factory=list)  # most recent last
     referrer: str | None = None
     source: str | None = None

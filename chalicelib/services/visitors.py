@@ -1,6 +1,10 @@
 """Visitor insight: page views, identify(), and the profile agents see."""
 from __future__ import annotations
 
+import random
+import time
+from typing import Callable
+
 from ..domain import protocol as p
 from ..domain.clock import Clock
 from ..domain.errors import Conflict, Forbidden, NotFound
@@ -10,7 +14,7 @@ from ..domain.visitors import record_page_view, user_hash_valid
 from .chat import conversation_summary
 from .notifier import Notifier
 
-PROFILE_ATTEMPTS = 5
+PROFILE_ATTEMPTS = 10
 
 
 def visitor_profile(visitor: Visitor) -> p.VisitorProfile:
@@ -45,7 +49,9 @@ class VisitorService:
         conversations: ConversationRepository,
         notifier: Notifier,
         clock: Clock,
+        sleep: Callable[[float], None] = time.sleep,
     ) -> None:
+        self._sleep = sleep
         self._visitors = visitors
         self._tenants = tenants
         self._conversations = conversations
@@ -64,23 +70,37 @@ class VisitorService:
         tenant = self._tenants.get(connection.tenant_id)
         secret = tenant.identity_secret if tenant else ""
 
+        at = frame.received_ms
+
         def apply(visitor: Visitor) -> None:
-            if frame.name is not None:
+            # Frames of one socket overlap: a field keeps the value of the frame received
+            # last that set it, whichever invocation happens to write last.
+            def latest(field: str) -> bool:
+                if visitor.identified_at.get(field, 0) > at:
+                    return False
+                visitor.identified_at[field] = at
+                return True
+
+            if frame.name is not None and latest("name"):
                 visitor.name = frame.name.strip() or None
-            if frame.email is not None:
+            if frame.email is not None and latest("email"):
                 visitor.email = frame.email.strip().lower() or None
-            if frame.phone is not None:
+            if frame.phone is not None and latest("phone"):
                 visitor.phone = frame.phone.strip() or None
             if frame.attributes:
-                visitor.attributes = {**visitor.attributes, **frame.attributes}
-            visitor.verified = user_hash_valid(secret, frame.user_hash, visitor.email)
+                newer = {k: v for k, v in frame.attributes.items() if latest(f"attr:{k}")}
+                visitor.attributes = {**visitor.attributes, **newer}
+            if latest("verified"):
+                visitor.verified = user_hash_valid(secret, frame.user_hash, visitor.email)
 
         self._update(connection, apply)
 
     def _update(self, connection: Connection, change: object) -> None:
         if connection.role is not Role.VISITOR:
             raise Forbidden("only visitors report page views and identity")
-        for _ in range(PROFILE_ATTEMPTS):
+        for attempt in range(PROFILE_ATTEMPTS):
+            if attempt:  # overlapping frames of one visitor: spread their retries
+                self._sleep(random.uniform(0, min(0.1, 0.005 * 2 ** attempt)))
             visitor = self._visitors.get(connection.tenant_id, connection.principal_id)
             if visitor is None:
                 raise NotFound("unknown visitor")

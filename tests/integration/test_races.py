@@ -187,3 +187,35 @@ async def test_presence_frames_that_overlap_store_the_last_one_sent(api: Api, te
         me = (await api.get("/v1/agents/me", token)).json()
         assert me["presence"] == sequence[-1], (round_, sequence, me["presence"])
     await agent.close()
+
+
+async def test_identify_frames_that_overlap_store_what_was_sent_last(api: Api, tenant: Tenant) -> None:
+    """`Kefu.identify` called several times in a row: each frame is its own invocation and
+    they overlap, yet every field ends as the frame sent last that set it said, however
+    the invocations happen to finish."""
+    visitor_token, visitor, conversation_id = await _conversation(api, tenant)
+    agent_token, agent = await api.agent(tenant)
+    visitor_id = (await api.get(f"/v1/conversations/{conversation_id}", agent_token)).json()["visitor_id"]
+    for round_ in range(4):
+        tab = await WsClient.connect(api.ws_url, visitor_token)  # the frame limit is per socket
+        sent = [{"action": "identify", "name": f"r{round_}-n{i}", "attributes": {"plan": f"r{round_}-p{i}"},
+                 **({"phone": f"+1555000{round_}{i}"} if i % 2 else {})} for i in range(9)]
+        for frame in sent:
+            await tab.send(frame)
+            await asyncio.sleep(0.003)  # API Gateway stamps frames in milliseconds
+        want = (sent[-1]["name"], sent[-1]["attributes"]["plan"], sent[-2]["phone"])
+        deadline = time.monotonic() + 5
+
+        async def stored() -> tuple[str, str, str]:
+            profile = (await api.get(f"/v1/visitors/{visitor_id}", agent_token)).json()
+            return profile.get("name"), profile.get("attributes", {}).get("plan"), profile.get("phone")
+
+        while await stored() != want:
+            assert time.monotonic() < deadline, (round_, want, await stored())
+            await asyncio.sleep(0.05)
+        await tab.settle(0.5)  # an overtaken frame's invocation still finishing must not win
+        assert await stored() == want, round_
+        assert not tab.received(action_is("error")), tab.received(action_is("error"))
+        await tab.close()
+    await visitor.close()
+    await agent.close()

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import hmac
 
 import pytest
@@ -185,3 +186,31 @@ def test_user_hash_is_the_hmac_of_the_normalised_email() -> None:
 )
 def test_user_hash_rejected(secret: str, user_hash: str | None, email: str | None) -> None:
     assert not user_hash_valid(secret, user_hash, email)
+
+
+def test_identify_keeps_per_field_the_value_of_the_frame_received_last() -> None:
+    """Frames of one socket run as overlapping invocations: here the frame received at
+    t=300 is handled before the ones received at t=100 and t=200."""
+    from tests.fakes import build_services
+
+    world = build_services()
+    tenant = world.add_tenant("Shop", identity_secret="s3cret")
+    visitor = world.add_visitor(tenant)
+    tab = world.connect_visitor(visitor)
+
+    def identify(received_ms: int, **fields: object) -> None:
+        world.chat.handle_raw(tab.connection_id, json.dumps({"action": "identify", **fields}), received_ms)
+
+    now = world.clock.now_ms()
+    identify(now + 300, name="Third", attributes={"plan": "gold"},
+             email="li@example.com", user_hash=sign("s3cret", "li@example.com"))
+    identify(now + 100, name="First", phone="+1 555 0100", attributes={"plan": "free", "lang": "zh"})
+    identify(now + 200, name="Second", email="old@example.com")  # no user_hash: would clear verified
+    stored = world.visitor_repo.get(tenant.tenant_id, visitor.visitor_id)
+    assert stored is not None
+    assert (stored.name, stored.email, stored.verified) == ("Third", "li@example.com", True)
+    assert stored.phone == "+1 555 0100"  # only the earlier frame set it: kept
+    assert stored.attributes == {"plan": "gold", "lang": "zh"}
+    identify(now + 400, name="Fourth")  # a later frame without user_hash decides verified afresh
+    stored = world.visitor_repo.get(tenant.tenant_id, visitor.visitor_id)
+    assert stored is not None and (stored.name, stored.verified) == ("Fourth", False)
