@@ -87,24 +87,35 @@ def record_page_view(
     visitor: Visitor, url: str, title: str, referrer: str | None, utm: dict[str, str],
     language: str | None, screen: str | None, now_ms: int,
 ) -> None:
-    """Add a page to the trail; keep the first external referrer and the latest campaign."""
+    """Add a page to the trail at its time; keep the first external referrer and the latest campaign.
+
+    `now_ms` is when the view was received. Page views sent in a row run as overlapping
+    invocations, so one may be recorded after a later one: it goes in its place in the
+    trail, and it only fills in what the later ones left unset (campaign, language, screen)."""
     site_host = _host(url)
-    last = visitor.trail[-1] if visitor.trail else None
-    if last is None or last.url != url:
-        visitor.trail = (visitor.trail + [PageVisit(url, title, now_ms)])[-TRAIL_LENGTH:]
-    elif title and last.title != title:
-        last.title = title
+    place = len(visitor.trail)
+    while place and visitor.trail[place - 1].at > now_ms:
+        place -= 1
+    latest = place == len(visitor.trail)
+    before = visitor.trail[place - 1] if place else None
+    after = visitor.trail[place] if not latest else None
+    if after is not None and after.url == url:
+        pass  # the same page again a moment later: that later visit stands for both
+    elif before is None or before.url != url:
+        visitor.trail = (visitor.trail[:place] + [PageVisit(url, title, now_ms)] + visitor.trail[place:])[-TRAIL_LENGTH:]
+    elif title and before.title != title:
+        before.title = title
     external = referrer if _host(referrer) not in ("", site_host) else None
-    if utm:
+    if utm and (latest or not visitor.utm):
         visitor.utm = utm
     if external and not visitor.referrer:
         visitor.referrer = external
     visitor.source = classify_source(visitor.referrer, visitor.utm, site_host)
-    if language:
+    if language and (latest or not visitor.language):
         visitor.language = language
-    if screen:
+    if screen and (latest or not visitor.screen):
         visitor.screen = screen
-    visitor.last_seen_at = now_ms
+    visitor.last_seen_at = max(visitor.last_seen_at, now_ms)
 
 
 def user_hash_valid(identity_secret: str, user_hash: str | None, email: str | None) -> bool:

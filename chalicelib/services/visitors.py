@@ -61,9 +61,9 @@ class VisitorService:
     def page_view(self, connection: Connection, frame: p.Frame) -> None:
         assert isinstance(frame, p.PageView)
         utm = {k: v for k, v in (frame.utm.model_dump() if frame.utm else {}).items() if v}
-        now = self._clock.now_ms()
+        at = frame.received_ms or self._clock.now_ms()  # when sent, not when this invocation got to it
         self._update(connection, lambda v: record_page_view(
-            v, frame.url, frame.title, frame.referrer, utm, frame.language, frame.screen, now))
+            v, frame.url, frame.title, frame.referrer, utm, frame.language, frame.screen, at))
 
     def identify(self, connection: Connection, frame: p.Frame) -> None:
         assert isinstance(frame, p.Identify)

@@ -219,3 +219,33 @@ async def test_identify_frames_that_overlap_store_what_was_sent_last(api: Api, t
         await tab.close()
     await visitor.close()
     await agent.close()
+
+
+async def test_page_views_sent_in_a_row_keep_their_order(api: Api, tenant: Tenant) -> None:
+    """A single-page app reports route changes in quick succession; the invocations overlap,
+    yet the trail lists the pages in the order they were visited and the current page (what
+    the agent sees the visitor on) is the last one."""
+    token = await api.visitor_token(tenant)
+    agent_token = await api.agent_token(tenant)
+    for round_ in range(3):
+        tab = await WsClient.connect(api.ws_url, token)  # the frame limit is per socket
+        urls = [f"https://shop.example/r{round_}/step-{i}" for i in range(7)]
+        for url in urls:
+            await tab.send({"action": "page.view", "url": url, "title": url})
+            await asyncio.sleep(0.003)  # API Gateway stamps frames in milliseconds
+        welcome = await tab.request({"action": "hello"}, action_is("welcome"))
+
+        async def trail() -> list[str]:
+            profile = (await api.get(f"/v1/visitors/{welcome['principal_id']}", agent_token)).json()
+            return [p["url"] for p in profile["trail"] if f"/r{round_}/" in p["url"]]
+
+        deadline = time.monotonic() + 5
+        while len(await trail()) < len(urls):
+            assert time.monotonic() < deadline, (round_, await trail())
+            await asyncio.sleep(0.05)
+        await tab.settle(0.3)
+        profile = (await api.get(f"/v1/visitors/{welcome['principal_id']}", agent_token)).json()
+        assert await trail() == urls, round_
+        assert profile["current_page"]["url"] == urls[-1]
+        assert not tab.received(action_is("error")), tab.received(action_is("error"))
+        await tab.close()

@@ -122,6 +122,20 @@ def test_trail_keeps_the_twenty_most_recent_pages_oldest_first() -> None:
     assert v.last_seen_at == T0 + 24
 
 
+def test_a_view_recorded_after_a_later_one_goes_in_its_place() -> None:
+    """Overlapping invocations: the view received at T0+2 is recorded after the one at T0+3."""
+    v = visitor()
+    view(v, f"https://{SITE}/a", T0 + 1, utm={"campaign": "spring"})
+    view(v, f"https://{SITE}/c", T0 + 3, utm={"campaign": "summer"})
+    record_page_view(v, f"https://{SITE}/b", "", None, {"campaign": "stale"}, "zh-CN", None, T0 + 2)
+    assert [page.url.rsplit("/", 1)[1] for page in v.trail] == ["a", "b", "c"]
+    assert v.utm == {"campaign": "summer"}  # a later view's campaign is not overwritten
+    assert v.language == "zh-CN"  # but what no later view said is filled in
+    assert v.last_seen_at == T0 + 3
+    view(v, f"https://{SITE}/c", T0 + 2)  # the same page as the later visit next to it: not twice
+    assert [page.url.rsplit("/", 1)[1] for page in v.trail] == ["a", "b", "c"]
+
+
 def test_reloading_the_same_page_does_not_grow_the_trail_but_updates_its_title() -> None:
     v = visitor()
     view(v, f"https://{SITE}/", T0, title="Loading…")
