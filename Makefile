@@ -40,7 +40,7 @@ test-browser: $(STAMP) browser
 
 ## Figures: each script prints one JSON object on its last line.
 bench: $(STAMP)
-	@set -e; for script in bench/*.py; do echo "== $$script"; $(PY) $$script; done
+	@set -e; for script in bench/[!_]*.py; do echo "== $$script"; $(PY) $$script; done
 
 typecheck: $(STAMP)
 	$(PY) -m mypy
