@@ -279,6 +279,18 @@ class Visitor:
         frame.wait_for_selector('#status[data-state="online"]', timeout=10_000)
         return frame
 
+    def panel_box(self, frame: Any) -> Any:
+        """The open panel's box once its opening slide (0.16 s) is over: read until it stops moving."""
+        element = frame.frame_element()
+        box = element.bounding_box()
+        for _ in range(40):
+            self.page.wait_for_timeout(50)
+            again = element.bounding_box()
+            if again == box:
+                break
+            box = again
+        return box
+
     def send(self, text: str) -> None:
         frame = self.frame()
         frame.fill("#input", text)

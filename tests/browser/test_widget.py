@@ -38,7 +38,7 @@ def test_launcher_appears_and_opens_the_panel(visitor, artifacts):
     visitor.shot(artifacts, "closed")
 
     frame = visitor.open()
-    box = frame.frame_element().bounding_box()
+    box = visitor.panel_box(frame)
     assert box and box["width"] >= 320 and box["height"] >= 400
     assert frame.get_attribute("#log", "role") == "log"
     assert frame.get_attribute("#log", "aria-live") == "polite"
@@ -234,7 +234,7 @@ def test_mobile_width_opens_full_screen(stack, chromium, tenant, artifacts):
     try:
         person = Visitor(stack, context, tenant.site_key).goto()
         frame = person.open()
-        box = frame.frame_element().bounding_box()
+        box = person.panel_box(frame)
         assert box == {"x": 0, "y": 0, "width": 375, "height": 700}
         person.shot(artifacts, "mobile")
         frame.click("#close")
