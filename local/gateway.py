@@ -45,6 +45,7 @@ class _Client:
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     last_active: float = field(default_factory=time.time)
     accepted: bool = False  # until $connect has returned 200, @connections answers Gone
+    last_stamp: int = 0  # requestTimeEpoch of this connection's last frame
 
 
 def _connection_id() -> str:
@@ -94,8 +95,8 @@ class LocalGateway:
         return await loop.run_in_executor(self._pool, handler, event, self._context(route))
 
     def _ws_event(self, event_type: str, route: str, connection_id: str, client: _Client | None,
-                  extra: dict[str, Any] | None = None) -> dict[str, Any]:
-        now = int(time.time() * 1000)
+                  extra: dict[str, Any] | None = None, request_time_ms: int | None = None) -> dict[str, Any]:
+        now = request_time_ms or int(time.time() * 1000)
         event: dict[str, Any] = {
             "requestContext": {
                 "routeKey": route,
@@ -160,7 +161,11 @@ class LocalGateway:
                     close_code, reason = 1009, "Message too big"
                     await websocket.close(code=1009, reason="Message too big")
                     break
-                event = self._ws_event("MESSAGE", "$default", connection_id, client, {"body": body})
+                # API Gateway stamps a frame as it arrives; this loop may read frames sent
+                # milliseconds apart in one turn, so their stamps keep the arrival order.
+                client.last_stamp = max(int(time.time() * 1000), client.last_stamp + 1)
+                event = self._ws_event("MESSAGE", "$default", connection_id, client, {"body": body},
+                                       request_time_ms=client.last_stamp)
                 # Each frame is its own invocation and they may overlap, as on AWS.
                 asyncio.ensure_future(self._invoke_message(event))
         except WebSocketDisconnect as disconnect:
