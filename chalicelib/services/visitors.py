@@ -70,7 +70,7 @@ class VisitorService:
         tenant = self._tenants.get(connection.tenant_id)
         secret = tenant.identity_secret if tenant else ""
 
-        at = frame.received_ms
+        at = frame.received_ms or self._clock.now_ms()  # as page_view and presence do
 
         def apply(visitor: Visitor) -> None:
             # Frames of one socket overlap: a field keeps the value of the frame received
