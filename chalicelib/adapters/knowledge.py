@@ -41,7 +41,7 @@ def _article(item: KnowledgeItem) -> Article:
         locale=item.locale or "en", category=item.category or "",
         phrasings=json.loads(item.phrasings_json or "[]"), status=item.status or "draft",
         version=int(item.version or 1), created_at=int(item.created_at or 0),
-        updated_at=int(item.updated_at or 0), updated_by=item.updated_by or "",
+        updated_at=int(item.updated_at or 0), updated_by=item.updated_by or "", vectors=item.vectors,
     )
 
 
@@ -64,6 +64,7 @@ class DynamoArticles(ArticleRepository):
             a.tenant_id, _article_key(a.article_id), title=a.title, body=a.body, category=a.category,
             locale=a.locale, phrasings_json=json.dumps(a.phrasings, ensure_ascii=False), status=a.status,
             version=a.version, created_at=a.created_at, updated_at=a.updated_at, updated_by=a.updated_by,
+            vectors=a.vectors,
         )
         condition = (KnowledgeItem.item_key.does_not_exist() if expected_version is None
                      else KnowledgeItem.version == expected_version)

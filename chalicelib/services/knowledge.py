@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, Iterable
 
 from ..domain.clock import Clock
@@ -70,6 +70,47 @@ class QuestionGroup:
     locale: str
 
 
+def _document(article: Article) -> Any:
+    from ..kb.search import Document
+
+    return Document(article.article_id, article.title, article.body, tuple(article.phrasings), article.locale,
+                    article.category)
+
+
+def _with_vectors(article: Article) -> Article:
+    """An English article with its passages' vectors (kb.embed), computed once here so the
+    bot's index need not compute them; unchanged when no encoder is installed."""
+    if article.locale != "en":
+        return replace(article, vectors=None)
+    from ..kb import embed
+
+    encoder = embed.load()
+    if encoder is None:
+        return article
+    texts = _document(article).passages()
+    return replace(article, vectors=embed.pack(encoder.passages(texts), texts))
+
+
+def _index(articles: Iterable[Article]) -> Index:
+    """An index of `articles`, matching English questions by meaning when the encoder is
+    installed; vectors stored with an article are used when they are still its own."""
+    from ..kb import embed
+    from ..kb.search import Document, Index
+
+    encoder = embed.load()
+    stored = {}
+    documents = []
+    for article in articles:
+        documents.append(_document(article))
+        stored[article.article_id] = article.vectors
+
+    def vectors(document: Document) -> Any:
+        assert encoder is not None
+        return embed.unpack(stored.get(document.doc_id), document.passages(), encoder.dimensions)
+
+    return Index(documents, encoder=encoder, vectors=vectors if encoder is not None else None)
+
+
 def _require_agent(identity: Identity) -> None:
     if not identity.is_agent:
         raise Forbidden("only agents manage the knowledge base")
@@ -111,6 +152,7 @@ class KnowledgeService:
         article = Article(identity.tenant_id, article_id or new_id("art"), fields.title.strip(), fields.body,
                           fields.locale, fields.category.strip(), [p.strip() for p in fields.phrasings if p.strip()],
                           fields.status, 1, now, now, identity.principal_id)
+        article = _with_vectors(article)
         self._articles.save(article, expected_version=None)
         return article
 
@@ -124,6 +166,7 @@ class KnowledgeService:
                           fields.category.strip(), [p.strip() for p in fields.phrasings if p.strip()],
                           fields.status, expected_version + 1, current.created_at, self._clock.now_ms(),
                           identity.principal_id)
+        article = _with_vectors(article)
         self._articles.save(article, expected_version=expected_version)
         return article
 
@@ -164,6 +207,7 @@ class KnowledgeService:
                               [p.strip() for p in fields.phrasings if p.strip()], fields.status,
                               current.version + 1 if current else 1, current.created_at if current else now, now,
                               identity.principal_id)
+            article = _with_vectors(article)
             self._articles.save(article, expected_version=current.version if current else None)
             if current:
                 updated += 1
@@ -186,15 +230,12 @@ class KnowledgeService:
         REVISION_CHECK_MS: a counter that old will do, and the repository keeps it fresh by
         fetching it along with the conversation the message path reads anyway.
         """
-        from ..kb.search import Document, Index
-
         revision = self._articles.revision(tenant_id, max_age_ms=max_age_ms)
         cached = self._indexes.get(tenant_id)
         if cached is not None and cached[0] == revision:
             return cached[1]
         articles = [a for a in self._articles.list_all(tenant_id) if a.published]
-        index = Index(Document(a.article_id, a.title, a.body, tuple(a.phrasings), a.locale, a.category)
-                      for a in articles)
+        index = _index(articles)
         with self._lock:
             self._indexes[tenant_id] = (revision, index)
             while len(self._indexes) > 200:  # a warm Lambda serving many tenants stays bounded
@@ -235,12 +276,9 @@ class KnowledgeService:
                include_drafts: bool = True) -> list[SearchResult]:
         """Agents' search: drafts too (ranked by their own small index)."""
         _require_agent(identity)
-        from ..kb.search import Document, Index
-
         articles = {a.article_id: a for a in self._articles.list_all(identity.tenant_id)
                     if include_drafts or a.published}
-        index = Index(Document(a.article_id, a.title, a.body, tuple(a.phrasings), a.locale, a.category)
-                      for a in articles.values())
+        index = _index(articles.values())
         hits: list[Hit] = index.search(query, locale=locale, limit=limit)
         return [SearchResult(articles[h.doc_id], h.score, h.confidence) for h in hits]
 

@@ -242,3 +242,36 @@ async def test_order_status_webhook_answers_and_its_failure_hands_over(api: Api,
     note = await handoff_note(api, agent_token, found["conversation_id"])
     assert "a site integration failed" in note["text"] and "HTTP 404" in note["text"]
     await visitor.close()
+
+
+async def test_english_articles_keep_their_vectors_and_the_bot_matches_meaning(
+        api: Api, tenant: Tenant, stack: Any) -> None:
+    """The import stores each English article's passage vectors with it (float16 rows after
+    a key of what they were computed from), Chinese ones none; the bot answers a question
+    that shares almost no word with its article, which words alone would hand over."""
+    import boto3
+
+    from chalicelib.config import load_settings
+    from chalicelib.kb import embed
+
+    await import_shop(api, tenant)
+    settings = load_settings()
+    dynamodb = boto3.client("dynamodb", endpoint_url=stack.moto.url, region_name=settings.region)
+    table = settings.tables.knowledge
+
+    def item(article_id: str) -> dict[str, Any]:
+        return dynamodb.get_item(TableName=table, Key={"tenant_id": {"S": tenant.tenant_id},
+                                                       "item_key": {"S": f"a#{article_id}"}})["Item"]
+
+    english = next(a for a in load_articles() if a["id"] == "delete-account.en")
+    from chalicelib.kb.search import Document
+
+    passages = Document(english["id"], english["title"], english["body"], tuple(english["phrasings"])).passages()
+    stored = item("delete-account.en")["vectors"]["B"]
+    assert stored[:16] == embed.passages_key(passages) and len(stored) == 16 + 2 * 384 * len(passages)
+    assert "vectors" not in item("delete-account.zh")
+
+    _, visitor = await api.visitor(tenant)
+    answer = await ask(visitor, "i want to get rid of my account completely")
+    assert answer["text"].startswith(english["title"]), answer["text"]
+    await visitor.close()

