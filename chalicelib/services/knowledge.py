@@ -78,26 +78,24 @@ def _document(article: Article) -> Any:
 
 
 def _with_vectors(article: Article) -> Article:
-    """An English article with its passages' vectors (kb.embed), computed once here so the
-    bot's index need not compute them; unchanged when no encoder is installed."""
-    if article.locale != "en":
-        return replace(article, vectors=None)
+    """An article with its passages' vectors (kb.embed) for its language's encoder, computed
+    once here so the bot's index need not compute them; none when no encoder is installed."""
     from ..kb import embed
 
-    encoder = embed.load()
+    encoder = embed.encoders().get(article.locale)
     if encoder is None:
-        return article
+        return replace(article, vectors=None)
     texts = _document(article).passages()
-    return replace(article, vectors=embed.pack(encoder.passages(texts), texts))
+    return replace(article, vectors=embed.pack(encoder.passages(texts), texts, encoder.model_id))
 
 
 def _index(articles: Iterable[Article]) -> Index:
-    """An index of `articles`, matching English questions by meaning when the encoder is
-    installed; vectors stored with an article are used when they are still its own."""
+    """An index of `articles`, matching questions by meaning in the languages whose encoder
+    is installed; vectors stored with an article are used when they are still its own."""
     from ..kb import embed
     from ..kb.search import Document, Index
 
-    encoder = embed.load()
+    encoders = embed.encoders()
     stored = {}
     documents = []
     for article in articles:
@@ -105,10 +103,10 @@ def _index(articles: Iterable[Article]) -> Index:
         stored[article.article_id] = article.vectors
 
     def vectors(document: Document) -> Any:
-        assert encoder is not None
-        return embed.unpack(stored.get(document.doc_id), document.passages(), encoder.dimensions)
+        encoder = encoders[document.locale]
+        return embed.unpack(stored.get(document.doc_id), document.passages(), encoder.dimensions, encoder.model_id)
 
-    return Index(documents, encoder=encoder, vectors=vectors if encoder is not None else None)
+    return Index(documents, encoders=encoders, vectors=vectors)
 
 
 def _require_agent(identity: Identity) -> None:

