@@ -54,10 +54,15 @@ class Semantic:
     share: float
     handoff: float
     answer: float
+    # A message of several sentences or clauses is also embedded clause by clause (those
+    # of at least this many characters), and the best clause counts: a long, chatty
+    # message's question is usually one of its parts. None: the whole message only.
+    span_chars: int | None = None
 
 
-SEMANTIC = {"en": Semantic(share=0.8, handoff=0.54, answer=0.62),
+SEMANTIC = {"en": Semantic(share=0.8, handoff=0.54, answer=0.62, span_chars=12),
             "zh": Semantic(share=0.5, handoff=0.44, answer=0.60)}
+_CLAUSE = re.compile(r"[.?!;。！？；\n]+|,\s+|，")
 SEMANTIC_CANDIDATES = 8
 _SENTENCE = re.compile(r"(?<=[.!?。！？])\s+|\n+")
 _MARKDOWN = re.compile(r"[*_`#>\[\]()!|~-]+")
@@ -317,11 +322,15 @@ class Index:
         a share of similarity plus the rest of word confidence."""
         locale = candidates[0].locale
         semantic = SEMANTIC[locale]
-        question = self.encoders[locale].encode([query])[0]
+        spans = [query]
+        if semantic.span_chars is not None:
+            clauses = [c.strip() for c in _CLAUSE.split(query) if len(c.strip()) >= semantic.span_chars]
+            spans += clauses if len(clauses) >= 2 else []
+        questions = self.encoders[locale].encode(spans)
         similarity = {}
         for document in candidates:
             vectors = self.vectors(document)
-            similarity[document.doc_id] = max(float((vectors @ question).max()), 0.0) if len(vectors) else 0.0
+            similarity[document.doc_id] = max(float((vectors @ questions.T).max()), 0.0) if len(vectors) else 0.0
         closest = sorted(similarity, key=lambda d: -similarity[d])[:SEMANTIC_CANDIDATES]
         pool = dict.fromkeys([*closest, *(doc_id for _, doc_id in scored[:limit])])
         ranked = []

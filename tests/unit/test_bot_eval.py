@@ -63,7 +63,7 @@ def test_all_questions_and_held_out_floors(outcomes: dict[str, dict[str, float]]
 
 
 def test_held_out_part_meets_the_targets(outcomes: dict[str, dict[str, float]]) -> None:
-    """Measured 0.989 / 0.915 / 0.074 (was 0.955 / 0.864 / 0.102 with words alone)."""
+    """Measured 0.989 / 0.915 / 0.068 (was 0.955 / 0.864 / 0.102 with words alone)."""
     held = outcomes["held_out"]
     assert held["top1_accuracy"] >= 0.90
     assert held["handoff_correct"] >= 0.90
@@ -76,9 +76,10 @@ def test_the_evaluation_runs_the_bot_with_its_encoders() -> None:
 
 def test_fresh_part_floors(outcomes: dict[str, dict[str, float]]) -> None:
     """questions_fresh2.txt (2026-12-04): words alone 0.697 / 0.903 / 0.638; with the English
-    encoder 0.836 / 0.968 / 0.599; with both encoders 0.895 / 0.952 / 0.500."""
+    encoder 0.836 / 0.968 / 0.599; with both encoders 0.895 / 0.952 / 0.500; and English
+    messages also matched clause by clause 0.895 / 0.935 / 0.467."""
     fresh = outcomes["fresh"]
     assert fresh["top1_accuracy"] >= 0.88
-    assert fresh["handoff_correct"] >= 0.93
-    assert fresh["wrong_handoff"] <= 0.52
+    assert fresh["handoff_correct"] >= 0.91
+    assert fresh["wrong_handoff"] <= 0.49
     assert fresh["answered_wrong"] <= 0.01

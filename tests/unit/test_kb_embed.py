@@ -124,3 +124,20 @@ def test_meaning_finds_an_article_that_shares_no_word_with_the_question(encoder:
     assert Index(docs, encoders={"en": encoder}, vectors=lambda d: None).search(question) == hits
     # A language without an encoder (here Chinese) is matched by words.
     assert Index(docs, encoders={"en": encoder}).search("退款多久") == Index(docs).search("退款多久")
+
+
+def test_a_long_message_is_also_matched_clause_by_clause(encoder: embed.Encoder,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    from chalicelib.kb import search
+
+    docs = [
+        Document("ship.en", "Delivery times", "Standard delivery takes 3-5 working days.", ("How long is shipping?",)),
+        Document("pw.en", "Forgot your password?", "Click Sign in, then Forgot password.", ("I can't log in",)),
+    ]
+    message = ("hi there, hope you are having a lovely day. my sister's birthday is next weekend, "
+               "how long does shipping usually take?")
+    with_clauses = Index(docs, encoders={"en": encoder}).search(message)[0]
+    monkeypatch.setitem(search.SEMANTIC, "en", search.Semantic(share=0.8, handoff=0.54, answer=0.62))
+    whole_only = Index(docs, encoders={"en": encoder}).search(message)[0]
+    assert with_clauses.doc_id == whole_only.doc_id == "ship.en"
+    assert with_clauses.score > whole_only.score + 0.05  # the clause that asks meets the phrasing
