@@ -8,8 +8,8 @@ Prints the figures for the development, held-out and fresh parts, then ONE JSON 
 
 The development part is the hash-selected 70 % of tests/data/kb/questions.txt plus
 questions_dev.txt; the held-out part the other 30 % plus questions_heldout.txt; the fresh
-part questions_fresh2.txt (written later by a hand that saw only the articles; the first
-such batch, questions_fresh1.txt, is in the development part since it was measured twice).
+part questions_fresh3.txt (written later by a hand that saw only the articles; the earlier
+such batches, questions_fresh1/2.txt, are in the development part since they were measured).
 """
 from __future__ import annotations
 

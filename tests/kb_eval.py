@@ -12,8 +12,9 @@ unanswerable ones), written by another hand without reading the held-out part, a
 third batch of 165 (many long and chatty), kept apart from tuning to choose cut-offs on.
 `questions_fresh1.txt` (219, written later by a hand that saw only the articles) was the
 "fresh" part until measured with the sentence encoder, and is in the development part
-since. `questions_fresh2.txt` (220, written the same way by another hand) is the "fresh"
-part: reported apart and never tuned on.
+since; so is `questions_fresh2.txt` (214, written the same way by another hand), the
+"fresh" part for three changes of the bot. `questions_fresh3.txt` (written the same way,
+again by a new hand) is the "fresh" part: reported apart and never tuned on.
 """
 from __future__ import annotations
 
@@ -72,7 +73,8 @@ def load_index(semantic: bool = True) -> Index:
 def load_questions() -> list[Question]:
     questions = []
     for name, part in (("questions.txt", ""), ("questions_heldout.txt", "held_out"), ("questions_dev.txt", "dev"),
-                       ("questions_fresh1.txt", "dev"), ("questions_fresh2.txt", "fresh")):
+                       ("questions_fresh1.txt", "dev"), ("questions_fresh2.txt", "dev"),
+                       ("questions_fresh3.txt", "fresh")):
         for line in (DATA / name).read_text(encoding="utf-8").splitlines():
             if not line.strip() or line.startswith("#"):
                 continue

@@ -55,13 +55,14 @@ class Semantic:
     handoff: float
     answer: float
     # A message of several sentences or clauses is also embedded clause by clause (those
-    # of at least this many characters), and the best clause counts: a long, chatty
-    # message's question is usually one of its parts. None: the whole message only.
+    # of at least this many characters), and the best of the message and its clauses gives
+    # the certainty (the ranking stays the whole message's): a long, chatty message's
+    # question is usually one of its parts. None: the whole message only.
     span_chars: int | None = None
 
 
 SEMANTIC = {"en": Semantic(share=0.8, handoff=0.54, answer=0.62, span_chars=12),
-            "zh": Semantic(share=0.5, handoff=0.44, answer=0.60)}
+            "zh": Semantic(share=0.5, handoff=0.44, answer=0.60, span_chars=4)}
 _CLAUSE = re.compile(r"[.?!;。！？；\n]+|,\s+|，")
 SEMANTIC_CANDIDATES = 8
 _SENTENCE = re.compile(r"(?<=[.!?。！？])\s+|\n+")
@@ -318,8 +319,9 @@ class Index:
 
     def _semantic(self, query: str, candidates: list[Document], scored: list[tuple[float, str]],
                   q_words: set[str], q_grams: set[str], surface: dict[str, str], limit: int) -> list[Hit]:
-        """English: the articles closest in meaning and the best by words are scored by
-        a share of similarity plus the rest of word confidence."""
+        """The articles closest in meaning and the best by words, ranked by a share of the
+        whole message's similarity plus the rest of word confidence; their certainty is the
+        same with the best of the message and its clauses (see `Semantic.span_chars`)."""
         locale = candidates[0].locale
         semantic = SEMANTIC[locale]
         spans = [query]
@@ -327,17 +329,21 @@ class Index:
             clauses = [c.strip() for c in _CLAUSE.split(query) if len(c.strip()) >= semantic.span_chars]
             spans += clauses if len(clauses) >= 2 else []
         questions = self.encoders[locale].encode(spans)
-        similarity = {}
+        whole, best = {}, {}
         for document in candidates:
             vectors = self.vectors(document)
-            similarity[document.doc_id] = max(float((vectors @ questions.T).max()), 0.0) if len(vectors) else 0.0
-        closest = sorted(similarity, key=lambda d: -similarity[d])[:SEMANTIC_CANDIDATES]
+            if len(vectors):
+                cosines = vectors @ questions.T
+                whole[document.doc_id] = max(float(cosines[:, 0].max()), 0.0)
+                best[document.doc_id] = max(float(cosines.max()), 0.0)
+        closest = sorted(whole, key=lambda d: -whole[d])[:SEMANTIC_CANDIDATES]
         pool = dict.fromkeys([*closest, *(doc_id for _, doc_id in scored[:limit])])
         ranked = []
         for doc_id in pool:
             confidence = self.confidence(doc_id, q_words, q_grams, surface)
-            certainty = semantic.share * similarity.get(doc_id, 0.0) + (1 - semantic.share) * confidence
-            ranked.append(Hit(doc_id, round(certainty, 6), _semantic_confidence(certainty, semantic)))
+            score = semantic.share * whole.get(doc_id, 0.0) + (1 - semantic.share) * confidence
+            certainty = semantic.share * best.get(doc_id, 0.0) + (1 - semantic.share) * confidence
+            ranked.append(Hit(doc_id, round(score, 6), _semantic_confidence(certainty, semantic)))
         ranked.sort(key=lambda h: (-h.score, h.doc_id))
         return ranked[:limit]
 

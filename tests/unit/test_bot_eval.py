@@ -2,13 +2,14 @@
 
 Targets (issue 6): top-1 ≥ 0.90, unanswerable handed off ≥ 0.90, answerable handed off
 ≤ 0.10. With the sentence encoders (questions matched by meaning, chalicelib/kb/embed.py)
-the held-out part meets all three, asserted as such. The development part
-(which holds the first fresh batch, questions_fresh1.txt, since it was measured twice)
-and the fresh part (questions_fresh2.txt, written by a hand that saw only the articles)
-meet top-1 and the unanswerable hand-off, not the answerable one: questions worded far
-from the articles stay below the hand-off cut-off. Those figures
-are guarded by floors a little below what was measured (docs/architecture.md, "Bot"); the
-cut-offs were chosen on the development part only, before any fresh measurement.
+the held-out part meets all three, asserted as such. The development part (which holds
+the first two fresh batches, questions_fresh1/2.txt, since they were measured) meets
+top-1, not the hand-off targets; the fresh part (questions_fresh3.txt, written by a hand
+that saw only the articles) hands off every unanswerable question but also three in five
+answerable ones, and its top-1 is 0.82: questions worded far from the articles stay below
+the hand-off cut-off. Those figures are guarded by floors a little below what was
+measured (docs/architecture.md, "Meaning matching"); the cut-offs were chosen on the
+development part only, before any fresh measurement.
 """
 from __future__ import annotations
 
@@ -48,17 +49,17 @@ def test_files_that_fix_their_part_keep_it() -> None:
 
 def test_development_part(outcomes: dict[str, dict[str, float]]) -> None:
     dev = outcomes["dev"]
-    assert dev["top1_accuracy"] >= 0.93
-    assert dev["handoff_correct"] >= 0.85
-    assert dev["wrong_handoff"] <= 0.22
+    assert dev["top1_accuracy"] >= 0.92
+    assert dev["handoff_correct"] >= 0.86
+    assert dev["wrong_handoff"] <= 0.25
     assert dev["answered_wrong"] <= 0.01
 
 
 def test_all_questions_and_held_out_floors(outcomes: dict[str, dict[str, float]]) -> None:
     everything, held = outcomes["all"], outcomes["held_out"]
-    assert everything["top1_accuracy"] >= 0.93
-    assert everything["wrong_handoff"] <= 0.24
-    assert everything["handoff_correct"] >= 0.87
+    assert everything["top1_accuracy"] >= 0.91
+    assert everything["wrong_handoff"] <= 0.27
+    assert everything["handoff_correct"] >= 0.88
     assert held["answered_wrong"] <= 0.01
 
 
@@ -75,11 +76,11 @@ def test_the_evaluation_runs_the_bot_with_its_encoders() -> None:
 
 
 def test_fresh_part_floors(outcomes: dict[str, dict[str, float]]) -> None:
-    """questions_fresh2.txt (2026-12-04): words alone 0.697 / 0.903 / 0.638; with the English
-    encoder 0.836 / 0.968 / 0.599; with both encoders 0.895 / 0.952 / 0.500; and English
-    messages also matched clause by clause 0.895 / 0.935 / 0.467."""
+    """questions_fresh3.txt, measured once (2026-12-04) with the bot as it is: top-1 0.819,
+    hand-off 1.000 / 0.604 (words alone 0.611 / 0.947 / 0.725). The earlier fresh batches
+    (now development) showed the same: unseen wording is handed off too often."""
     fresh = outcomes["fresh"]
-    assert fresh["top1_accuracy"] >= 0.88
-    assert fresh["handoff_correct"] >= 0.91
-    assert fresh["wrong_handoff"] <= 0.49
+    assert fresh["top1_accuracy"] >= 0.80
+    assert fresh["handoff_correct"] >= 0.95
+    assert fresh["wrong_handoff"] <= 0.62
     assert fresh["answered_wrong"] <= 0.01
