@@ -324,7 +324,7 @@ class KnowledgeItem(Model):
     created_at = NumberAttribute(null=True)
     updated_at = NumberAttribute(null=True)
     updated_by = UnicodeAttribute(null=True)
-    vectors = BinaryAttribute(null=True, legacy_encoding=False)  # an English article's passage vectors
+    vectors = BinaryAttribute(null=True, legacy_encoding=False)  # an article's passage vectors (kb.embed.pack)
     data_json = UnicodeAttribute(null=True)  # settings, bot state, unanswered questions
     value = NumberAttribute(null=True)  # revision and counters
     expires_at = NumberAttribute(null=True)  # epoch seconds: DynamoDB TTL (bot state)

@@ -29,8 +29,8 @@ class Article:
     created_at: int = 0
     updated_at: int = 0
     updated_by: str = ""
-    # The sentence encoder's vectors of its passages (kb.embed.pack; English articles), kept
-    # so a cold bot need not compute them; recomputed when missing or stale.
+    # Its language's sentence encoder's vectors of its passages (kb.embed.pack), kept so a
+    # cold bot need not compute them; recomputed when missing or stale.
     vectors: bytes | None = field(default=None, repr=False, compare=False)
 
     @property

@@ -65,6 +65,7 @@ SEMANTIC = {"en": Semantic(share=0.8, handoff=0.54, answer=0.62, span_chars=12),
             "zh": Semantic(share=0.5, handoff=0.44, answer=0.60, span_chars=4)}
 _CLAUSE = re.compile(r"[.?!;。！？；\n]+|,\s+|，")
 SEMANTIC_CANDIDATES = 8
+MAX_PASSAGES = 64  # float16 vectors: 48 kB (English) or 64 kB (Chinese) at most per article
 _SENTENCE = re.compile(r"(?<=[.!?。！？])\s+|\n+")
 _MARKDOWN = re.compile(r"[*_`#>\[\]()!|~-]+")
 
@@ -81,9 +82,11 @@ class Document:
     category: str = ""
 
     def passages(self) -> list[str]:
-        """What the encoder embeds: the title, each phrasing and each body sentence."""
+        """What the encoder embeds: the title, each phrasing and each body sentence, at most
+        MAX_PASSAGES (a long body's later sentences are left to word matching; the vectors
+        must fit the article's item, 400 KB in DynamoDB)."""
         body = [p.strip() for p in _SENTENCE.split(_MARKDOWN.sub(" ", self.body))]
-        return [self.title, *self.phrasings, *(p for p in body if len(p) > 3)]
+        return [self.title, *self.phrasings, *(p for p in body if len(p) > 3)][:MAX_PASSAGES]
 
 
 @dataclass(frozen=True)

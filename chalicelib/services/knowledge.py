@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import threading
+import time
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, Iterable
 
@@ -27,6 +28,9 @@ if TYPE_CHECKING:  # the ranking code loads with the first search, not with the 
 
 ARTICLE_ID = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
 MAX_ARTICLES = 2000
+# An import computes articles' vectors for this long at most (up to 500 articles may come
+# in one request, the function has 15 s); the rest are computed by the bot when it needs them.
+IMPORT_VECTOR_SECONDS = 6.0
 MAX_PHRASINGS = 30
 SUGGESTION_CONFIDENCE = 0.3
 
@@ -77,13 +81,15 @@ def _document(article: Article) -> Any:
                     article.category)
 
 
-def _with_vectors(article: Article) -> Article:
+def _with_vectors(article: Article, deadline: float | None = None) -> Article:
     """An article with its passages' vectors (kb.embed) for its language's encoder, computed
-    once here so the bot's index need not compute them; none when no encoder is installed."""
+    once here so the bot's index need not compute them; none when no encoder is installed,
+    or past `deadline` (time.monotonic()): a big import stays within the function's time,
+    and the bot computes (and caches) what is missing."""
     from ..kb import embed
 
     encoder = embed.encoders().get(article.locale)
-    if encoder is None:
+    if encoder is None or (deadline is not None and time.monotonic() > deadline):
         return replace(article, vectors=None)
     texts = _document(article).passages()
     return replace(article, vectors=embed.pack(encoder.passages(texts), texts, encoder.model_id))
@@ -198,6 +204,7 @@ class KnowledgeService:
             raise InvalidFrame(f"a knowledge base holds at most {MAX_ARTICLES} articles")
         created = updated = 0
         now = self._clock.now_ms()
+        deadline = time.monotonic() + IMPORT_VECTOR_SECONDS
         for article_id, fields in batch:
             current = existing.get(article_id) if article_id else None
             article = Article(identity.tenant_id, article_id or new_id("art"), fields.title.strip(), fields.body,
@@ -205,7 +212,7 @@ class KnowledgeService:
                               [p.strip() for p in fields.phrasings if p.strip()], fields.status,
                               current.version + 1 if current else 1, current.created_at if current else now, now,
                               identity.principal_id)
-            article = _with_vectors(article)
+            article = _with_vectors(article, deadline)
             self._articles.save(article, expected_version=current.version if current else None)
             if current:
                 updated += 1

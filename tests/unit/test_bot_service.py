@@ -245,3 +245,32 @@ def test_an_optional_answer_writer_is_used_and_its_failure_falls_back(scene: Sce
     scene.say("can i pay with paypal")
     assert scene.bot_messages()[-1]["text"].startswith("Payment methods")
     assert [c[1] for c in calls] == ["When will I get my refund?", "Payment methods we accept"]
+
+
+def test_saved_articles_carry_their_vectors_and_a_long_import_leaves_the_rest_to_the_bot(
+        scene: Scene, monkeypatch: pytest.MonkeyPatch) -> None:
+    from chalicelib.kb import embed
+    from chalicelib.kb.search import MAX_PASSAGES, Document
+    from chalicelib.services import knowledge
+
+    saved = scene.kb.articles.get(scene.tenant.tenant_id, "refund-time.zh")
+    assert saved is not None and saved.vectors is not None
+    passages = Document(saved.article_id, saved.title, saved.body, tuple(saved.phrasings), "zh").passages()
+    assert embed.unpack(saved.vectors, passages, 512, embed.USE_ID) is not None
+    # A body of many sentences: at most MAX_PASSAGES vectors, so the item stays small.
+    long_body = " ".join(f"Sentence number {i} says something." for i in range(300))
+    scene.kb.knowledge.create(scene.agent, ArticleFields("Long", long_body, "en", "misc", (), "published"), "long")
+    long = scene.kb.articles.get(scene.tenant.tenant_id, "long")
+    assert long is not None and long.vectors is not None
+    assert len(long.vectors) == 16 + 2 * 384 * MAX_PASSAGES
+    # An import past its time budget saves every article; those late have no vectors yet,
+    # and the bot still answers from them (it computes what is missing).
+    monkeypatch.setattr(knowledge, "IMPORT_VECTOR_SECONDS", -1.0)
+    created, updated = scene.kb.knowledge.import_articles(scene.agent, [
+        ("late-gift", ArticleFields("Can I wrap my order as a gift?", "Yes: gift wrapping costs $3 at checkout.",
+                                    "en", "orders", ("gift wrap",), "published"))])
+    assert (created, updated) == (1, 0)
+    late = scene.kb.articles.get(scene.tenant.tenant_id, "late-gift")
+    assert late is not None and late.vectors is None
+    scene.say("could you wrap my parcel as a present")
+    assert scene.bot_messages()[-1]["text"].startswith("Can I wrap my order as a gift?")
