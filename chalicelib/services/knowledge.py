@@ -31,6 +31,10 @@ MAX_ARTICLES = 2000
 # An import computes articles' vectors for this long at most (up to 500 articles may come
 # in one request, the function has 15 s); the rest are computed by the bot when it needs them.
 IMPORT_VECTOR_SECONDS = 6.0
+# Unanswered questions: the same group at this share of shared words, or this cosine
+# (chosen on the development questions: same article = same group; architecture.md).
+GROUP_JACCARD = 0.34
+GROUP_COSINE = {"en": 0.60, "zh": 0.75}
 MAX_PHRASINGS = 30
 SUGGESTION_CONFIDENCE = 0.3
 
@@ -290,25 +294,37 @@ class KnowledgeService:
     # ------------------------------------------------------------ unanswered questions
 
     def unanswered_groups(self, identity: Identity, limit: int = 500) -> list[QuestionGroup]:
-        """Recent questions the bot could not answer, grouped by similarity (most asked first)."""
+        """Recent questions the bot could not answer, grouped by similarity (most asked first).
+
+        A question joins the group whose first question it resembles most, if it shares
+        enough of its words (Jaccard ≥ 0.34) or, with a sentence encoder for its language,
+        means nearly the same (cosine ≥ GROUP_COSINE): on the development questions (same
+        article = same group) that raised both precision and recall over words alone
+        (English 0.79 / 0.14 → 0.83 / 0.24, Chinese 0.88 / 0.13 → 0.89 / 0.16)."""
         _require_agent(identity)
+        from ..kb import embed
         from ..kb.search import analyse
 
-        groups: list[tuple[set[str], list[UnansweredQuestion]]] = []
+        encoders = embed.encoders()
+        groups: list[tuple[set[str], Any, str, list[UnansweredQuestion]]] = []
         for question in self._bot.unanswered(identity.tenant_id, limit):
             terms = set(analyse(question.text).words) or set(analyse(question.text).grams)
-            best, best_similarity = None, 0.0
+            encoder = encoders.get(question.locale) if question.locale in GROUP_COSINE else None
+            vector = encoder.passages([question.text])[0] if encoder is not None else None
+            best, best_closeness = None, 0.0
             for group in groups:
                 union = len(terms | group[0])
-                similarity = len(terms & group[0]) / union if union else 0.0
-                if similarity > best_similarity:
-                    best, best_similarity = group, similarity
-            if best is not None and best_similarity >= 0.34:
-                best[1].append(question)
+                closeness = (len(terms & group[0]) / union if union else 0.0) / GROUP_JACCARD
+                if vector is not None and group[1] is not None and group[2] == question.locale:
+                    closeness = max(closeness, float(vector @ group[1]) / GROUP_COSINE[question.locale])
+                if closeness > best_closeness:
+                    best, best_closeness = group, closeness
+            if best is not None and best_closeness >= 1.0:
+                best[3].append(question)
             else:
-                groups.append((terms, [question]))
-        groups.sort(key=lambda g: (-len(g[1]), -g[1][0].created_at))
-        return [QuestionGroup(g[1][0].text, len(g[1]), g[1][:20], g[1][0].locale) for g in groups]
+                groups.append((terms, vector, question.locale, [question]))
+        groups.sort(key=lambda g: (-len(g[3]), -g[3][0].created_at))
+        return [QuestionGroup(g[3][0].text, len(g[3]), g[3][:20], g[3][0].locale) for g in groups]
 
     def bot_counters(self, identity: Identity) -> dict[str, int]:
         _require_agent(identity)

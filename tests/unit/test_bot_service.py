@@ -274,3 +274,16 @@ def test_saved_articles_carry_their_vectors_and_a_long_import_leaves_the_rest_to
     assert late is not None and late.vectors is None
     scene.say("could you wrap my parcel as a present")
     assert scene.bot_messages()[-1]["text"].startswith("Can I wrap my order as a gift?")
+
+
+def test_unanswered_questions_that_mean_the_same_are_grouped_though_they_share_no_word(scene: Scene) -> None:
+    world = scene.kb.world
+    texts = ("do you sell garden furniture?", "can i buy patio chairs and tables from you",
+             "do you have a shop in berlin", "is there a physical store in germany i can visit")
+    for text in texts:
+        visitor = world.connect_visitor(world.add_visitor(scene.tenant))
+        world.send(visitor, {"action": "message.send", "client_msg_id": "q1", "text": text})
+    listed = {q.text for q in scene.kb.repo.unanswered(scene.tenant.tenant_id, 50)}
+    assert set(texts) <= listed, listed  # all four handed over as unanswerable
+    groups = {frozenset(q.text for q in g.questions) for g in scene.kb.knowledge.unanswered_groups(scene.agent)}
+    assert frozenset(texts[:2]) in groups and frozenset(texts[2:]) in groups, groups
