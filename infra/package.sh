@@ -29,4 +29,5 @@ fi
 rm -rf -- "$out"
 "$chalice" package --stage "$stage" --merge-template infra/template.yaml --template-format yaml "$out"
 "$python" infra/merge.py "$out/sam.yaml"
+"$python" infra/slim_layer.py "$out/layer-deployment.zip"
 echo "packaged stage '$stage': $out/sam.yaml $out/deployment.zip"
