@@ -221,20 +221,21 @@ class Encoder(_Cached):
         w = _read_safetensors(path / "model.safetensors")
         self._w = w
         self._np = np
-        # Weights as (in, out) so a row vector times the matrix is the layer; q, k, v as one.
+        # Weights as (in, out) so a row vector times the matrix is the layer (transposed views:
+        # BLAS reads them as they are, no copy); q, k and v as one matrix.
         self._layers: list[dict[str, Any]] = []
         for i in range(self.layers):
             p = f"encoder.layer.{i}."
             qkv = np.concatenate([w[p + f"attention.self.{n}.weight"] for n in ("query", "key", "value")]).T
             self._layers.append({
-                "qkv": np.ascontiguousarray(qkv),
+                "qkv": qkv,
                 "qkv_b": np.concatenate([w[p + f"attention.self.{n}.bias"] for n in ("query", "key", "value")]),
-                "out": np.ascontiguousarray(w[p + "attention.output.dense.weight"].T),
+                "out": w[p + "attention.output.dense.weight"].T,
                 "out_b": w[p + "attention.output.dense.bias"],
                 "ln1": (w[p + "attention.output.LayerNorm.weight"], w[p + "attention.output.LayerNorm.bias"]),
-                "up": np.ascontiguousarray(w[p + "intermediate.dense.weight"].T),
+                "up": w[p + "intermediate.dense.weight"].T,
                 "up_b": w[p + "intermediate.dense.bias"],
-                "down": np.ascontiguousarray(w[p + "output.dense.weight"].T),
+                "down": w[p + "output.dense.weight"].T,
                 "down_b": w[p + "output.dense.bias"],
                 "ln2": (w[p + "output.LayerNorm.weight"], w[p + "output.LayerNorm.bias"]),
             })
