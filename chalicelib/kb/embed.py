@@ -22,6 +22,7 @@ docs/architecture.md ("Meaning matching") says why and what it measured.
 """
 from __future__ import annotations
 
+import functools
 import hashlib
 import importlib.util
 import json
@@ -64,24 +65,26 @@ def load(locale: str = "en") -> _Cached | None:
     with _lock:
         if locale not in _loaded:
             encoder: _Cached | None = None
-            if locale == "en":
-                path = model_dir()
-                encoder = Encoder(path) if path is not None else None
-            elif locale == "zh" and importlib.util.find_spec(USE_PACKAGE) is not None:
+            path = model_dir()
+            if locale == "en" and path is not None:
+                encoder = Encoder(path)
+            elif _installed(locale):
                 encoder = UseEncoder()
             _loaded[locale] = encoder
         return _loaded[locale]
 
 
+@functools.cache
 def encoders() -> dict[str, _Cached]:
-    """Every language's encoder that is installed (loaded lazily: see `Lazy`)."""
+    """Every language's encoder that is installed (loaded lazily: see `Lazy`); what is
+    installed is looked up once per process."""
     return {locale: Lazy(locale) for locale in ("en", "zh") if _installed(locale)}
 
 
 def _installed(locale: str) -> bool:
     if locale == "en":
         return model_dir() is not None
-    return importlib.util.find_spec(USE_PACKAGE) is not None
+    return locale == "zh" and importlib.util.find_spec(USE_PACKAGE) is not None
 
 
 def passages_key(texts: Sequence[str], model_id: str = MODEL_ID) -> bytes:
