@@ -8,8 +8,9 @@ Prints the figures for the development, held-out and fresh parts, then ONE JSON 
 
 The development part is the hash-selected 70 % of tests/data/kb/questions.txt plus
 questions_dev.txt; the held-out part the other 30 % plus questions_heldout.txt; the fresh
-part questions_fresh3.txt (written later by a hand that saw only the articles; the earlier
-such batches, questions_fresh1/2.txt, are in the development part since they were measured).
+part questions_fresh3.txt and questions_fresh4.txt (each written later by a new hand that saw
+only the articles; reported together and per file; the earlier such batches,
+questions_fresh1/2.txt, are in the development part since they were measured).
 """
 from __future__ import annotations
 
@@ -48,6 +49,10 @@ def main() -> None:
     progress(f"development ({len(dev)}): {figures(dev)}")
     progress(f"held out ({len(held)}): {figures(held)}")
     progress(f"fresh ({len(fresh)}): {figures(fresh)}")
+    by_file = {name: figures([o for o in fresh if o.question.source == name])
+               for name in sorted({o.question.source for o in fresh})}
+    for name, part in by_file.items():
+        progress(f"  {name} ({part['questions']}): {part}")
     if args.misses:
         for o in {"dev": dev, "held": held, "fresh": fresh}[args.misses]:
             ok = (o.kind == "handoff") if not o.answerable else (o.top == o.question.expected and o.kind != "handoff")
@@ -56,6 +61,7 @@ def main() -> None:
     result = figures(dev + held + fresh)
     result["held_out"] = figures(held)
     result["fresh"] = figures(fresh)
+    result["fresh_by_file"] = by_file
     result["encoders"] = {locale: getattr(embed.load(locale), "model_id", None) for locale in ("en", "zh")}
     result["encoder_load_ms"] = load_ms
     result["index_build_ms"] = round(index_ms, 1)

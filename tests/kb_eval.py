@@ -13,8 +13,9 @@ third batch of 165 (many long and chatty), kept apart from tuning to choose cut-
 `questions_fresh1.txt` (219, written later by a hand that saw only the articles) was the
 "fresh" part until measured with the sentence encoder, and is in the development part
 since; so is `questions_fresh2.txt` (214, written the same way by another hand), the
-"fresh" part for three changes of the bot. `questions_fresh3.txt` (written the same way,
-again by a new hand) is the "fresh" part: reported apart and never tuned on.
+"fresh" part for three changes of the bot. `questions_fresh3.txt` and `questions_fresh4.txt`
+(written the same way, each by a new hand) are the "fresh" part: reported apart, per file
+too, and never tuned on.
 """
 from __future__ import annotations
 
@@ -39,6 +40,7 @@ class Question:
     text: str
     expected: str  # article id ("<topic>.<locale>") or "handoff"
     part: str = ""  # "held_out", "dev" or "fresh" when its file fixes it
+    source: str = ""  # the file it comes from
 
     @property
     def always_held_out(self) -> bool:
@@ -74,13 +76,13 @@ def load_questions() -> list[Question]:
     questions = []
     for name, part in (("questions.txt", ""), ("questions_heldout.txt", "held_out"), ("questions_dev.txt", "dev"),
                        ("questions_fresh1.txt", "dev"), ("questions_fresh2.txt", "dev"),
-                       ("questions_fresh3.txt", "fresh")):
+                       ("questions_fresh3.txt", "fresh"), ("questions_fresh4.txt", "fresh")):
         for line in (DATA / name).read_text(encoding="utf-8").splitlines():
             if not line.strip() or line.startswith("#"):
                 continue
             topic, text = (part.strip() for part in line.split("|", 1))
             expected = HANDOFF if topic == HANDOFF else f"{topic}.{detect_locale(text)}"
-            questions.append(Question(text, expected, part))
+            questions.append(Question(text, expected, part, name))
     return questions
 
 

@@ -4,10 +4,10 @@ Targets (issue 6): top-1 ≥ 0.90, unanswerable handed off ≥ 0.90, answerable 
 ≤ 0.10. With the sentence encoders (questions matched by meaning, chalicelib/kb/embed.py)
 the held-out part meets all three, asserted as such. The development part (which holds
 the first two fresh batches, questions_fresh1/2.txt, since they were measured) meets
-top-1, not the hand-off targets; the fresh part (questions_fresh3.txt, written by a hand
-that saw only the articles) hands off every unanswerable question but also three in five
-answerable ones, and its top-1 is 0.82: questions worded far from the articles stay below
-the hand-off cut-off. Those figures are guarded by floors a little below what was
+top-1, not the hand-off targets; the fresh part (questions_fresh3.txt and
+questions_fresh4.txt, each written by a new hand that saw only the articles) hands off 97 %
+of unanswerable questions but also about half of the answerable ones, and its top-1 is
+0.85: questions worded far from the articles stay below the hand-off cut-off. Those figures are guarded by floors a little below what was
 measured (docs/architecture.md, "Meaning matching"); the cut-offs were chosen on the
 development part only, before any fresh measurement.
 """
@@ -58,7 +58,7 @@ def test_development_part(outcomes: dict[str, dict[str, float]]) -> None:
 def test_all_questions_and_held_out_floors(outcomes: dict[str, dict[str, float]]) -> None:
     everything, held = outcomes["all"], outcomes["held_out"]
     assert everything["top1_accuracy"] >= 0.91
-    assert everything["wrong_handoff"] <= 0.27
+    assert everything["wrong_handoff"] <= 0.29  # 0.272 over all 1,842 (0.258 before questions_fresh4.txt)
     assert everything["handoff_correct"] >= 0.88
     assert held["answered_wrong"] <= 0.01
 
@@ -76,11 +76,13 @@ def test_the_evaluation_runs_the_bot_with_its_encoders() -> None:
 
 
 def test_fresh_part_floors(outcomes: dict[str, dict[str, float]]) -> None:
-    """questions_fresh3.txt, measured once (2026-12-04) with the bot as it is: top-1 0.819,
-    hand-off 1.000 / 0.604 (words alone 0.611 / 0.947 / 0.725). The earlier fresh batches
-    (now development) showed the same: unseen wording is handed off too often."""
+    """Each fresh file measured once with the bot as it was then, both on 2026-12-04:
+    questions_fresh3.txt top-1 0.819, hand-off 1.000 / 0.604 (words alone 0.611 / 0.947 /
+    0.725); questions_fresh4.txt (209) 0.885 / 0.942 / 0.376; together (415) 0.853 / 0.973 /
+    0.487, nothing answered wrong. The earlier fresh batches (now development) showed the
+    same: unseen wording is handed off too often."""
     fresh = outcomes["fresh"]
-    assert fresh["top1_accuracy"] >= 0.80
+    assert fresh["top1_accuracy"] >= 0.83
     assert fresh["handoff_correct"] >= 0.95
-    assert fresh["wrong_handoff"] <= 0.62
+    assert fresh["wrong_handoff"] <= 0.50
     assert fresh["answered_wrong"] <= 0.01
