@@ -92,6 +92,7 @@ class Outcome:
     kind: str
     top: str | None
     latency_ms: float
+    offered: tuple[str, ...] = ()  # a hand-off's articles to read while waiting
 
     @property
     def answerable(self) -> bool:
@@ -105,7 +106,7 @@ def run(questions: list[Question], index: Index, thresholds: Thresholds = Thresh
         decision = decide(q.text, index, thresholds)
         elapsed = (time.perf_counter() - start) * 1000
         top = decision.best.doc_id if decision.best else None
-        outcomes.append(Outcome(q, decision.kind, top, elapsed))
+        outcomes.append(Outcome(q, decision.kind, top, elapsed, tuple(h.doc_id for h in decision.suggestions)))
     return outcomes
 
 
@@ -114,7 +115,9 @@ def figures(outcomes: list[Outcome]) -> dict[str, float]:
     (retrieval quality, whatever the decision); answered_correct: answered outright with
     it; answered_wrong: answered outright with another article; offered_correct: answered with it or offered it among the clarifying candidates;
     handoff_correct: unanswerable questions handed off; wrong_handoff: answerable
-    questions handed off."""
+    questions handed off; handoff_offered_right: of those answerable questions handed off,
+    the share whose right article was offered to read while waiting; unanswerable_offered:
+    unanswerable questions handed off with some article offered to read (noise, if harmless)."""
     answerable = [o for o in outcomes if o.answerable]
     unanswerable = [o for o in outcomes if not o.answerable]
     latencies = sorted(o.latency_ms for o in outcomes)
@@ -133,6 +136,10 @@ def figures(outcomes: list[Outcome]) -> dict[str, float]:
         "clarified": share(sum(o.kind == "clarify" for o in answerable), len(answerable)),
         "handoff_correct": share(sum(o.kind == "handoff" for o in unanswerable), len(unanswerable)),
         "wrong_handoff": share(sum(o.kind == "handoff" for o in answerable), len(answerable)),
+        "handoff_offered_right": share(sum(o.kind == "handoff" and o.question.expected in o.offered
+                                           for o in answerable), sum(o.kind == "handoff" for o in answerable)),
+        "unanswerable_offered": share(sum(o.kind == "handoff" and bool(o.offered) for o in unanswerable),
+                                      len(unanswerable)),
         "answer_p50_ms": round(latencies[len(latencies) // 2], 3) if latencies else 0.0,
         "questions": len(outcomes),
     }

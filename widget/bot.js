@@ -2,7 +2,8 @@
  *
  * Uses the panel's extension point (window.kefuFrame, end of frame.js):
  * - buttons under the bot's messages (`bot.prompt`): "did this help?", the articles a
- *   clarifying question offers, "talk to a person";
+ *   clarifying question offers, "talk to a person", articles to read while waiting after a
+ *   hand-over (these only open the article);
  * - "did you mean" suggestions (up to 3 published articles) while the visitor types;
  * - a FAQ browser (published articles by category) behind a header button.
  * Articles are shown as text only: the HTML the API renders is parsed with DOMParser and
@@ -63,6 +64,15 @@
 
   function actions(f) {
     const box = el('div', 'kb-actions');
+    if (f.kind === 'read') { // handed over: articles to read while waiting (they only open)
+      for (const c of f.candidates || []) {
+        const b = el('button', 'kb-chip kb-read', c.title);
+        b.type = 'button';
+        b.addEventListener('click', () => openArticle(c.id));
+        box.append(b);
+      }
+      return box;
+    }
     const button = (label, onClick, primary) => {
       const b = el('button', primary ? 'kb-chip primary' : 'kb-chip', label);
       b.type = 'button';

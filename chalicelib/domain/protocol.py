@@ -508,12 +508,14 @@ class BotArticle(BaseModel):
 
 class BotPrompt(Frame):
     """Buttons for the bot's message `seq` (to the visitor's tabs): "did this help?" after an
-    answer, the candidate articles of a clarifying question, or "talk to a person"."""
+    answer, the candidate articles of a clarifying question, "talk to a person", or
+    articles to read while waiting for a person after a hand-off (`read`: they open the
+    article; nothing is sent back)."""
 
     action: Literal["bot.prompt"] = "bot.prompt"
     conversation_id: str
     seq: int
-    kind: Literal["feedback", "choose", "handoff"]
+    kind: Literal["feedback", "choose", "handoff", "read"]
     article: BotArticle | None = None
     candidates: list[BotArticle] = Field(default_factory=list)
 

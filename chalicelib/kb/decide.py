@@ -43,6 +43,9 @@ class Thresholds:
     clarify: float = 0.36
     margin: float = 0.1
     candidates: int = 3
+    # Below `clarify` the bot hands over; articles from this confidence up are offered to
+    # read while the visitor waits for a person (architecture.md, "Hand-off reading").
+    suggest: float = 0.2
 
 
 @dataclass(frozen=True)
@@ -52,6 +55,8 @@ class Decision:
     hits: list[Hit] = field(default_factory=list)
     signals: Signals = Signals(False, False, 0.0)
     question_type: QuestionType = "pre_sales"
+    # A "no_answer" hand-off: the closest articles, to read while waiting (may be empty).
+    suggestions: list[Hit] = field(default_factory=list)
 
     @property
     def best(self) -> Hit | None:
@@ -74,7 +79,10 @@ def decide(text: str, index: Index, thresholds: Thresholds = Thresholds()) -> De
         return Decision("thanks", signals=s, question_type=question_type)
     hits = index.search(text, limit=max(thresholds.candidates, 2))
     if not hits or hits[0].confidence < thresholds.clarify:
-        return Decision("handoff", "no_answer", hits=hits, signals=s, question_type=question_type)
+        floor = min(thresholds.suggest, thresholds.clarify)
+        suggestions = [h for h in hits[:thresholds.candidates] if h.confidence >= floor]
+        return Decision("handoff", "no_answer", hits=hits, signals=s, question_type=question_type,
+                        suggestions=suggestions)
     best = hits[0]
     second = hits[1] if len(hits) > 1 else None
     # The best article must stand out, by ranking score or by how much more of the question it covers.

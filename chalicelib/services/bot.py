@@ -62,6 +62,7 @@ TEXT = {
         "handoff_urgent": "I'm sorry about this. I'm bringing in a member of our team right away — they will "
                           "see our conversation so far.",
         "integration": "Let me check that for you…",
+        "read": "While you wait, one of these articles may already answer it:",
         "welcome": "You're welcome! Ask me anything else at any time.",
     },
     "zh": {
@@ -73,6 +74,7 @@ TEXT = {
         "handoff": "正在为您转接人工客服，客服会看到我们之前的对话。",
         "handoff_urgent": "非常抱歉给您带来不便，正在为您优先转接人工客服，客服会看到我们之前的对话。",
         "integration": "正在为您查询……",
+        "read": "等待期间，以下文章也许已经能解答您的问题：",
         "welcome": "不客气！还有问题随时问我。",
     },
 }
@@ -198,7 +200,7 @@ class BotService:
                     conversation.tenant_id, new_id("q"), text[:500], locale, conversation.conversation_id,
                     "no_answer", self._clock.now_ms()))
             return self._handoff(conversation, state, decision.reason or "no_answer", text, locale,
-                                 decision.question_type)
+                                 decision.question_type, suggestions=[h.doc_id for h in decision.suggestions])
         if decision.kind == "thanks":
             return self._say(conversation, state, TEXT[locale]["welcome"], locale)
         if decision.kind == "greet":
@@ -286,13 +288,17 @@ class BotService:
         self._prompt(conversation, seq, "feedback", article=p.BotArticle(id=article.article_id, title=article.title))
         return True
 
-    def _clarify(self, conversation: Conversation, state: BotState, decision: Decision, locale: str) -> bool:
+    def _published(self, tenant_id: str, article_ids: list[str]) -> list[Any]:
         articles = []
-        for hit in decision.hits:
+        for article_id in article_ids:
             try:
-                articles.append(self._knowledge.published(conversation.tenant_id, hit.doc_id))
+                articles.append(self._knowledge.published(tenant_id, article_id))
             except Exception:  # unpublished since the index was built
                 continue
+        return articles
+
+    def _clarify(self, conversation: Conversation, state: BotState, decision: Decision, locale: str) -> bool:
+        articles = self._published(conversation.tenant_id, [hit.doc_id for hit in decision.hits])
         state.candidates = [a.article_id for a in articles]
         state.locale = locale
         if not self._save(state):
@@ -353,8 +359,11 @@ class BotService:
         return True
 
     def _handoff(self, conversation: Conversation, state: BotState, reason: str, text: str, locale: str,
-                 question_type: str, detail: str = "", locale_from_history: bool = False) -> bool:
-        """Hand the conversation to a person, once: the conditional state write decides."""
+                 question_type: str, detail: str = "", locale_from_history: bool = False,
+                 suggestions: list[str] | None = None) -> bool:
+        """Hand the conversation to a person, once: the conditional state write decides.
+        `suggestions`: the closest articles of a question the bot could not answer, offered
+        to read while the visitor waits (the right one often is among them)."""
         if locale_from_history:
             locale = state_locale(state)
         state.handed_off, state.handoff_reason, state.candidates = True, reason, []
@@ -363,10 +372,19 @@ class BotService:
         priority = "urgent" if reason in URGENT_REASONS else "normal"
         if priority == "urgent" and self._raise_priority is not None:
             self._raise_priority(conversation.tenant_id, conversation.conversation_id, priority)
-        self._post(conversation, TEXT[locale]["handoff_urgent" if priority == "urgent" else "handoff"], locale)
+        reading = self._published(conversation.tenant_id, suggestions or [])
+        lines = [TEXT[locale]["handoff_urgent" if priority == "urgent" else "handoff"]]
+        if reading:
+            lines += ["", TEXT[locale]["read"], *(f"\u2022 {a.title}" for a in reading)]
+        seq = self._post(conversation, "\n".join(lines), locale)
+        if reading:
+            self._prompt(conversation, seq, "read",
+                         candidates=[p.BotArticle(id=a.article_id, title=a.title) for a in reading])
         note = [f"Bot handed over: {REASON_TEXT.get(reason, reason)}.", f"Question type: {question_type.replace('_', '-')}."]
         if detail:
             note.append(f"Detail: {detail}")
+        if reading:
+            note.append("Offered to read meanwhile: " + "; ".join(a.title for a in reading) + ".")
         if text:
             note.append(f"Last message: \u201c{text[:300]}\u201d")
         note.append(f"Bot answers before: {state.answers}; failed in a row: {state.failures}.")

@@ -61,3 +61,25 @@ def test_talk_to_a_person_button_hands_over(shop, visitor, artifacts):
     visitor.wait_for_text("I'm bringing in a member of our team — they will see our conversation so far.")
     visitor.shot(artifacts, "handoff")
     assert not visitor.errors
+
+
+def test_a_hand_over_offers_articles_to_read_while_waiting(shop, visitor, artifacts):
+    """A question worded far from its article is handed over; the closest articles come as
+    buttons under the hand-over message, and one opens in the panel (nothing is sent)."""
+    visitor.goto()
+    frame = visitor.open()
+    visitor.send("can you email me when the green hoodie is available again")
+    frame.wait_for_selector("li.m.them .kb-actions .kb-read")
+    handoff = [b for b in visitor.bubbles() if not b["mine"]][-1]
+    assert handoff["text"].startswith("I'm bringing in a member of our team")
+    chips = frame.eval_on_selector_all("li.m.them .kb-read", "bs => bs.map(b => b.textContent)")
+    assert "Out of stock items and restock alerts" in chips and len(chips) <= 3
+    # No "talk to a person" here: the conversation is already handed over.
+    assert frame.eval_on_selector_all("li.m.them .kb-chip", "bs => bs.map(b => b.textContent)") == chips
+    visitor.shot(artifacts, "handoff-reading")
+    sent = len(visitor.bubbles())
+    frame.click("li.m.them .kb-read >> text=Out of stock items and restock alerts")
+    frame.wait_for_selector(".kb-article h2")
+    assert frame.inner_text(".kb-article h2") == "Out of stock items and restock alerts"
+    frame.click(".kb-back")
+    assert len(visitor.bubbles()) == sent and not visitor.errors

@@ -158,6 +158,30 @@ def test_unanswerable_questions_hand_over_and_are_listed_grouped(scene: Scene) -
         scene.kb.knowledge.unanswered_groups(Identity(scene.tenant.tenant_id, Role.VISITOR, "v"))
 
 
+def test_a_hand_over_offers_the_closest_articles_to_read_while_waiting(scene: Scene) -> None:
+    """Worded far from its article, the question is handed over (below the clarify
+    threshold), but the article comes near enough to be offered to read meanwhile."""
+    scene.say("can you email me when the green hoodie is available again")
+    assert scene.state().handoff_reason == "no_answer"
+    [message] = scene.bot_messages()
+    assert message["text"].startswith("I'm bringing in a member of our team")
+    assert "While you wait, one of these articles may already answer it:" in message["text"]
+    [prompt] = scene.prompts()
+    assert prompt["kind"] == "read" and prompt["seq"] == message["seq"]
+    assert "restock.en" in [c["id"] for c in prompt["candidates"]] and len(prompt["candidates"]) <= 3
+    titles = [c["title"] for c in prompt["candidates"]]
+    assert all(f"\u2022 {title}" in message["text"] for title in titles)  # in words too, for any client
+    note = [m for m in scene.bot_messages(scene.ann) if m["internal"]][0]
+    assert "Offered to read meanwhile: " + "; ".join(titles) in note["text"]
+
+
+def test_a_hand_over_with_nothing_close_offers_nothing(scene: Scene) -> None:
+    scene.say("write me a poem about cats")
+    assert scene.state().handoff_reason == "no_answer"
+    assert scene.bot_messages()[0]["text"] == "I'm bringing in a member of our team — they will see our conversation so far."
+    assert scene.prompts() == []
+
+
 def test_the_bot_is_quiet_once_an_agent_is_engaged(scene: Scene) -> None:
     scene.say("hello")
     assert len(scene.bot_messages()) == 1  # the greeting
