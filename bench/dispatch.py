@@ -89,10 +89,22 @@ async def clients(url: str, ws_url: str, tenant: Any, visitors: int, agents: int
         mark = len(observer.frames)
         started = time.monotonic()
 
+        def assigned_status(frame: dict[str, Any]) -> bool:
+            return frame.get("action") == "queue.status" and frame.get("state") == "assigned"
+
+        told_ms: list[float] = []  # the visitor's view: message sent -> told an agent has it
+
         async def arrive(i: int, client: Any) -> dict[str, Any]:
             if rate:
                 await asyncio.sleep(i / rate)
-            return dict(await client.send_message(f"question {i}: how much is shipping?", timeout=120))
+            mark, sent = len(client.frames), time.monotonic()
+            ack = dict(await client.send_message(f"question {i}: how much is shipping?", timeout=120))
+            try:
+                await client.wait_for(assigned_status, timeout=120, since=mark)
+                told_ms.append((time.monotonic() - sent) * 1000)
+            except AssertionError:
+                pass  # not assigned within the time: counted as missing below
+            return ack
 
         acks = await asyncio.gather(*(arrive(i, c) for i, c in enumerate(widgets)))
         conversation_ids = {a["conversation_id"] for a in acks if a["action"] == "message.ack"}
@@ -105,7 +117,8 @@ async def clients(url: str, ws_url: str, tenant: Any, visitors: int, agents: int
         await asyncio.sleep(0.5)
         pinger.cancel()
         await asyncio.gather(*(c.close() for c in [*widgets, *sockets]))
-        pipe.send({"conversation_ids": sorted(conversation_ids), "assigned": len(assigned), "elapsed": elapsed})
+        pipe.send({"conversation_ids": sorted(conversation_ids), "assigned": len(assigned), "elapsed": elapsed,
+                   "told_ms": told_ms})
     finally:
         await api.aclose()
 
@@ -114,6 +127,12 @@ def clients_process(url: str, ws_url: str, tenant: Any, visitors: int, agents: i
                     pipe: Any) -> None:
     os.environ["POWERTOOLS_LOG_LEVEL"] = "ERROR"
     asyncio.run(clients(url, ws_url, tenant, visitors, agents, rate, pipe))
+
+
+def gateway_threads() -> int:
+    from local import gateway
+
+    return gateway.HANDLER_THREADS
 
 
 def run(visitors: int, agents: int, capacity: int, rate: float = 0.0) -> dict[str, Any]:
@@ -164,6 +183,12 @@ def run(visitors: int, agents: int, capacity: int, rate: float = 0.0) -> dict[st
             "assign_p50_ms": round(percentile(latencies, 50), 1),
             "assign_p99_ms": round(percentile(latencies, 99), 1),
             "ddb_requests_per_assignment": round(dispatch_requests / max(1, len(latencies)), 2),
+            # What the visitor sees (clients' clock): first message sent -> told "assigned";
+            # includes the wait for a handler and the handler itself, which the figures above do not.
+            "visitor_told_p50_ms": round(percentile(outcome["told_ms"], 50), 1) if outcome["told_ms"] else None,
+            "visitor_told_p99_ms": round(percentile(outcome["told_ms"], 99), 1) if outcome["told_ms"] else None,
+            "visitors_told": len(outcome["told_ms"]),
+            "handler_threads": gateway_threads(),
             "assigned": len(latencies),
             "arrivals": visitors,
             "agents": agents,
