@@ -175,6 +175,15 @@ def test_a_hand_over_offers_the_closest_articles_to_read_while_waiting(scene: Sc
     assert "Offered to read meanwhile: " + "; ".join(titles) in note["text"]
 
 
+def test_a_hand_over_offers_articles_in_chinese_too(scene: Scene) -> None:
+    scene.say("收据在哪里能找到啊")
+    assert scene.state().handoff_reason == "no_answer"
+    [message] = scene.bot_messages()
+    assert message["text"].startswith("正在为您转接人工客服") and "等待期间，以下文章也许已经能解答您的问题：" in message["text"]
+    [prompt] = scene.prompts()
+    assert prompt["kind"] == "read" and prompt["candidates"][0]["id"] == "invoice.zh"
+
+
 def test_a_hand_over_with_nothing_close_offers_nothing(scene: Scene) -> None:
     scene.say("write me a poem about cats")
     assert scene.state().handoff_reason == "no_answer"
