@@ -64,7 +64,9 @@ export function openCannedManager(api, changed) {
         error.textContent = err.missingRoute ? t("error.notSupported", { what: "canned replies" }) : err.message;
       }
     });
-    setTimeout(() => (item ? text : shortcut).focus(), 0);
+    // Once the form is in the page; not if the agent already moved into one of its fields
+    // (a fast typist, or a test driving the page, would have their text land in the wrong box).
+    setTimeout(() => { if (!f.contains(document.activeElement)) (item ? text : shortcut).focus(); }, 0);
     return f;
   }
 
