@@ -136,6 +136,7 @@ def _knowledge_and_bot(tenants: Any, chat: Any, notifier: Any, clock: Any, ticke
         "bot.handoff": bot.handle_handoff,
         "bot.feedback": bot.handle_feedback,
         "bot.choose": bot.handle_choose,
+        "bot.solved": bot.handle_solved,
     })
 
     def urgent_ticket(handoff: Any) -> None:

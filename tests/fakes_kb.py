@@ -145,5 +145,5 @@ def with_bot(world: FakeServices) -> BotWorld:
                      lambda _t, conversation_id, priority: priorities.__setitem__(conversation_id, priority))
     world.chat.after_visitor_message.append(bot.after_visitor_message)
     world.chat.frame_handlers.update({"bot.handoff": bot.handle_handoff, "bot.feedback": bot.handle_feedback,
-                                      "bot.choose": bot.handle_choose})
+                                      "bot.choose": bot.handle_choose, "bot.solved": bot.handle_solved})
     return BotWorld(world, knowledge, bot, articles, repo, webhooks, priorities)

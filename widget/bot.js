@@ -3,7 +3,7 @@
  * Uses the panel's extension point (window.kefuFrame, end of frame.js):
  * - buttons under the bot's messages (`bot.prompt`): "did this help?", the articles a
  *   clarifying question offers, "talk to a person", articles to read while waiting after a
- *   hand-over (these only open the article);
+ *   hand-over (they open the article, which has a "this answered my question" button);
  * - "did you mean" suggestions (up to 3 published articles) while the visitor types;
  * - a FAQ browser (published articles by category) behind a header button.
  * Articles are shown as text only: the HTML the API renders is parsed with DOMParser and
@@ -17,11 +17,12 @@
     en: {
       helped: 'Did this help?', yes: 'Yes', no: 'No', none: 'None of these', human: 'Talk to a person',
       suggest: 'Suggested answers', faq: 'Help articles', back: 'Back', empty: 'No articles yet.',
-      thanks: 'Thanks for the feedback!',
+      thanks: 'Thanks for the feedback!', solved: 'This answered my question',
     },
     zh: {
       helped: '这个回答有帮助吗？', yes: '有帮助', no: '没帮助', none: '都不是', human: '转人工',
       suggest: '猜你想问', faq: '常见问题', back: '返回', empty: '暂无文章。', thanks: '感谢您的反馈！',
+      solved: '这篇解答了我的问题',
     },
   };
   const t = (key) => STRINGS[kefu.state().locale === 'zh' ? 'zh' : 'en'][key];
@@ -64,11 +65,15 @@
 
   function actions(f) {
     const box = el('div', 'kb-actions');
-    if (f.kind === 'read') { // handed over: articles to read while waiting (they only open)
+    if (f.kind === 'read') { // handed over: articles to read while waiting; one may solve it
+      const solved = (id) => {
+        kefu.send({ action: 'bot.solved', conversation_id: f.conversation_id, article_id: id });
+        box.querySelectorAll('button').forEach((x) => { x.disabled = true; });
+      };
       for (const c of f.candidates || []) {
         const b = el('button', 'kb-chip kb-read', c.title);
         b.type = 'button';
-        b.addEventListener('click', () => openArticle(c.id));
+        b.addEventListener('click', () => openArticle(c.id, () => solved(c.id)));
         box.append(b);
       }
       return box;
@@ -197,7 +202,7 @@
     showSheet(list);
   }
 
-  async function openArticle(id) {
+  async function openArticle(id, onSolved) {
     const a = await api(`/kb/public/articles/${encodeURIComponent(id)}`);
     if (!a) return;
     const view = el('article', 'kb-article');
@@ -208,6 +213,12 @@
       if (block.closest('li') && block.tagName !== 'LI') continue;
       const text = block.textContent.trim();
       if (text) view.append(el('p', block.tagName === 'LI' ? 'kb-li' : null, (block.tagName === 'LI' ? '• ' : '') + text));
+    }
+    if (onSolved) { // opened from the hand-over's reading list: the visitor can say it helped
+      const done = el('button', 'kb-chip primary kb-solved', t('solved'));
+      done.type = 'button';
+      done.addEventListener('click', () => { onSolved(); closeSheet(); });
+      view.append(done);
     }
     showSheet(view);
   }

@@ -103,6 +103,7 @@ class BotState:
     last_article_id: str | None = None  # the answer awaiting "did this help?"
     last_answer_seq: int = 0
     candidates: list[str] = field(default_factory=list)  # articles offered by a clarifying question
+    reading: list[str] = field(default_factory=list)  # articles offered to read while waiting (hand-off)
     answers: int = 0
     resolved_by_bot: bool = False
     locale: str = "en"  # the language the bot last spoke in

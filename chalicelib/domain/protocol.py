@@ -196,6 +196,15 @@ class BotChoose(Frame):
     article_id: str | None = Field(default=None, max_length=64)
 
 
+class BotSolved(Frame):
+    """After a hand-off, the visitor says an article the bot offered to read while waiting
+    (`bot.prompt` `read`) answered their question."""
+
+    action: Literal["bot.solved"]
+    conversation_id: str = Field(max_length=64)
+    article_id: str = Field(min_length=1, max_length=64)
+
+
 ID = r"^[A-Za-z0-9_\-]{1,64}$"
 
 
@@ -248,12 +257,13 @@ class LeaveMessage(Frame):
 
 ClientFrame = Annotated[
     Union[Hello, SendMessage, Typing, MarkRead, Sync, Ping, PageView, Identify, ResolveConversation,
-          ReopenConversation, SetPresence, BotHandoff, BotFeedback, BotChoose, PickUp, Transfer, LeaveMessage],
+          ReopenConversation, SetPresence, BotHandoff, BotFeedback, BotChoose, BotSolved, PickUp, Transfer,
+          LeaveMessage],
     Field(discriminator="action"),
 ]
 CLIENT_ACTIONS = ("hello", "message.send", "typing", "read", "sync", "ping", "page.view", "identify",
                   "conversation.resolve", "conversation.reopen", "presence.set", "bot.handoff", "bot.feedback",
-                  "bot.choose", "conversation.pickup", "conversation.transfer", "message.leave")
+                  "bot.choose", "bot.solved", "conversation.pickup", "conversation.transfer", "message.leave")
 
 # ---------------------------------------------------------------- server → client
 

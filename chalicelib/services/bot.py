@@ -63,6 +63,7 @@ TEXT = {
                           "see our conversation so far.",
         "integration": "Let me check that for you…",
         "read": "While you wait, one of these articles may already answer it:",
+        "solved": "Glad that answered it! If you still need a person, just write here.",
         "welcome": "You're welcome! Ask me anything else at any time.",
     },
     "zh": {
@@ -75,6 +76,7 @@ TEXT = {
         "handoff_urgent": "非常抱歉给您带来不便，正在为您优先转接人工客服，客服会看到我们之前的对话。",
         "integration": "正在为您查询……",
         "read": "等待期间，以下文章也许已经能解答您的问题：",
+        "solved": "很高兴这篇文章解答了您的问题！如果还需要人工客服，直接在这里留言即可。",
         "welcome": "不客气！还有问题随时问我。",
     },
 }
@@ -257,6 +259,33 @@ class BotService:
             if done:
                 return
 
+    def handle_solved(self, connection: Connection, frame: p.Frame) -> None:
+        """After a hand-off: an article offered to read while waiting answered the question.
+        Counted as helped by the bot; the visitor is thanked and the agents are told (the
+        conversation stays for them to resolve: a person may be answering already)."""
+        assert isinstance(frame, p.BotSolved)
+        if connection.role is not Role.VISITOR:
+            raise Forbidden("only the visitor answers the bot")
+        conversation = self._chat.conversation(connection.identity, frame.conversation_id)  # theirs, or an error
+        for _attempt in range(MAX_STATE_ATTEMPTS):
+            state = self._repo.state(conversation.tenant_id, conversation.conversation_id)
+            if frame.article_id not in state.reading:
+                if state.resolved_by_bot:
+                    return  # said already (a second tab, a double click)
+                raise InvalidFrame("that article was not offered")
+            state.reading, state.resolved_by_bot = [], True
+            if not self._save(state):
+                continue
+            locale = state_locale(state)
+            self._repo.count(conversation.tenant_id, "helpful")
+            self._repo.count(conversation.tenant_id, "solved_while_waiting")
+            self._post(conversation, TEXT[locale]["solved"], locale)
+            title = next((a.title for a in self._published(conversation.tenant_id, [frame.article_id])),
+                         frame.article_id)
+            self._post(conversation, f"The visitor says \u201c{title}\u201d answered their question while "
+                                     "waiting; the conversation can probably be resolved.", locale, internal=True)
+            return
+
     def _visitor_conversation(self, connection: Connection, conversation_id: str | None) -> Conversation | None:
         if connection.role is not Role.VISITOR:
             raise Forbidden("only the visitor answers the bot")
@@ -366,13 +395,14 @@ class BotService:
         to read while the visitor waits (the right one often is among them)."""
         if locale_from_history:
             locale = state_locale(state)
+        reading = self._published(conversation.tenant_id, suggestions or [])
         state.handed_off, state.handoff_reason, state.candidates = True, reason, []
+        state.reading, state.locale = [a.article_id for a in reading], locale
         if not self._save(state):
             return False
         priority = "urgent" if reason in URGENT_REASONS else "normal"
         if priority == "urgent" and self._raise_priority is not None:
             self._raise_priority(conversation.tenant_id, conversation.conversation_id, priority)
-        reading = self._published(conversation.tenant_id, suggestions or [])
         lines = [TEXT[locale]["handoff_urgent" if priority == "urgent" else "handoff"]]
         if reading:
             lines += ["", TEXT[locale]["read"], *(f"\u2022 {a.title}" for a in reading)]

@@ -65,7 +65,8 @@ def test_talk_to_a_person_button_hands_over(shop, visitor, artifacts):
 
 def test_a_hand_over_offers_articles_to_read_while_waiting(shop, visitor, artifacts):
     """A question worded far from its article is handed over; the closest articles come as
-    buttons under the hand-over message, and one opens in the panel (nothing is sent)."""
+    buttons under the hand-over message, one opens in the panel (nothing is sent), and the
+    visitor can say it answered the question."""
     visitor.goto()
     frame = visitor.open()
     visitor.send("can you email me when the green hoodie is available again")
@@ -82,4 +83,11 @@ def test_a_hand_over_offers_articles_to_read_while_waiting(shop, visitor, artifa
     frame.wait_for_selector(".kb-article h2")
     assert frame.inner_text(".kb-article h2") == "Out of stock items and restock alerts"
     frame.click(".kb-back")
-    assert len(visitor.bubbles()) == sent and not visitor.errors
+    assert len(visitor.bubbles()) == sent
+    # It did answer the question: one click says so (the bot thanks; agents get a note).
+    frame.click("li.m.them .kb-read >> text=Out of stock items and restock alerts")
+    frame.click(".kb-article .kb-solved")
+    visitor.wait_for_text("Glad that answered it! If you still need a person, just write here.")
+    assert frame.eval_on_selector_all("li.m.them .kb-read", "bs => bs.every(b => b.disabled)")
+    visitor.shot(artifacts, "solved-while-waiting")
+    assert not visitor.errors

@@ -175,6 +175,32 @@ def test_a_hand_over_offers_the_closest_articles_to_read_while_waiting(scene: Sc
     assert "Offered to read meanwhile: " + "; ".join(titles) in note["text"]
 
 
+def test_an_article_read_while_waiting_that_answered_it(scene: Scene) -> None:
+    """The visitor says an offered article answered the question: thanked, counted as
+    helped, agents told in a note; once only; only offered articles, only the visitor."""
+    scene.say("can you email me when the green hoodie is available again")
+    gateway, tab = scene.kb.world.gateway, scene.tab
+    solved = {"action": "bot.solved", "conversation_id": scene.conversation_id, "article_id": "restock.en"}
+    stranger = {**solved, "article_id": "invoice.en"}
+    scene.kb.world.send(tab, stranger)
+    refused = gateway.frames(tab.connection_id, "error")[-1]
+    assert refused["code"] == "invalid_frame" and refused["message"] == "that article was not offered"
+    scene.kb.world.send(scene.ann, solved)
+    assert gateway.frames(scene.ann.connection_id, "error")[-1]["code"] == "forbidden"
+    assert not scene.state().resolved_by_bot
+
+    scene.kb.world.send(tab, solved)
+    assert scene.state().resolved_by_bot and scene.state().reading == []
+    assert scene.bot_messages()[-1]["text"] == "Glad that answered it! If you still need a person, just write here."
+    note = [m for m in scene.bot_messages(scene.ann) if m["internal"]][-1]
+    assert note["text"].startswith("The visitor says \u201cOut of stock items and restock alerts\u201d answered")
+    counters = scene.kb.repo.counters(scene.tenant.tenant_id)
+    assert counters["helpful"] == 1 and counters["solved_while_waiting"] == 1
+    messages = len(scene.bot_messages())
+    scene.kb.world.send(tab, solved)  # a second tab, a double click: nothing more
+    assert len(scene.bot_messages()) == messages and scene.kb.repo.counters(scene.tenant.tenant_id)["helpful"] == 1
+
+
 def test_a_hand_over_offers_articles_in_chinese_too(scene: Scene) -> None:
     scene.say("收据在哪里能找到啊")
     assert scene.state().handoff_reason == "no_answer"

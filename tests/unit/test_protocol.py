@@ -37,6 +37,7 @@ MINIMAL: dict[str, tuple[dict[str, Any], type[p.Frame]]] = {
     "bot.feedback": ({"action": "bot.feedback", "conversation_id": "c_1", "seq": 2, "helpful": False},
                      p.BotFeedback),
     "bot.choose": ({"action": "bot.choose", "conversation_id": "c_1", "article_id": None}, p.BotChoose),
+    "bot.solved": ({"action": "bot.solved", "conversation_id": "c_1", "article_id": "restock.en"}, p.BotSolved),
     "conversation.pickup": ({"action": "conversation.pickup", "conversation_id": "c_1"}, p.PickUp),
     "conversation.transfer": ({"action": "conversation.transfer", "conversation_id": "c_1", "to_group_id": "g_1"},
                               p.Transfer),
