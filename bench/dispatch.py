@@ -129,16 +129,11 @@ def clients_process(url: str, ws_url: str, tenant: Any, visitors: int, agents: i
     asyncio.run(clients(url, ws_url, tenant, visitors, agents, rate, pipe))
 
 
-def gateway_threads() -> int:
-    from local import gateway
-
-    return gateway.HANDLER_THREADS
-
-
 def run(visitors: int, agents: int, capacity: int, rate: float = 0.0) -> dict[str, Any]:
     import multiprocessing
 
     from chalicelib.adapters.repositories import DynamoConversations, DynamoRouting
+    from local.gateway import HANDLER_THREADS
     from local.seed import seed_tenant
     from local.server import LocalStack
     from tests.e2e.clients import Tenant
@@ -188,7 +183,7 @@ def run(visitors: int, agents: int, capacity: int, rate: float = 0.0) -> dict[st
             "visitor_told_p50_ms": round(percentile(outcome["told_ms"], 50), 1) if outcome["told_ms"] else None,
             "visitor_told_p99_ms": round(percentile(outcome["told_ms"], 99), 1) if outcome["told_ms"] else None,
             "visitors_told": len(outcome["told_ms"]),
-            "handler_threads": gateway_threads(),
+            "handler_threads": HANDLER_THREADS,
             "assigned": len(latencies),
             "arrivals": visitors,
             "agents": agents,

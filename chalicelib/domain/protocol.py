@@ -520,7 +520,7 @@ class BotPrompt(Frame):
     """Buttons for the bot's message `seq` (to the visitor's tabs): "did this help?" after an
     answer, the candidate articles of a clarifying question, "talk to a person", or
     articles to read while waiting for a person after a hand-off (`read`: they open the
-    article; nothing is sent back)."""
+    article, whose "this answered my question" sends `bot.solved`)."""
 
     action: Literal["bot.prompt"] = "bot.prompt"
     conversation_id: str
