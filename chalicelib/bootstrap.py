@@ -175,6 +175,7 @@ def attach_routing(chat: Any, workspace: Any, routing: Any) -> None:
     """Connect routing to chat (queueing, heartbeats, notes) and its frames; tests reuse this."""
     chat.routing = routing
     routing.write_note = chat.write_note
+    routing.first_messages = chat.first_messages
     workspace.on_presence.append(
         lambda connection, state: routing.request_dispatch(connection.tenant_id) if state == "online" else None)
     chat.frame_handlers.update({

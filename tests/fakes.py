@@ -326,6 +326,9 @@ class FakeMessages(MessageRepository):
         earlier = [stored[s] for s in sorted(stored) if s < before_seq]
         return earlier[-limit:] if limit else []
 
+    def first_messages(self, tenant_id: str, conversation_ids: list[str]) -> dict[str, Message]:
+        return {c: self.items[(tenant_id, c)][1] for c in conversation_ids if 1 in self.items.get((tenant_id, c), {})}
+
 
 class FakeCannedReplies(CannedReplyRepository):
     def __init__(self) -> None:
@@ -671,9 +674,12 @@ class FakeDispatchTrigger:
 
     def __init__(self) -> None:
         self.requests: list[tuple[str, list[str]]] = []
+        self.new: list[str] = []  # conversations the dispatcher was asked to announce
 
-    def request(self, tenant_id: str, conversation_ids: list[str] | None = None) -> None:
+    def request(self, tenant_id: str, conversation_ids: list[str] | None = None, new: bool = False) -> None:
         self.requests.append((tenant_id, list(conversation_ids or [])))
+        if new:
+            self.new.extend(conversation_ids or [])
 
 
 class FakeRouting:
@@ -815,14 +821,19 @@ class FakeRouting:
                 stored.last_assignee_id = expected_assignee
             stored.assignee_id, stored.group_id, stored.priority, stored.queued_at = None, group_id, priority, now_ms
 
-    def acquire_lease(self, tenant_id: str, holder: str, now_ms: int, ttl_ms: int) -> bool:
+    def acquire_lease(self, tenant_id: str, holder: str, now_ms: int, ttl_ms: int,
+                      news: Any = ()) -> Any:
+        from chalicelib.domain.ports import LeaseTry
+
         with self._lock:
             lease = self.lease.get(tenant_id)
             if lease is None or lease["until"] < now_ms:
-                self.lease[tenant_id] = {"holder": holder, "until": now_ms + ttl_ms, "dirty": False}
-                return True
+                left = sorted(lease["pending"]) if lease else []
+                self.lease[tenant_id] = {"holder": holder, "until": now_ms + ttl_ms, "dirty": False, "pending": set()}
+                return LeaseTry(taken=True, news=tuple(left))
             lease["dirty"] = True
-            return False
+            lease["pending"].update(news)
+            return LeaseTry(taken=False, handed_over=True)
 
     def renew_lease(self, tenant_id: str, holder: str, now_ms: int, ttl_ms: int) -> bool:
         with self._lock:
@@ -832,16 +843,17 @@ class FakeRouting:
             lease["until"] = now_ms + ttl_ms
             return True
 
-    def release_lease(self, tenant_id: str, holder: str) -> bool:
+    def release_lease(self, tenant_id: str, holder: str) -> tuple[bool, list[str]]:
         with self._lock:
             lease = self.lease.get(tenant_id)
             if lease is None or lease["holder"] != holder:
-                return True
+                return True, []
             if lease["dirty"]:
-                lease["dirty"] = False
-                return False
+                left = sorted(lease["pending"])
+                lease["dirty"], lease["pending"] = False, set()
+                return False, left
             del self.lease[tenant_id]
-            return True
+            return True, []
 
     def groups(self, tenant_id: str) -> list[Any]:
         return [copy.deepcopy(g) for (t, _), g in self.groups_.items() if t == tenant_id]

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import replace
+from typing import Any, Sequence
 
 from pynamodb.connection import Connection as PynamoConnection
 from pynamodb.exceptions import DeleteError, DoesNotExist, PutError, TransactWriteError, UpdateError
@@ -35,6 +36,7 @@ from ..domain.ports import (
     CannedReplyRepository,
     ConnectionRepository,
     ConversationRepository,
+    LeaseTry,
     MessageRepository,
     RoutingRepository,
     TenantRepository,
@@ -54,6 +56,11 @@ from .tables import (
 
 LOGIN_PARTITION = "@login"
 DEFAULT_CAPACITY = 3
+
+
+def _pending(raw: dict[str, Any]) -> list[str]:
+    """The `pending` set in an UpdateItem answer's old attributes (ReturnValues=UPDATED_OLD)."""
+    return sorted(raw.get("Attributes", {}).get("pending", {}).get("SS", []))
 
 
 def _conditional_failed(error: Exception) -> bool:
@@ -587,6 +594,15 @@ class DynamoMessages(MessageRepository):
         )
         return list(reversed([self._message(tenant_id, conversation_id, i) for i in items]))
 
+    def first_messages(self, tenant_id: str, conversation_ids: list[str]) -> dict[str, Message]:
+        """BatchGetItem, consistent (100 keys a request; pynamodb retries unprocessed keys)."""
+        keys = [(_message_key(tenant_id, c), _seq_key(1)) for c in dict.fromkeys(conversation_ids)]
+        found: dict[str, Message] = {}
+        for item in MessageItem.batch_get(keys, consistent_read=True):
+            conversation_id = item.conversation_key.split("#", 1)[1]
+            found[conversation_id] = self._message(tenant_id, conversation_id, item)
+        return found
+
     @staticmethod
     def _message(tenant_id: str, conversation_id: str, item: MessageItem) -> Message:
         return Message(
@@ -860,39 +876,48 @@ class DynamoRouting(RoutingRepository):
 
     BUSY_MEMORY_MS = 10_000  # found the lease held this recently (a lease TTL): a burst, try the mark first
 
-    def acquire_lease(self, tenant_id: str, holder: str, now_ms: int, ttl_ms: int) -> bool:
-        """Take the lease (one conditional update) or, if it is held, mark it dirty (another).
-        In a burst nearly every invocation finds it held, so after seeing that once a warm
-        container tries the mark first: one request per invocation instead of two. Either
-        order is safe: each step is conditional and a failed one falls through to the other."""
+    def acquire_lease(self, tenant_id: str, holder: str, now_ms: int, ttl_ms: int,
+                      news: Sequence[str] = ()) -> LeaseTry:
+        """Take the lease (one conditional update) or, if it is held, mark it dirty and leave
+        `news` on it (another). In a burst nearly every invocation finds it held, so after
+        seeing that once a warm container tries the mark first: one request per invocation
+        instead of two. Either order is safe: each step is conditional and a failed one
+        falls through to the other."""
         seen = self._lease_busy_seen.get(tenant_id, -self.BUSY_MEMORY_MS)
         mark_first = now_ms - seen < self.BUSY_MEMORY_MS
         for attempt in range(3):
-            if not (mark_first and attempt == 0) and self._take_lease(tenant_id, holder, now_ms, ttl_ms):
-                return True
-            if self._mark_lease_dirty(tenant_id, now_ms):  # held: ask the holder for one more round
+            if not (mark_first and attempt == 0):
+                left = self._take_lease(tenant_id, holder, now_ms, ttl_ms)
+                if left is not None:
+                    return LeaseTry(taken=True, news=tuple(left))
+            if self._mark_lease_dirty(tenant_id, now_ms, news):  # held: ask the holder for one more round
                 self._lease_busy_seen[tenant_id] = now_ms
-                return False
-        return False
+                return LeaseTry(taken=False, handed_over=True)
+        return LeaseTry(taken=False)
 
-    def _take_lease(self, tenant_id: str, holder: str, now_ms: int, ttl_ms: int) -> bool:
+    def _take_lease(self, tenant_id: str, holder: str, now_ms: int, ttl_ms: int) -> list[str] | None:
+        """None if it is held; else the new conversations left on it (by markers whose
+        holder died, or gave up after its last round)."""
+        actions = [SettingsItem.holder.set(holder), SettingsItem.lease_until.set(now_ms + ttl_ms),
+                   SettingsItem.dirty.remove(), SettingsItem.pending.remove()]
         try:
-            SettingsItem(tenant_id, self.LEASE).update(
-                actions=[SettingsItem.holder.set(holder), SettingsItem.lease_until.set(now_ms + ttl_ms),
-                         SettingsItem.dirty.remove()],
+            raw = SettingsItem._get_connection().update_item(
+                tenant_id, self.LEASE, actions=actions, return_values="UPDATED_OLD",
                 condition=SettingsItem.holder.does_not_exist() | (SettingsItem.lease_until < now_ms))
-            return True
         except UpdateError as error:
             if not _conditional_failed(error):
                 raise
-            return False
+            return None
+        return _pending(raw)
 
-    def _mark_lease_dirty(self, tenant_id: str, now_ms: int) -> bool:
+    def _mark_lease_dirty(self, tenant_id: str, now_ms: int, news: Sequence[str]) -> bool:
         """False if nobody holds an unexpired lease (it was let go in between)."""
+        actions: list[Action] = [SettingsItem.dirty.set(1)]
+        if news:
+            actions.append(SettingsItem.pending.add(set(news)))
         try:
             SettingsItem(tenant_id, self.LEASE).update(
-                actions=[SettingsItem.dirty.set(1)],
-                condition=SettingsItem.holder.exists() & (SettingsItem.lease_until >= now_ms))
+                actions=actions, condition=SettingsItem.holder.exists() & (SettingsItem.lease_until >= now_ms))
             return True
         except UpdateError as error:
             if not _conditional_failed(error):
@@ -909,23 +934,24 @@ class DynamoRouting(RoutingRepository):
             raise
         return True
 
-    def release_lease(self, tenant_id: str, holder: str) -> bool:
+    def release_lease(self, tenant_id: str, holder: str) -> tuple[bool, list[str]]:
         try:
             SettingsItem(tenant_id, self.LEASE).update(
                 actions=[SettingsItem.holder.remove(), SettingsItem.lease_until.remove()],
                 condition=(SettingsItem.holder == holder) & SettingsItem.dirty.does_not_exist())
-            return True
+            return True, []
         except UpdateError as error:
             if not _conditional_failed(error):
                 raise
-        try:
-            SettingsItem(tenant_id, self.LEASE).update(
-                actions=[SettingsItem.dirty.remove()], condition=SettingsItem.holder == holder)
+        try:  # marked meanwhile: keep it, take the news the markers left
+            raw = SettingsItem._get_connection().update_item(
+                tenant_id, self.LEASE, actions=[SettingsItem.dirty.remove(), SettingsItem.pending.remove()],
+                condition=SettingsItem.holder == holder, return_values="UPDATED_OLD")
         except UpdateError as error:
             if not _conditional_failed(error):
                 raise
-            return True  # the lease expired and someone else holds it: nothing more for us
-        return False
+            return True, []  # the lease expired and someone else holds it: nothing more for us
+        return False, _pending(raw)
 
     # -- settings
 

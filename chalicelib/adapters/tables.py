@@ -250,6 +250,7 @@ class SettingsItem(Model):
     holder = UnicodeAttribute(null=True)  # the dispatch lease
     lease_until = NumberAttribute(null=True)
     dirty = NumberAttribute(null=True)
+    pending = UnicodeSetAttribute(null=True)  # conversations created while the lease was held, to announce
 
 
 class TicketItem(Model):

@@ -8,8 +8,9 @@ from ..bootstrap import services
 
 def on_invoke(event: dict[str, Any]) -> dict[str, Any]:
     """Serve the tenant's queue. `conversation_ids` are conversations just queued (read
-    directly, in case the queue index lags); `callback_url` is the @connections endpoint of
-    the WebSocket API whose handler asked (dispatch posts queue positions and assignments)."""
+    directly, in case the queue index lags), just created if `new` is true (the dispatcher
+    tells the agents about them); `callback_url` is the @connections endpoint of the
+    WebSocket API whose handler asked (dispatch posts queue positions and assignments)."""
     svc = services()
     tenant_id = str(event.get("tenant_id") or "")
     if not tenant_id:
@@ -19,7 +20,7 @@ def on_invoke(event: dict[str, Any]) -> dict[str, Any]:
         svc.gateway.configure_endpoint(callback)
     hints = [str(c) for c in (event.get("conversation_ids") or [])][:50]
     try:
-        result = svc.routing.dispatch(tenant_id, hints)
+        result = svc.routing.dispatch(tenant_id, hints, news=hints if event.get("new") is True else None)
     finally:
         svc.metrics.flush()
     return {"assigned": result.assigned, "rounds": result.rounds, "leased": result.leased}

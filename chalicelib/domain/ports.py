@@ -3,7 +3,8 @@ DynamoDB and API Gateway; `tests/fakes.py` implements them in memory."""
 from __future__ import annotations
 
 import abc
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Sequence
 
 from .model import (
     Agent,
@@ -22,6 +23,15 @@ from .routing import AgentState, BusinessHours, RoutingRule
 
 if TYPE_CHECKING:
     from .tickets import Ticket, TimelineEvent
+
+
+@dataclass(frozen=True)
+class LeaseTry:
+    """What trying to take the dispatch lease came to."""
+
+    taken: bool  # this dispatcher holds the lease now
+    news: tuple[str, ...] = ()  # taken: new conversations earlier dispatchers left to announce
+    handed_over: bool = False  # not taken: the holder was marked for another round and has our news
 
 
 class TenantRepository(abc.ABC):
@@ -167,6 +177,10 @@ class MessageRepository(abc.ABC):
     ) -> list[Message]:
         """The `limit` messages just before `before_seq`, oldest first."""
 
+    @abc.abstractmethod
+    def first_messages(self, tenant_id: str, conversation_ids: list[str]) -> dict[str, Message]:
+        """Each conversation's first message (seq 1), by conversation id, read together."""
+
 
 class RoutingRepository(abc.ABC):
     """Agents' routing state, the queue, assignments, and the routing settings."""
@@ -243,18 +257,22 @@ class RoutingRepository(abc.ABC):
     # -- the dispatcher's lease: one dispatcher per tenant at a time
 
     @abc.abstractmethod
-    def acquire_lease(self, tenant_id: str, holder: str, now_ms: int, ttl_ms: int) -> bool:
-        """Take the tenant's dispatch lease if it is free or expired; else mark it dirty
-        (so the holder runs another round) and return False."""
+    def acquire_lease(self, tenant_id: str, holder: str, now_ms: int, ttl_ms: int,
+                      news: Sequence[str] = ()) -> LeaseTry:
+        """Take the tenant's dispatch lease if it is free or expired (and with it the new
+        conversations others left on it); else mark it dirty, so the holder runs another
+        round, and leave `news` (conversations just created) on it for the holder to
+        announce to the agents."""
 
     @abc.abstractmethod
     def renew_lease(self, tenant_id: str, holder: str, now_ms: int, ttl_ms: int) -> bool:
         """Extend the lease if `holder` still has it (False: it expired and was taken)."""
 
     @abc.abstractmethod
-    def release_lease(self, tenant_id: str, holder: str) -> bool:
-        """Give the lease back unless it was marked dirty meanwhile; if it was, clear the
-        mark, keep the lease and return False (the holder runs another round)."""
+    def release_lease(self, tenant_id: str, holder: str) -> tuple[bool, list[str]]:
+        """Give the lease back unless it was marked dirty meanwhile: (True, []). If it was,
+        clear the mark, keep the lease and return (False, the new conversations the markers
+        left): the holder runs another round and announces them."""
 
     # -- settings
 
@@ -296,7 +314,9 @@ class DispatchTrigger(abc.ABC):
     """Starts the dispatch function for a tenant without waiting for it (async invoke)."""
 
     @abc.abstractmethod
-    def request(self, tenant_id: str, conversation_ids: list[str] | None = None) -> None: ...
+    def request(self, tenant_id: str, conversation_ids: list[str] | None = None, new: bool = False) -> None:
+        """`conversation_ids`: conversations just queued or changed; `new`: they were just
+        created, and the dispatcher tells the agents about them."""
 
 
 class CannedReplyRepository(abc.ABC):

@@ -365,11 +365,28 @@ class ConversationSummary(BaseModel):
 
 class ConversationNew(Frame):
     """Tells agents a visitor has started a conversation, with the message that started it
-    (agents get no separate `message.new` for that message)."""
+    (agents get no separate `message.new` for that message). The dispatcher's round sends
+    it (`conversations.new` when the round saw several), or the handler that created the
+    conversation if the dispatcher could not be asked."""
 
     action: Literal["conversation.new"] = "conversation.new"
     conversation: ConversationSummary
     message: MessageOut | None = None
+
+
+class NewConversation(BaseModel):
+    """One item of `conversations.new`: the conversation and the message that started it."""
+
+    conversation: ConversationSummary
+    message: MessageOut | None = None
+
+
+class ConversationsNew(Frame):
+    """Several conversations started since the dispatcher's last round, in one frame: to
+    agents, the same as one `conversation.new` per item."""
+
+    action: Literal["conversations.new"] = "conversations.new"
+    conversations: list[NewConversation] = Field(min_length=2)
 
 
 class ConversationUpdated(Frame):
@@ -541,7 +558,7 @@ class ErrorOut(Frame):
 
 ServerFrame = Annotated[
     Union[
-        Welcome, MessageAck, MessageNew, Messages, TypingOut, ReadOut, ConversationNew,
+        Welcome, MessageAck, MessageNew, Messages, TypingOut, ReadOut, ConversationNew, ConversationsNew,
         ConversationUpdated, ConversationsUpdated, VisitorUpdated, AgentPresence, Pong, ErrorOut, TicketUpdated, TicketEscalated, TicketSolved,
         BotPrompt, QueueStatus, MessageLeft, Notification,
     ],

@@ -317,14 +317,19 @@ class ChatService:
         ack = self._ack(message)
         if send_ack and connection.role is not Role.BOT:  # the bot has no socket to acknowledge to
             self._notifier.reply(connection.connection_id, ack)
+        dispatching = False
         if self.routing is not None and (created or (changed and conversation.queued)):
-            # Before the fan-out: the dispatcher starts while the agents are being told.
-            self.routing.request_dispatch(identity.tenant_id, [conversation.conversation_id])
-        agents = self._notifier.agents(identity.tenant_id)
+            # Before the fan-out: the dispatcher starts while the agents are being told. It
+            # also tells them of a new conversation, one frame per agent for all the
+            # conversations of its round (in a burst, instead of one frame per agent each).
+            dispatching = self.routing.request_dispatch(identity.tenant_id, [conversation.conversation_id],
+                                                        new=created)
         out = self.message_out(message)
-        if created:  # one frame per agent: the conversation and its first message
-            self._notifier.fan_out(agents, p.ConversationNew(conversation=conversation_summary(conversation),
-                                                             message=out), conversation)
+        agents = [] if created and dispatching else self._notifier.agents(identity.tenant_id)
+        if created:
+            if not dispatching:  # one frame per agent: the conversation and its first message
+                self._notifier.fan_out(agents, p.ConversationNew(conversation=conversation_summary(conversation),
+                                                                 message=out), conversation)
         elif changed:
             self._notifier.fan_out(set(agents) | conversation.watchers,
                                    p.ConversationUpdated(conversation=conversation_summary(conversation)),
@@ -400,6 +405,11 @@ class ChatService:
     def _ack(self, message: Message, duplicate: bool = False) -> p.MessageAck:
         return p.MessageAck(client_msg_id=message.client_msg_id, conversation_id=message.conversation_id,
                             seq=message.seq, created_at=message.created_at, duplicate=duplicate)
+
+    def first_messages(self, tenant_id: str, conversation_ids: list[str]) -> dict[str, p.MessageOut]:
+        """The first message of each conversation, as agents get it in `conversation.new`."""
+        found = self._messages.first_messages(tenant_id, conversation_ids)
+        return {c: self.message_out(m) for c, m in found.items() if not m.internal}
 
     def message_out(self, message: Message) -> p.MessageOut:
         attachment = None

@@ -51,7 +51,8 @@ log = logging.getLogger("kefu.routing")
 LEASE_TTL_MS = 10_000  # a dispatcher that dies frees the tenant after this long
 MAX_ROUNDS = 200
 QUEUE_WINDOW = 20  # queued conversations read per round: the head of the queue, whose places are told
-UPDATES_PER_FRAME = 10  # assignments told to agents in one `conversations.updated` (well under 32 KB)
+UPDATES_PER_FRAME = 10  # conversations told to agents in one `conversations.updated` or `conversations.new`
+FRAME_BYTES = 96 * 1024  # and fewer if their first messages are long: API Gateway takes up to 128 KB
 POSITIONS_ALWAYS_TOLD = 5  # beyond this, a visitor hears of every tenth place gained
 ASSIGN_BATCH = 25  # assignments per transaction: 50 of TransactWriteItems' 100 items
 SETTINGS_CACHE_MS = 5_000  # rules and business hours, per warm container
@@ -59,6 +60,7 @@ SUPERVISORS = frozenset({"supervisor", "admin"})
 
 Summary = Callable[[Conversation], p.ConversationSummary]
 NoteWriter = Callable[[Connection, str, str], None]  # (agent connection, conversation id, text)
+FirstMessages = Callable[[str, list[str]], dict[str, p.MessageOut]]  # (tenant id, conversation ids)
 
 
 @dataclass
@@ -81,6 +83,20 @@ def _distinct_agent_batches(plan: list[tuple[r.QueueEntry, r.AgentState]]
         batches[-1].append((entry, agent))
         agents.add(agent.agent_id)
     return batches
+
+
+def _frames_of(items: list[p.NewConversation]) -> list[list[p.NewConversation]]:
+    """Items grouped for frames: up to UPDATES_PER_FRAME each, and under FRAME_BYTES."""
+    frames: list[list[p.NewConversation]] = []
+    size = 0
+    for item in items:
+        item_size = len(item.model_dump_json(exclude_none=True))
+        if not frames or len(frames[-1]) >= UPDATES_PER_FRAME or size + item_size > FRAME_BYTES:
+            frames.append([])
+            size = 0
+        frames[-1].append(item)
+        size += item_size
+    return frames
 
 
 class _TtlCache:
@@ -129,6 +145,8 @@ class RoutingService:
         self._told: OrderedDict[str, tuple[str, int | None]] = OrderedDict()
         self._told_lock = threading.Lock()
         self.write_note: NoteWriter | None = None  # set by bootstrap: ChatService's internal note
+        # Set by bootstrap: ChatService's first messages, which ride along in `conversation(s).new`.
+        self.first_messages: FirstMessages | None = None
         # Called with each stored LeftMessage (bootstrap: the ticket service makes it a ticket).
         self.on_left_message: list[Callable[[LeftMessage], None]] = []
         # Telling people (posts to many sockets) runs beside the next round, in order, on one
@@ -149,28 +167,43 @@ class RoutingService:
         )
         return r.route(rules, context)  # type: ignore[arg-type]
 
-    def request_dispatch(self, tenant_id: str, conversation_ids: list[str] | None = None) -> None:
-        """Ask the dispatch function to run (asynchronously; never fails the caller)."""
+    def request_dispatch(self, tenant_id: str, conversation_ids: list[str] | None = None, new: bool = False) -> bool:
+        """Ask the dispatch function to run (asynchronously; never fails the caller). `new`:
+        the conversations were just created, and the dispatcher tells the agents about them.
+        False if it could not be asked (the caller tells the agents itself)."""
         try:
-            self._trigger.request(tenant_id, conversation_ids)
+            self._trigger.request(tenant_id, conversation_ids, new=new)
+            return True
         except Exception:  # the next trigger (or a pick-up) will serve the queue
             log.exception("could not start dispatch")
+            return False
 
     # ------------------------------------------------------------ dispatch (its own Lambda)
 
-    def dispatch(self, tenant_id: str, hints: list[str] | None = None) -> DispatchResult:
+    def dispatch(self, tenant_id: str, hints: list[str] | None = None,
+                 news: list[str] | None = None) -> DispatchResult:
         """Serve the tenant's queue until nothing more can be assigned.
 
         Only one dispatcher per tenant works at a time (a lease item); a dispatcher that
         finds the lease taken marks it dirty, so the holder runs one more round instead.
         Each assignment is still a conditional transaction, so even two dispatchers (an
         expired lease) could never overfill an agent or assign a conversation twice.
+
+        `news` are conversations just created: the round that sees them tells the agents,
+        in one frame per agent for the whole round (`conversations.new`) rather than one per
+        conversation. A dispatcher that finds the lease taken leaves its news on the lease
+        item for the holder.
         """
         result = DispatchResult()
         holder = new_id("d")
-        if not self._repo.acquire_lease(tenant_id, holder, self._clock.now_ms(), LEASE_TTL_MS):
+        tried = self._repo.acquire_lease(tenant_id, holder, self._clock.now_ms(), LEASE_TTL_MS, news or ())
+        if not tried.taken:
+            if news and not tried.handed_over:  # nobody could take them (the lease changed hands): tell here
+                self._announce_new(tenant_id, self._read_all(tenant_id, news))
             return result
         result.leased = True
+        news = list(dict.fromkeys([*(news or []), *tried.news]))
+        hints = list(dict.fromkeys([*(hints or []), *tried.news]))
         tells: list[Future[None]] = []
         renewed = self._clock.now_ms()
         try:
@@ -181,17 +214,23 @@ class RoutingService:
                         holder = ""  # it expired and another dispatcher has it now: leave it the work
                         break
                 result.rounds += 1
-                assigned, again = self._round(tenant_id, hints or [], tells)
-                hints = None
+                assigned, again = self._round(tenant_id, hints, news, tells)
+                hints, news = [], []
                 result.assigned += assigned
                 if again:
                     continue
-                if self._repo.release_lease(tenant_id, holder):
+                released, left = self._repo.release_lease(tenant_id, holder)
+                if released:
                     holder = ""
                     break
+                hints, news = left, list(left)  # marked meanwhile: one more round, with what they left
         finally:
             if holder:
-                self._repo.release_lease(tenant_id, holder)
+                released, left = self._repo.release_lease(tenant_id, holder)
+                news = [*news, *left]
+            if news:  # rounds ran out (or the lease was lost) before these were told
+                leftover = self._read_all(tenant_id, news)
+                self._submit(tells, lambda: self._announce_new(tenant_id, leftover))
             for tell in tells:  # the invocation ends only when everybody has been told
                 tell.result()
         return result
@@ -210,17 +249,21 @@ class RoutingService:
 
         tells.append(self._tell_pool.submit(guarded))
 
-    def _round(self, tenant_id: str, hints: list[str], tells: list[Future[None]]) -> tuple[int, bool]:
+    def _round(self, tenant_id: str, hints: list[str], news: list[str],
+               tells: list[Future[None]]) -> tuple[int, bool]:
         """One pass over the head of the queue; returns (assigned, run again at once)."""
         now = self._clock.now_ms()
         agents = self._repo.agents(tenant_id)
         queued = self._repo.queue(tenant_id, QUEUE_WINDOW)
-        seen = {c.conversation_id for c in queued}
+        seen = {c.conversation_id: c for c in queued}
         behind: list[Conversation] = []  # just queued, further back than the window
         for conversation_id in hints:  # an index lags its table a little: look these up directly
             if conversation_id not in seen:
                 hinted = self._conversations.get(tenant_id, conversation_id)
-                if hinted is None or not hinted.queued:
+                if hinted is None:
+                    continue
+                seen[conversation_id] = hinted  # new but not queued (e.g. assigned as it was created): still told
+                if not hinted.queued:
                     continue
                 key = r.queue_key(hinted.priority, hinted.queued_at or 0, conversation_id)
                 if len(queued) < QUEUE_WINDOW or any(key < r.queue_key(c.priority, c.queued_at or 0,
@@ -259,9 +302,11 @@ class RoutingService:
             if refused:
                 break
         waiting = [c for c in queued if c.queued]
+        fresh = [seen[i] for i in dict.fromkeys(news) if i in seen]  # as they are after this round
+        fresh += self._read_all(tenant_id, [i for i in news if i not in seen])  # no longer queued: read
 
         def tell() -> None:
-            self._tell(tenant_id, assigned, waiting, agents, now)
+            self._tell(tenant_id, assigned, waiting, agents, now, fresh)
             for conversation in behind:  # its place once, counted; it hears more as it nears the head
                 self._tell_place(conversation, self._repo.queue_position(tenant_id, conversation), agents, now)
 
@@ -270,9 +315,41 @@ class RoutingService:
         more_behind = len(queued) >= QUEUE_WINDOW and len(assigned) == len(plan) and bool(assigned)
         return len(assigned), bool(waiting) and refused or more_behind
 
+    def _read_all(self, tenant_id: str, conversation_ids: list[str]) -> list[Conversation]:
+        found = (self._conversations.get(tenant_id, i) for i in dict.fromkeys(conversation_ids))
+        return [c for c in found if c is not None]
+
+    def _announce_new(self, tenant_id: str, conversations: list[Conversation],
+                      agent_connections: list[str] | None = None) -> None:
+        """Tell every agent connection about conversations visitors have just started, each
+        with its first message (read together): one `conversation.new` for one, else
+        `conversations.new` frames of up to 10 items (and well under API Gateway's 128 KB)."""
+        if not conversations:
+            return
+        if agent_connections is None:
+            agent_connections = self._notifier.agents(tenant_id)
+        if not agent_connections:
+            return
+        firsts: dict[str, p.MessageOut] = {}
+        if self.first_messages is not None:
+            try:
+                firsts = self.first_messages(tenant_id, [c.conversation_id for c in conversations])
+            except Exception:  # the agents still hear of them; the workbench loads the message on opening
+                log.exception("could not read the first messages")
+        items = [p.NewConversation(conversation=self._summary(c), message=firsts.get(c.conversation_id))
+                 for c in conversations]
+        for chunk in _frames_of(items):
+            self._notifier.fan_out(agent_connections, p.ConversationsNew(conversations=chunk) if len(chunk) > 1
+                                   else p.ConversationNew(conversation=chunk[0].conversation, message=chunk[0].message))
+
     def _tell(self, tenant_id: str, assigned: list[tuple[Conversation, r.AgentState]],
-              waiting: list[Conversation], agents: list[r.AgentState], now: int) -> None:
-        agent_connections = self._notifier.agents(tenant_id) if assigned else []
+              waiting: list[Conversation], agents: list[r.AgentState], now: int,
+              fresh: list[Conversation] | None = None) -> None:
+        fresh = fresh or []
+        agent_connections = self._notifier.agents(tenant_id) if assigned or fresh else []
+        # News first, then the assignments (a new one's too): news may reach an agent late
+        # (see protocol.md), so the state an agent keeps comes from the updates.
+        self._announce_new(tenant_id, fresh, agent_connections)
         summaries = [self._summary(c) for c, _ in assigned]
         for start in range(0, len(summaries), UPDATES_PER_FRAME):  # agents: one frame per round, not per assignment
             chunk = summaries[start:start + UPDATES_PER_FRAME]

@@ -339,13 +339,20 @@ const handlers = {
     invalidate("thread", "inbox");
   },
   "conversation.new"(frame) {
-    const s = upsertSummary(frame.conversation);
+    // News may come after a message.new or an update of the same conversation (the
+    // dispatcher sends it): then what we have is as new or newer; keep it.
+    const known = state.conversations.get(frame.conversation.conversation_id);
+    const s = known || upsertSummary(frame.conversation);
     ensureVisitor(s.visitor_id);
     if (s.waitingSince === undefined) s.waitingSince = s.last_seq ? s.updated_at : null;
-    alert(s, t("notify.newConversation"), s.last_message_preview);
+    if (!known) alert(s, t("notify.newConversation"), s.last_message_preview);
     // The first message rides along (no separate message.new for it).
     if (frame.message) receiveMessage(s.conversation_id, frame.message, true);
     invalidate("inbox");
+  },
+  "conversations.new"(frame) {
+    // A dispatch round that saw several new conversations: the same as one conversation.new each.
+    for (const item of frame.conversations || []) handlers["conversation.new"](item);
   },
   "conversation.updated"(frame) {
     const c = frame.conversation;

@@ -191,7 +191,8 @@ function render() {
           : h("p", { class: "sv-muted", text: "None." }))));
 }
 
-const LIVE = new Set(["conversation.new", "conversation.updated", "conversations.updated", "agent.presence"]);
+const LIVE = new Set(["conversation.new", "conversations.new", "conversation.updated", "conversations.updated",
+  "agent.presence"]);
 
 function start() {
   session = readSession();

@@ -611,3 +611,37 @@ def test_a_dispatch_round_that_assigns_several_moves_them_all_to_mine(console: P
     finally:
         for visitor in visitors:
             visitor.close()
+
+
+def test_conversations_started_while_the_dispatcher_was_busy_arrive_together(console: Page, tenant: Any,
+                                                                             stack: Any) -> None:
+    """Three visitors start while another dispatcher holds the tenant's lease: their
+    dispatchers leave the news on it, and the next round tells the agents of all three in
+    one `conversations.new`, each with its first message; the workbench lists all three."""
+    from chalicelib.adapters.repositories import DynamoRouting
+    from chalicelib.adapters.tables import SettingsItem
+
+    signed_in(console, tenant)
+    set_presence(console, stack, tenant, "away")
+    assert DynamoRouting().acquire_lease(tenant.tenant_id, "busy-elsewhere", int(time.time() * 1000), 60_000).taken
+    visitors = [WsVisitor(stack, tenant.site_key) for _ in range(3)]
+    try:
+        with AgentSocket(stack, agent_token(stack, tenant.agent_email, tenant.agent_password)) as other_tab:
+            for i, visitor in enumerate(visitors):
+                visitor.say(f"started while busy {i + 1}")
+            time.sleep(0.5)
+            assert not [f for f in other_tab.frames if f["action"].startswith("conversation")]  # not told yet
+            expect(console.locator(".conv")).to_have_count(0)
+            # The busy dispatcher dies: its lease expires, and the next event's dispatcher takes over.
+            SettingsItem(tenant.tenant_id, DynamoRouting.LEASE).update(actions=[SettingsItem.lease_until.set(0)])
+            set_presence(console, stack, tenant, "online")
+            news = other_tab.wait_for(lambda f: f["action"] == "conversations.new")
+        items = {i["conversation"]["conversation_id"]: i["message"]["text"] for i in news["conversations"]}
+        assert items == {v.conversation_id: f"started while busy {n + 1}" for n, v in enumerate(visitors)}
+        expect(console.locator(".tab[data-tab=all] .tab-count")).to_have_text("3")
+        console.locator(".conv", has_text="started while busy 2").click()
+        expect(console.locator(".log .msg-in")).to_have_count(1)
+        expect(console.locator(".log .msg-in")).to_contain_text("started while busy 2")
+    finally:
+        for visitor in visitors:
+            visitor.close()

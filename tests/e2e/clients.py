@@ -30,10 +30,21 @@ def action_is(action: str, **fields: Any) -> Predicate:
 
 def conversation_updates(frame: dict[str, Any]) -> list[dict[str, Any]]:
     """The conversation summaries a frame updates: one for `conversation.updated`, each of a
-    dispatch round's `conversations.updated`, none for other frames."""
+    dispatch round's `conversations.updated`, none for other frames (news of a conversation,
+    `conversation(s).new`, may be older than an update: protocol.md)."""
     if frame.get("action") == "conversation.updated":
         return [frame["conversation"]]
     if frame.get("action") == "conversations.updated":
+        return list(frame["conversations"])
+    return []
+
+
+def new_conversations(frame: dict[str, Any]) -> list[dict[str, Any]]:
+    """The items of `conversation.new` (one) or `conversations.new` (several): each a dict
+    with `conversation` and, usually, `message`."""
+    if frame.get("action") == "conversation.new":
+        return [{"conversation": frame["conversation"], "message": frame.get("message")}]
+    if frame.get("action") == "conversations.new":
         return list(frame["conversations"])
     return []
 
@@ -46,14 +57,24 @@ def reply_to(ref: str) -> Predicate:
 
 def message_new(conversation_id: str | None = None, client_msg_id: str | None = None) -> Predicate:
     """A message delivered live: `message.new`, or for agents the first message of a
-    conversation, which rides in its `conversation.new`."""
-    def matches(f: Frame) -> bool:
-        if f.get("action") not in ("message.new", "conversation.new") or not f.get("message"):
-            return False
-        message = f["message"]
-        return (conversation_id is None or message["conversation_id"] == conversation_id) and (
+    conversation, which rides in its `conversation.new` (or an item of `conversations.new`)."""
+    def fits(message: dict[str, Any] | None) -> bool:
+        return bool(message) and (conversation_id is None or message["conversation_id"] == conversation_id) and (
             client_msg_id is None or message["client_msg_id"] == client_msg_id)
+
+    def matches(f: Frame) -> bool:
+        if f.get("action") == "conversations.new":
+            return any(fits(item.get("message")) for item in f["conversations"])
+        return f.get("action") in ("message.new", "conversation.new") and fits(f.get("message"))
     return matches
+
+
+def delivered_message(frame: Frame, conversation_id: str) -> dict[str, Any]:
+    """The message of `conversation_id` in a frame `message_new` matched."""
+    if frame.get("action") == "conversations.new":
+        return next(i["message"] for i in frame["conversations"]
+                    if i.get("message") and i["message"]["conversation_id"] == conversation_id)
+    return frame["message"]  # type: ignore[no-any-return]
 
 
 class WsClient:

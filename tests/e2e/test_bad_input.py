@@ -10,7 +10,7 @@ import jwt
 import pytest
 from websockets.exceptions import InvalidStatus
 
-from tests.e2e.clients import Api, Chat, WsClient, action_is, message_new, start_chat
+from tests.e2e.clients import Api, Chat, WsClient, action_is, delivered_message, message_new, start_chat
 
 pytestmark = pytest.mark.anyio
 
@@ -67,8 +67,8 @@ async def test_bad_frames_get_a_stable_error_and_change_nothing(api, tenant) -> 
     stored = await api.messages(chat.conversation_id, chat.agent_token)
     await chat.agent.settle()
     visitor_sent = [m["client_msg_id"] for m in stored if m["sender_role"] == "visitor"]
-    assert [f["message"]["client_msg_id"] for f in chat.agent.received(message_new(chat.conversation_id))] \
-        == visitor_sent
+    assert [delivered_message(f, chat.conversation_id)["client_msg_id"]
+            for f in chat.agent.received(message_new(chat.conversation_id))] == visitor_sent
     await chat.close()
 
 

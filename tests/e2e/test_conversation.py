@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.e2e.clients import action_is, message_new, start_chat
+from tests.e2e.clients import action_is, delivered_message, message_new, start_chat
 
 pytestmark = pytest.mark.anyio
 
@@ -13,9 +13,10 @@ async def test_messages_flow_both_ways(api, tenant) -> None:
     chat = await start_chat(api, tenant, "Hi, my parcel is late")
     cid = chat.conversation_id
 
-    seen_by_agent = await chat.agent.wait_for(message_new(cid, chat.first_ack["client_msg_id"]))
-    assert seen_by_agent["message"]["text"] == "Hi, my parcel is late"
-    assert seen_by_agent["message"]["sender_role"] == "visitor"
+    seen_by_agent = delivered_message(await chat.agent.wait_for(message_new(cid, chat.first_ack["client_msg_id"])),
+                                      cid)
+    assert seen_by_agent["text"] == "Hi, my parcel is late"
+    assert seen_by_agent["sender_role"] == "visitor"
 
     reply = await chat.agent.send_message("Sorry! Let me check.", cid)
     assert reply["action"] == "message.ack" and reply["seq"] == 2

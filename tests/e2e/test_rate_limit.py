@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from tests.e2e.clients import Api, Chat, message_new, new_client_msg_id, reply_to, start_chat
+from tests.e2e.clients import Api, Chat, delivered_message, message_new, new_client_msg_id, reply_to, start_chat
 
 pytestmark = pytest.mark.anyio
 
@@ -33,7 +33,8 @@ async def check_stored_exactly(api: Api, chat: Chat, acks: list[dict]) -> None:
     assert sorted((a["seq"], a["client_msg_id"]) for a in acks) == [(m["seq"], m["client_msg_id"]) for m in stored]
     assert_within_rate([m for m in stored if m["sender_role"] == "visitor"])
     await chat.agent.settle()
-    delivered = [f["message"]["seq"] for f in chat.agent.received(message_new(chat.conversation_id))]
+    delivered = [delivered_message(f, chat.conversation_id)["seq"]
+                 for f in chat.agent.received(message_new(chat.conversation_id))]
     assert sorted(delivered) == [m["seq"] for m in stored if m["sender_role"] == "visitor"]
 
 

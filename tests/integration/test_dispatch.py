@@ -153,3 +153,22 @@ async def test_transfer_with_a_note_and_a_mention(api: Api, stack: object) -> No
     assert loads == {team.agent_ids[0]: 0, team.agent_ids[1]: 1}
     for client in (ann, ben, visitor):
         await client.close()
+
+
+def test_the_lease_carries_new_conversations_to_its_holder_in_dynamodb(stack: object) -> None:
+    """The lease item's `pending` set in moto: markers add, the holder's release takes (and
+    clears) them, and a lease that expired hands what it held to the next taker."""
+    from chalicelib.adapters.repositories import DynamoRouting
+
+    repo, tenant_id, now = DynamoRouting(), f"t_lease_{uuid.uuid4().hex[:8]}", 1_000_000
+    assert repo.acquire_lease(tenant_id, "d1", now, 10_000).taken
+    second = repo.acquire_lease(tenant_id, "d2", now + 1, 10_000, ["c_a", "c_b"])
+    third = repo.acquire_lease(tenant_id, "d3", now + 2, 10_000, ["c_b", "c_c"])
+    assert (second.taken, second.handed_over, third.taken, third.handed_over) == (False, True, False, True)
+    assert repo.release_lease(tenant_id, "d1") == (False, ["c_a", "c_b", "c_c"])  # once each, cleared
+    assert repo.release_lease(tenant_id, "d1") == (True, [])
+    assert repo.acquire_lease(tenant_id, "d4", now + 3, 10_000).taken  # d4 will die holding it
+    assert repo.acquire_lease(tenant_id, "d5", now + 4, 10_000, ["c_d"]).handed_over
+    taken = repo.acquire_lease(tenant_id, "d6", now + 10_004, 10_000)  # d4's lease has expired
+    assert (taken.taken, taken.news) == (True, ("c_d",))
+    assert repo.release_lease(tenant_id, "d6") == (True, [])

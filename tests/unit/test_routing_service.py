@@ -122,11 +122,68 @@ def test_mentions_in_notes_notify_the_colleague_only() -> None:
 def test_a_busy_lease_marks_dirty_and_the_holder_runs_again() -> None:
     world, routing, repo, _, _ = setup()
     tenant_id = next(iter(world.tenant_repo.items))
-    assert repo.acquire_lease(tenant_id, "someone", world.clock.now_ms(), 10_000)
+    assert repo.acquire_lease(tenant_id, "someone", world.clock.now_ms(), 10_000).taken
     assert routing.dispatch(tenant_id).leased is False
-    assert repo.release_lease(tenant_id, "someone") is False  # dirty: run another round
-    assert repo.release_lease(tenant_id, "someone") is True
+    assert repo.release_lease(tenant_id, "someone") == (False, [])  # dirty: run another round
+    assert repo.release_lease(tenant_id, "someone") == (True, [])
     assert routing.dispatch(tenant_id).leased is True
+
+
+def test_the_dispatcher_tells_agents_of_new_conversations_one_frame_per_round() -> None:
+    world, routing, repo, trigger, (ann, ben) = setup(agents=2, capacity=1)
+    tenant_id = next(iter(world.tenant_repo.items))
+    cids = [visitor_says(world, f"question {i}")[1] for i in range(3)]
+    assert trigger.new == cids
+    for agent in (ann, ben):  # the handlers left the telling to the dispatcher
+        assert world.gateway.frames(agent.connection_id, "conversation.new") == []
+    routing.dispatch(tenant_id, hints=cids, news=cids)
+    for agent in (ann, ben):
+        [frame] = world.gateway.frames(agent.connection_id, "conversations.new")
+        summaries = {i["conversation"]["conversation_id"]: i["conversation"] for i in frame["conversations"]}
+        assert sorted(summaries) == sorted(cids)
+        assert sorted(i["message"]["text"] for i in frame["conversations"]) == [f"question {i}" for i in range(3)]
+        assigned = [c for c in summaries.values() if c.get("assignee_id")]
+        assert len(assigned) == 2 and all("queued_at" not in c for c in assigned)  # as they are after the round
+        [waiting] = [c for c in summaries.values() if not c.get("assignee_id")]
+        assert waiting["queued_at"] and waiting["last_message_preview"].startswith("question")
+        # ... and then the assignments, as for any conversation (an agent keeps the state updates tell)
+        [update] = world.gateway.frames(agent.connection_id, "conversations.updated")
+        assert sorted(c["conversation_id"] for c in update["conversations"]) == sorted(c["conversation_id"]
+                                                                                    for c in assigned)
+        actions = [f["action"] for f in world.gateway.frames(agent.connection_id)
+                   if f["action"].startswith("conversation")]
+        assert actions == ["conversations.new", "conversations.updated"]
+
+
+def test_news_left_on_a_busy_lease_are_told_by_the_holders_next_round() -> None:
+    world, routing, repo, _, (ann, _) = setup()
+    tenant_id = next(iter(world.tenant_repo.items))
+    _, cid = visitor_says(world, "hello there")
+    assert repo.acquire_lease(tenant_id, "someone", world.clock.now_ms(), 10_000).taken
+    assert routing.dispatch(tenant_id, hints=[cid], news=[cid]).leased is False  # left on the lease
+    assert world.gateway.frames(ann.connection_id, "conversation.new") == []
+    assert repo.release_lease(tenant_id, "someone") == (False, [cid])  # the holder gets them for its next round
+    # A holder that dies leaves them on the lease for whoever takes it once it has expired.
+    assert routing.dispatch(tenant_id, hints=[cid], news=[cid]).leased is False
+    world.clock.advance(10_001)
+    assert routing.dispatch(tenant_id).leased is True
+    [frame] = world.gateway.frames(ann.connection_id, "conversation.new")
+    assert frame["conversation"]["conversation_id"] == cid
+    assert (frame["message"]["seq"], frame["message"]["text"]) == (1, "hello there")  # it rides along
+
+
+def test_when_dispatch_cannot_be_asked_the_handler_tells_the_agents_itself() -> None:
+    world, routing, repo, trigger, (ann, ben) = setup()
+
+    def broken(*args: Any, **kwargs: Any) -> None:
+        raise ConnectionError("Lambda is unreachable")
+
+    trigger.request = broken
+    _, cid = visitor_says(world, "anyone there?")
+    for agent in (ann, ben):
+        [frame] = world.gateway.frames(agent.connection_id, "conversation.new")
+        assert frame["conversation"]["conversation_id"] == cid
+        assert frame["message"]["text"] == "anyone there?"  # the first message rides along
 
 
 def test_a_round_assigns_one_per_agent_in_one_transaction_and_falls_back_one_by_one() -> None:
