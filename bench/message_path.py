@@ -95,10 +95,15 @@ class Socket:
             at = time.perf_counter()
             frame = json.loads(raw)
             action = frame.get("action")
-            # A conversation's first message reaches agents inside its `conversation.new`.
+            # A conversation's first message reaches agents inside its `conversation.new`, or
+            # an item of the dispatcher's `conversations.new`.
             if (action == "message.new" or action == "conversation.new" and frame.get("message")) \
                     and self._on_message_new is not None:
                 self._on_message_new(frame, at)
+            elif action == "conversations.new" and self._on_message_new is not None:
+                for item in frame["conversations"]:
+                    if item.get("message"):
+                        self._on_message_new(item, at)
             elif action in ("message.ack", "error"):
                 ref = frame.get("client_msg_id") if action == "message.ack" else frame.get("ref")
                 future = self._replies.pop(ref, None)

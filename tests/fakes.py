@@ -204,6 +204,11 @@ class FakeConversations(ConversationRepository):
         with self._lock:
             return copy.deepcopy(self.items.get((tenant_id, conversation_id)))
 
+    def get_many(self, tenant_id: str, conversation_ids: list[str]) -> dict[str, Conversation]:
+        with self._lock:
+            return {c: copy.deepcopy(self.items[(tenant_id, c)]) for c in conversation_ids
+                    if (tenant_id, c) in self.items}
+
     def create_for_visitor(self, conversation: Conversation) -> Conversation:
         c = conversation
         visitor = self._visitors.items.get((c.tenant_id, c.visitor_id))

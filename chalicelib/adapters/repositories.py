@@ -349,6 +349,12 @@ class DynamoConversations(ConversationRepository):
         item = get_with_stale(ConversationItem, tenant_id, conversation_id, _transaction_connection())
         return _conversation(item) if item is not None else None
 
+    def get_many(self, tenant_id: str, conversation_ids: list[str]) -> dict[str, Conversation]:
+        """BatchGetItem, consistent (100 keys a request; pynamodb retries unprocessed keys)."""
+        keys = [(tenant_id, c) for c in dict.fromkeys(conversation_ids)]
+        return {item.conversation_id: _conversation(item)
+                for item in ConversationItem.batch_get(keys, consistent_read=True)}
+
     def create_for_visitor(self, conversation: Conversation) -> Conversation:
         c = conversation
         item = ConversationItem(

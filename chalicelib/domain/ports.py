@@ -114,6 +114,10 @@ class ConversationRepository(abc.ABC):
     def get(self, tenant_id: str, conversation_id: str) -> Conversation | None: ...
 
     @abc.abstractmethod
+    def get_many(self, tenant_id: str, conversation_ids: list[str]) -> dict[str, Conversation]:
+        """The ones that exist, by id, read together (consistent)."""
+
+    @abc.abstractmethod
     def create_for_visitor(self, conversation: Conversation) -> Conversation:
         """Create the visitor's open conversation unless one exists (race-free);
         returns whichever conversation is the visitor's open one afterwards."""
