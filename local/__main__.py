@@ -1,6 +1,7 @@
 """`make run`: the whole of Kefu on this machine, no AWS account and no Docker."""
 from __future__ import annotations
 
+import errno
 import os
 import sys
 
@@ -10,7 +11,14 @@ def main() -> None:
     print("Starting Kefu locally (moto standing in for AWS)...", flush=True)
     from .server import LocalStack
 
-    stack = LocalStack(port=port)
+    try:
+        stack = LocalStack(port=port)
+    except OSError as error:
+        if error.errno != errno.EADDRINUSE:
+            raise
+        print(f"Port {port} is already in use: stop what is using it, or pick another port, "
+              f"e.g. KEFU_PORT={port + 1} make run", file=sys.stderr, flush=True)
+        sys.exit(1)
     demo = stack.demo
     lines = [
         "",

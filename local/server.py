@@ -19,6 +19,21 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def reserve_port(port: int) -> socket.socket:
+    """A socket bound to `port` (0: any free one), kept until uvicorn serves on it, so that
+    nothing started meanwhile (moto's server binds a free port of its own) can take it, and
+    a port already in use fails here, at once, with the OS's error."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind(("127.0.0.1", port))
+        sock.listen(128)  # listening: no other socket can bind it, SO_REUSEADDR or not
+    except OSError:
+        sock.close()
+        raise
+    return sock
+
+
 def configure_environment(port: int, moto_url: str) -> None:
     """Point the handlers at moto and at this gateway; never at a real AWS account."""
     os.environ.update({
@@ -69,7 +84,8 @@ class LocalStack:
     """Everything `make run` starts, usable from tests (in a thread) too."""
 
     def __init__(self, port: int = 0, seed_demo: bool = True) -> None:
-        self.port = port or free_port()
+        self._socket = reserve_port(port)
+        self.port = int(self._socket.getsockname()[1])
         self.moto = MotoServer().start()
         configure_environment(self.port, self.moto.url)
         import boto3
@@ -135,11 +151,12 @@ class LocalStack:
 
     def serve_forever(self) -> None:
         self._server = self._uvicorn()
-        self._server.run()
+        self._server.run(sockets=[self._socket])
 
     def start_in_thread(self) -> "LocalStack":
         self._server = self._uvicorn()
-        self._thread = threading.Thread(target=self._server.run, name="gateway", daemon=True)
+        self._thread = threading.Thread(target=self._server.run, kwargs={"sockets": [self._socket]},
+                                        name="gateway", daemon=True)
         self._thread.start()
         deadline = time.time() + 15
         while not self._server.started:

@@ -128,6 +128,10 @@ def test_conversation_survives_reload_and_navigation(visitor, agent, artifacts):
 
     # Closed state survives navigation too.
     visitor.frame().click("#close")
+    # The close reaches the host page by postMessage; navigate once it has been kept (a
+    # navigation in the same instant could beat it, as a full run under load saw once).
+    visitor.page.wait_for_function("() => Object.keys(sessionStorage).some("
+                                   "k => k.startsWith('kefu:') && k.endsWith(':open') && sessionStorage[k] === 'false')")
     visitor.page.goto(visitor.page.url.replace("pricing.html", "checkout.html"))
     visitor.page.wait_for_timeout(300)
     assert visitor.page.frame(url=re.compile(r"/widget/frame\.html")) is None
