@@ -203,7 +203,7 @@ class RoutingService:
             return result
         result.leased = True
         news = list(dict.fromkeys([*(news or []), *tried.news]))
-        hints = list(dict.fromkeys([*(hints or []), *tried.news]))
+        hints = list(dict.fromkeys([*(hints or []), *news]))  # the round looks each of them up
         tells: list[Future[None]] = []
         renewed = self._clock.now_ms()
         try:
@@ -251,7 +251,8 @@ class RoutingService:
 
     def _round(self, tenant_id: str, hints: list[str], news: list[str],
                tells: list[Future[None]]) -> tuple[int, bool]:
-        """One pass over the head of the queue; returns (assigned, run again at once)."""
+        """One pass over the head of the queue; returns (assigned, run again at once). `news`
+        are among `hints`, so each is in the queue window or looked up."""
         now = self._clock.now_ms()
         agents = self._repo.agents(tenant_id)
         queued = self._repo.queue(tenant_id, QUEUE_WINDOW)
@@ -300,7 +301,6 @@ class RoutingService:
                 break
         waiting = [c for c in queued if c.queued]
         fresh = [seen[i] for i in dict.fromkeys(news) if i in seen]  # as they are after this round
-        fresh += self._read_all(tenant_id, [i for i in news if i not in seen])  # no longer queued: read
 
         def tell() -> None:
             self._tell(tenant_id, assigned, waiting, agents, now, fresh)
