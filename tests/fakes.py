@@ -198,6 +198,8 @@ class FakeConversations(ConversationRepository):
         self.items: dict[tuple[str, str], Conversation] = {}
         self._visitors = visitors  # create_for_visitor writes the visitor item in the same transaction
         self.on_unassign: Callable[[str, str], None] | None = None  # FakeRouting's load, as in one transaction
+        # FakeRouting's claim of an agent for a conversation born assigned (raises AgentUnavailable)
+        self.on_born_assigned: Callable[[str, str, int, int | None], None] | None = None
         self._lock = threading.Lock()
 
     def get(self, tenant_id: str, conversation_id: str) -> Conversation | None:
@@ -209,7 +211,7 @@ class FakeConversations(ConversationRepository):
             return {c: copy.deepcopy(self.items[(tenant_id, c)]) for c in conversation_ids
                     if (tenant_id, c) in self.items}
 
-    def create_for_visitor(self, conversation: Conversation) -> Conversation:
+    def create_for_visitor(self, conversation: Conversation, reachable_since: int | None = None) -> Conversation:
         c = conversation
         visitor = self._visitors.items.get((c.tenant_id, c.visitor_id))
         key = (c.tenant_id, c.conversation_id)
@@ -218,6 +220,9 @@ class FakeConversations(ConversationRepository):
             if existing is None:
                 raise Conflict("transaction cancelled")
             return existing
+        if c.assignee_id:
+            assert self.on_born_assigned is not None, "a conversation born assigned needs FakeRouting"
+            self.on_born_assigned(c.tenant_id, c.assignee_id, c.created_at, reachable_since)
         self.items[key] = replace(copy.deepcopy(c), last_seq=0)
         visitor.open_conversation_id = c.conversation_id
         return conversation
@@ -680,11 +685,15 @@ class FakeDispatchTrigger:
     def __init__(self) -> None:
         self.requests: list[tuple[str, list[str]]] = []
         self.new: list[str] = []  # conversations the dispatcher was asked to announce
+        self.born_assigned: list[str] = []  # ... that need nothing else
 
-    def request(self, tenant_id: str, conversation_ids: list[str] | None = None, new: bool = False) -> None:
+    def request(self, tenant_id: str, conversation_ids: list[str] | None = None, new: bool = False,
+                born_assigned: bool = False) -> None:
         self.requests.append((tenant_id, list(conversation_ids or [])))
         if new:
             self.new.extend(conversation_ids or [])
+        if born_assigned:
+            self.born_assigned.extend(conversation_ids or [])
 
 
 class FakeRouting:
@@ -699,6 +708,7 @@ class FakeRouting:
         self._lock = threading.Lock()
         self.agent_states: dict[tuple[str, str], AgentState] = {}
         conversations.on_unassign = self._release
+        conversations.on_born_assigned = self._take_one
         self.groups_: dict[tuple[str, str], Any] = {}
         self.rules_: dict[tuple[str, str], Any] = {}
         self.hours: dict[str, Any] = {}
@@ -709,6 +719,18 @@ class FakeRouting:
         state = self.agent_states.get((tenant_id, agent_id))
         if state is not None:
             state.load -= 1
+
+    def _take_one(self, tenant_id: str, agent_id: str, now_ms: int, reachable_since: int | None) -> None:
+        from chalicelib.domain.errors import AgentUnavailable
+
+        with self._lock:
+            agent = self.agent_states.get((tenant_id, agent_id))
+            if agent is None or agent.load >= agent.capacity or (reachable_since is not None and not (
+                    agent.presence == "online" and agent.live_connections > 0
+                    and agent.heartbeat_at >= reachable_since)):
+                raise AgentUnavailable("the agent cannot take another conversation now")
+            agent.load += 1
+            agent.last_assigned_at = now_ms
 
     def add_agent(self, tenant_id: str, agent_id: str, name: str, **fields: Any) -> None:
         from chalicelib.domain.routing import AgentState

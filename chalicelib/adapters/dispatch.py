@@ -36,10 +36,13 @@ class LambdaDispatchTrigger(DispatchTrigger):
                                       connect_timeout=2, read_timeout=5))
         return self._client
 
-    def request(self, tenant_id: str, conversation_ids: list[str] | None = None, new: bool = False) -> None:
+    def request(self, tenant_id: str, conversation_ids: list[str] | None = None, new: bool = False,
+                born_assigned: bool = False) -> None:
         payload: dict[str, Any] = {"tenant_id": tenant_id, "conversation_ids": conversation_ids or []}
         if new:
             payload["new"] = True
+        if born_assigned:
+            payload["born_assigned"] = True
         callback = self._callback_url()
         if callback:
             payload["callback_url"] = callback

@@ -355,7 +355,7 @@ class DynamoConversations(ConversationRepository):
         return {item.conversation_id: _conversation(item)
                 for item in ConversationItem.batch_get(keys, consistent_read=True)}
 
-    def create_for_visitor(self, conversation: Conversation) -> Conversation:
+    def create_for_visitor(self, conversation: Conversation, reachable_since: int | None = None) -> Conversation:
         c = conversation
         item = ConversationItem(
             c.tenant_id,
@@ -374,6 +374,8 @@ class DynamoConversations(ConversationRepository):
             queued_at=c.queued_at,
             queue_pk=c.tenant_id if c.queued_at is not None else None,
             queue_sk=queue_key(c.priority, c.queued_at, c.conversation_id) if c.queued_at is not None else None,
+            assignee_id=c.assignee_id,
+            assigned_at=c.assigned_at if c.assignee_id else None,
         )
         try:
             with TransactWrite(connection=_transaction_connection()) as tx:
@@ -384,7 +386,16 @@ class DynamoConversations(ConversationRepository):
                     condition=VisitorItem.visitor_id.exists()
                     & VisitorItem.open_conversation_id.does_not_exist(),
                 )
-        except TransactWriteError:
+                if c.assignee_id:  # born assigned: the agent takes one more, on the same conditions as dispatch
+                    tx.update(AgentItem(c.tenant_id, c.assignee_id),
+                              actions=[AgentItem.load.add(1), AgentItem.last_assigned_at.set(c.created_at)],
+                              condition=DynamoRouting.agent_takes_one(reachable_since))
+        except TransactWriteError as error:
+            # [conversation put, visitor update, agent update]: only the agent refused → nothing written.
+            reasons = _transaction_failures(error)
+            if c.assignee_id and len(reasons) == 3 and reasons[:2] == [None, None] and reasons[2] is not None:
+                raise AgentUnavailable("the agent cannot take another conversation now",
+                                       {"agent_id": c.assignee_id}) from None
             # Another tab created the visitor's conversation first: use that one.
             visitor = VisitorItem.get(c.tenant_id, c.visitor_id, consistent_read=True)
             existing = self.get(c.tenant_id, visitor.open_conversation_id or "")
@@ -789,7 +800,7 @@ class DynamoRouting(RoutingRepository):
         return 1 + ConversationItem.by_queue.count(tenant_id, ConversationItem.queue_sk < key)
 
     @staticmethod
-    def _agent_takes_one(reachable_since: int | None) -> DbCondition:
+    def agent_takes_one(reachable_since: int | None) -> DbCondition:
         """The agent's side of an assignment: below capacity (and reachable)."""
         condition = AgentItem.agent_id.exists() & (AgentItem.load < AgentItem.capacity)
         if reachable_since is not None:
@@ -806,7 +817,7 @@ class DynamoRouting(RoutingRepository):
     def assign(self, tenant_id: str, conversation_id: str, agent_id: str, now_ms: int, *,
                expected_assignee: str | None = None, reachable_since: int | None = None,
                note: str | None = None) -> None:
-        agent_condition = self._agent_takes_one(reachable_since)
+        agent_condition = self.agent_takes_one(reachable_since)
         conversation_condition = ConversationItem.status == ConversationStatus.OPEN.value
         conversation_condition &= (ConversationItem.assignee_id == expected_assignee if expected_assignee
                                    else ConversationItem.assignee_id.does_not_exist())
@@ -844,7 +855,7 @@ class DynamoRouting(RoutingRepository):
                 for conversation_id, agent_id in pairs:
                     tx.update(AgentItem(tenant_id, agent_id),
                               actions=[AgentItem.load.add(1), AgentItem.last_assigned_at.set(now_ms)],
-                              condition=self._agent_takes_one(reachable_since))
+                              condition=self.agent_takes_one(reachable_since))
                     tx.update(ConversationItem(tenant_id, conversation_id),
                               actions=self._assignee_set(agent_id, now_ms), condition=unassigned)
         except TransactWriteError as error:

@@ -118,9 +118,14 @@ class ConversationRepository(abc.ABC):
         """The ones that exist, by id, read together (consistent)."""
 
     @abc.abstractmethod
-    def create_for_visitor(self, conversation: Conversation) -> Conversation:
+    def create_for_visitor(self, conversation: Conversation, reachable_since: int | None = None) -> Conversation:
         """Create the visitor's open conversation unless one exists (race-free);
-        returns whichever conversation is the visitor's open one afterwards."""
+        returns whichever conversation is the visitor's open one afterwards.
+
+        A conversation that comes with an `assignee_id` is born assigned: in the same
+        transaction its agent takes one more, on dispatch's conditions (below capacity;
+        online, connected and heard from since `reachable_since`). If the agent cannot,
+        nothing is written and AgentUnavailable is raised."""
 
     @abc.abstractmethod
     def add_watcher(self, tenant_id: str, conversation_id: str, connection_id: str) -> None: ...
@@ -318,9 +323,11 @@ class DispatchTrigger(abc.ABC):
     """Starts the dispatch function for a tenant without waiting for it (async invoke)."""
 
     @abc.abstractmethod
-    def request(self, tenant_id: str, conversation_ids: list[str] | None = None, new: bool = False) -> None:
+    def request(self, tenant_id: str, conversation_ids: list[str] | None = None, new: bool = False,
+                born_assigned: bool = False) -> None:
         """`conversation_ids`: conversations just queued or changed; `new`: they were just
-        created, and the dispatcher tells the agents about them."""
+        created, and the dispatcher tells the agents about them; `born_assigned`: they were
+        created assigned, with nobody waiting, so telling is all there is to do."""
 
 
 class CannedReplyRepository(abc.ABC):

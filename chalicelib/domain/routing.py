@@ -8,6 +8,7 @@ choice made here is only a proposal that a conditional transaction accepts or re
 """
 from __future__ import annotations
 
+import random
 import re
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -317,6 +318,25 @@ def choose_agent(agents: Iterable[AgentState], entry: QueueEntry, now_ms: int) -
     if entry.priority in HIGH_PRIORITIES:
         return min(eligible, key=lambda a: (-a.seniority, *normal(a)))
     return min(eligible, key=normal)
+
+
+def agents_to_try(agents: Iterable[AgentState], entry: QueueEntry, now_ms: int, limit: int,
+                  rng: random.Random) -> list[AgentState]:
+    """Up to `limit` agents to offer a new conversation, in the order to try them: first the
+    one `choose_agent` picks; then, should that one refuse (its load changed since it was
+    read: in a burst many handlers read the same agents at once and would all pick the same
+    next best), others with room drawn at random, weighted by their free places, so that
+    parallel arrivals spread instead of queueing up behind one agent."""
+    eligible = [a for a in agents if a.reachable(now_ms) and a.serves(entry.group_id) and a.free > 0]
+    first = choose_agent(eligible, entry, now_ms)
+    if first is None or limit < 1:
+        return []
+    chosen, left = [first], [a for a in eligible if a is not first]
+    while len(chosen) < limit and left:
+        pick = rng.choices(left, weights=[a.free for a in left])[0]
+        chosen.append(pick)
+        left.remove(pick)
+    return chosen
 
 
 def plan_assignments(entries: Sequence[QueueEntry], agents: Sequence[AgentState],

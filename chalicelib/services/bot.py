@@ -159,8 +159,10 @@ class BotService:
 
     def after_visitor_message(self, connection: Connection, conversation: Conversation, message: Message) -> None:
         """A visitor's message was stored: answer it if no agent is engaged."""
-        if conversation.assignee_id or not message.text.strip():
-            return  # an agent has the conversation (or it is only an attachment)
+        if (conversation.assignee_id and message.seq > 1) or not message.text.strip():
+            # An agent has the conversation (or it is only an attachment). The first message
+            # is the bot's to try even if an agent took the conversation as it was created.
+            return
         settings = self._tenant_settings(conversation.tenant_id)
         if not settings.enabled:
             return

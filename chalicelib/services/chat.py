@@ -46,6 +46,7 @@ from ..domain.ratelimit import FrameLimiter, RateLimit
 from .notifier import Notifier
 
 if TYPE_CHECKING:
+    from ..domain.routing import AgentState
     from .routing import RoutingService
 
 log = logging.getLogger("kefu.chat")
@@ -271,11 +272,11 @@ class ChatService:
         identity = connection.identity
         if frame.internal and identity.role is Role.VISITOR:
             raise Forbidden("only agents write internal notes")
-        created = False
+        created, taker = False, None
         if frame.conversation_id is None:
             if identity.is_agent:
                 raise InvalidFrame("agents must name the conversation_id")
-            conversation, created = self._visitor_conversation(connection, frame.text)
+            conversation, created, taker = self._visitor_conversation(connection, frame.text)
         else:
             conversation = self._readable(identity, frame.conversation_id)
         attachment = None
@@ -317,13 +318,15 @@ class ChatService:
         ack = self._ack(message)
         if send_ack and connection.role is not Role.BOT:  # the bot has no socket to acknowledge to
             self._notifier.reply(connection.connection_id, ack)
+        if self.routing is not None and taker is not None:  # born assigned: the visitor hears it at once
+            self.routing.tell_born_assigned(conversation, taker)
         dispatching = False
         if self.routing is not None and (created or (changed and conversation.queued)):
             # Before the fan-out: the dispatcher starts while the agents are being told. It
             # also tells them of a new conversation, one frame per agent for all the
             # conversations of its round (in a burst, instead of one frame per agent each).
             dispatching = self.routing.request_dispatch(identity.tenant_id, [conversation.conversation_id],
-                                                        new=created)
+                                                        new=created, born_assigned=taker is not None)
         out = self.message_out(message)
         agents = [] if created and dispatching else self._notifier.agents(identity.tenant_id)
         if created:
@@ -582,13 +585,16 @@ class ChatService:
             raise ConversationNotFound("no such conversation")
         return conversation
 
-    def _visitor_conversation(self, connection: Connection, first_text: str = "") -> tuple[Conversation, bool]:
+    def _visitor_conversation(self, connection: Connection, first_text: str = ""
+                              ) -> tuple[Conversation, bool, AgentState | None]:
+        """The visitor's open conversation, created if there is none: (conversation, whether
+        this call created it, the agent it was born assigned to)."""
         identity = connection.identity
         visitor = self._visitors.get(identity.tenant_id, identity.principal_id)
         if visitor is None:
             raise Unauthenticated("unknown visitor")
         if visitor.open_conversation_id:
-            return self._readable(identity, visitor.open_conversation_id), False
+            return self._readable(identity, visitor.open_conversation_id), False, None
         now = self._clock.now_ms()
         draft = Conversation(
             tenant_id=identity.tenant_id,
@@ -605,7 +611,9 @@ class ChatService:
             draft.group_id, draft.priority, draft.message_type = (decision.group_id, decision.priority,
                                                                   decision.message_type)
             draft.queued_at = now
-        conversation = self._conversations.create_for_visitor(draft)
+            conversation, taker = self.routing.open_conversation(draft, self._conversations.create_for_visitor)
+        else:
+            conversation, taker = self._conversations.create_for_visitor(draft), None
         created = conversation.conversation_id == draft.conversation_id
         if created:
             # A tab that connected while we created the conversation saw no open conversation
@@ -614,7 +622,7 @@ class ChatService:
             for connection_id in late - conversation.watchers:
                 self._conversations.add_watcher(identity.tenant_id, conversation.conversation_id, connection_id)
                 conversation.watchers.add(connection_id)
-        return conversation, created
+        return conversation, created, taker
 
     def _other_side(self, connection: Connection, conversation: Conversation) -> set[str]:
         if connection.role is Role.VISITOR:

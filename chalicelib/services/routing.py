@@ -8,11 +8,12 @@ them to the repository's conditional transactions, and tells the people concerne
 from __future__ import annotations
 
 import logging
+import random
 import threading
 import time
 from collections import OrderedDict
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Callable, Literal
 
 from ..domain import protocol as p
@@ -55,6 +56,7 @@ UPDATES_PER_FRAME = 10  # conversations told to agents in one `conversations.upd
 FRAME_BYTES = 96 * 1024  # and fewer if their first messages are long: API Gateway takes up to 128 KB
 POSITIONS_ALWAYS_TOLD = 5  # beyond this, a visitor hears of every tenth place gained
 ASSIGN_BATCH = 25  # assignments per transaction: 50 of TransactWriteItems' 100 items
+BORN_ASSIGNED_TRIES = 4  # agents a new conversation tries to be born with before it is born queued
 SETTINGS_CACHE_MS = 5_000  # rules and business hours, per warm container
 SUPERVISORS = frozenset({"supervisor", "admin"})
 
@@ -152,6 +154,7 @@ class RoutingService:
         # Telling people (posts to many sockets) runs beside the next round, in order, on one
         # thread: assignments do not wait for the fan-out of the previous round.
         self._tell_pool: ThreadPoolExecutor | None = None
+        self._rng = random.Random()  # which agent a born-assigned conversation tries after the best
 
     # ------------------------------------------------------------ a new conversation
 
@@ -167,12 +170,53 @@ class RoutingService:
         )
         return r.route(rules, context)  # type: ignore[arg-type]
 
-    def request_dispatch(self, tenant_id: str, conversation_ids: list[str] | None = None, new: bool = False) -> bool:
-        """Ask the dispatch function to run (asynchronously; never fails the caller). `new`:
-        the conversations were just created, and the dispatcher tells the agents about them.
-        False if it could not be asked (the caller tells the agents itself)."""
+    def open_conversation(self, draft: Conversation, create: Callable[[Conversation, int | None], Conversation]
+                          ) -> tuple[Conversation, r.AgentState | None]:
+        """Create a visitor's new conversation (`draft`, queued as `decide` said) through
+        `create` (the repository's `create_for_visitor`), born assigned when it can be.
+
+        When nobody waits in the tenant's queue, so that nobody is overtaken, it goes to the
+        agent dispatch would choose (from one read of the agents), in its creation
+        transaction: an assignment with no dispatch hop and no queue. If that agent cannot
+        take it after all (their load or presence changed since the read: the transaction's
+        condition says so), others with room (`r.agents_to_try`), up to BORN_ASSIGNED_TRIES in
+        all; then it is born queued and the dispatcher serves it. Returns the conversation `create` gave back (another
+        tab's, if that one was first) and the agent it was born with, if any."""
+        takers: list[r.AgentState] = []
+        now = draft.created_at
         try:
-            self._trigger.request(tenant_id, conversation_ids, new=new)
+            if not self._repo.queue(draft.tenant_id, 1):
+                entry = r.QueueEntry(draft.conversation_id, draft.priority, draft.queued_at or now, draft.group_id)
+                takers = r.agents_to_try(self._repo.agents(draft.tenant_id), entry, now, BORN_ASSIGNED_TRIES,
+                                         self._rng)
+        except Exception:  # only a shortcut: the dispatcher serves a queued conversation anyway
+            log.exception("could not look for a free agent")
+        for taker in takers:
+            born = replace(draft, assignee_id=taker.agent_id, assigned_at=now, queued_at=None)
+            try:
+                conversation = create(born, now - r.HEARTBEAT_TIMEOUT_MS)
+            except AgentUnavailable:
+                continue
+            return conversation, taker if conversation.conversation_id == born.conversation_id else None
+        return create(draft, None), None
+
+    def tell_born_assigned(self, conversation: Conversation, taker: r.AgentState) -> None:
+        """The visitor's tabs: an agent has the conversation (as a dispatch round would say).
+        The agents hear of it from the dispatcher, with the conversation's news."""
+        summary = self._summary(conversation)
+        self._notifier.fan_out(conversation.watchers, p.ConversationUpdated(conversation=summary), conversation)
+        self._notifier.fan_out(conversation.watchers, p.QueueStatus(
+            conversation_id=conversation.conversation_id, state="assigned",
+            agent_name=taker.display_name or None), conversation)
+
+    def request_dispatch(self, tenant_id: str, conversation_ids: list[str] | None = None, new: bool = False,
+                         born_assigned: bool = False) -> bool:
+        """Ask the dispatch function to run (asynchronously; never fails the caller). `new`:
+        the conversations were just created, and the dispatcher tells the agents about them;
+        `born_assigned`: they were created assigned while nobody waited, so that is all it
+        has to do. False if it could not be asked (the caller tells the agents itself)."""
+        try:
+            self._trigger.request(tenant_id, conversation_ids, new=new, born_assigned=born_assigned)
             return True
         except Exception:  # the next trigger (or a pick-up) will serve the queue
             log.exception("could not start dispatch")
@@ -181,7 +225,7 @@ class RoutingService:
     # ------------------------------------------------------------ dispatch (its own Lambda)
 
     def dispatch(self, tenant_id: str, hints: list[str] | None = None,
-                 news: list[str] | None = None) -> DispatchResult:
+                 news: list[str] | None = None, only_news: bool = False) -> DispatchResult:
         """Serve the tenant's queue until nothing more can be assigned.
 
         Only one dispatcher per tenant works at a time (a lease item); a dispatcher that
@@ -192,7 +236,9 @@ class RoutingService:
         `news` are conversations just created: the round that sees them tells the agents,
         in one frame per agent for the whole round (`conversations.new`) rather than one per
         conversation. A dispatcher that finds the lease taken leaves its news on the lease
-        item for the holder.
+        item for the holder. `only_news`: the news were born assigned while nobody waited,
+        so the first round only tells them (no reads of the agents and the queue) — unless
+        the lease brought news of others, or was marked meanwhile, which need a full round.
         """
         result = DispatchResult()
         holder = new_id("d")
@@ -202,6 +248,7 @@ class RoutingService:
                 self._announce_new(tenant_id, self._read_all(tenant_id, news))
             return result
         result.leased = True
+        only_news = only_news and not tried.news
         news = list(dict.fromkeys([*(news or []), *tried.news]))
         hints = list(dict.fromkeys([*(hints or []), *news]))  # the round looks each of them up
         tells: list[Future[None]] = []
@@ -214,7 +261,12 @@ class RoutingService:
                         holder = ""  # it expired and another dispatcher has it now: leave it the work
                         break
                 result.rounds += 1
-                assigned, again = self._round(tenant_id, hints, news, tells)
+                if only_news and result.rounds == 1:
+                    told = self._read_all(tenant_id, news)
+                    self._submit(tells, lambda: self._announce_new(tenant_id, told))
+                    assigned, again = 0, False
+                else:
+                    assigned, again = self._round(tenant_id, hints, news, tells)
                 hints, news = [], []
                 result.assigned += assigned
                 if again:
@@ -322,10 +374,13 @@ class RoutingService:
         return [by_id[i] for i in wanted if i in by_id]
 
     def _announce_new(self, tenant_id: str, conversations: list[Conversation],
-                      agent_connections: list[str] | None = None) -> None:
+                      agent_connections: list[str] | None = None, assigned_here: frozenset[str] = frozenset()) -> None:
         """Tell every agent connection about conversations visitors have just started, each
         with its first message (read together): one `conversation.new` for one, else
-        `conversations.new` frames of up to 10 items (and well under API Gateway's 128 KB)."""
+        `conversations.new` frames of up to 10 items (and well under API Gateway's 128 KB).
+        Those already assigned (born assigned, or picked up before this round read them)
+        follow in `conversations.updated`, as every assignment does; `assigned_here` are the
+        round's own, told with the round's assignments."""
         if not conversations:
             return
         if agent_connections is None:
@@ -343,6 +398,14 @@ class RoutingService:
         for chunk in _frames_of(items):
             self._notifier.fan_out(agent_connections, p.ConversationsNew(conversations=chunk) if len(chunk) > 1
                                    else p.ConversationNew(conversation=chunk[0].conversation, message=chunk[0].message))
+        self._tell_updates(agent_connections, [item.conversation for item in items if item.conversation.assignee_id
+                                               and item.conversation.conversation_id not in assigned_here])
+
+    def _tell_updates(self, agent_connections: list[str], summaries: list[p.ConversationSummary]) -> None:
+        for start in range(0, len(summaries), UPDATES_PER_FRAME):  # one frame per round, not per assignment
+            chunk = summaries[start:start + UPDATES_PER_FRAME]
+            self._notifier.fan_out(agent_connections, p.ConversationsUpdated(conversations=chunk) if len(chunk) > 1
+                                   else p.ConversationUpdated(conversation=chunk[0]))
 
     def _tell(self, tenant_id: str, assigned: list[tuple[Conversation, r.AgentState]],
               waiting: list[Conversation], agents: list[r.AgentState], now: int,
@@ -351,12 +414,10 @@ class RoutingService:
         agent_connections = self._notifier.agents(tenant_id) if assigned or fresh else []
         # News first, then the assignments (a new one's too): news may reach an agent late
         # (see protocol.md), so the state an agent keeps comes from the updates.
-        self._announce_new(tenant_id, fresh, agent_connections)
+        self._announce_new(tenant_id, fresh, agent_connections,
+                           frozenset(c.conversation_id for c, _ in assigned))
         summaries = [self._summary(c) for c, _ in assigned]
-        for start in range(0, len(summaries), UPDATES_PER_FRAME):  # agents: one frame per round, not per assignment
-            chunk = summaries[start:start + UPDATES_PER_FRAME]
-            self._notifier.fan_out(agent_connections, p.ConversationsUpdated(conversations=chunk) if len(chunk) > 1
-                                   else p.ConversationUpdated(conversation=chunk[0]))
+        self._tell_updates(agent_connections, summaries)
         for (conversation, agent), summary in zip(assigned, summaries):
             self._notifier.fan_out(conversation.watchers, p.ConversationUpdated(conversation=summary), conversation)
             self._notifier.fan_out(conversation.watchers, p.QueueStatus(

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.clients import Api, Tenant, WsClient, action_is, conversation_updates
+from tests.e2e.clients import Api, Tenant, WsClient, action_is, conversation_updates, new_client_msg_id, reply_to
 
 pytestmark = pytest.mark.anyio
 
@@ -79,6 +79,47 @@ async def test_a_new_conversation_is_dispatched_to_an_online_agent(api: Api, sta
     agents = (await api.get("/v1/routing/agents", await api.agent_token(team.tenant, 0))).json()["agents"]
     assert {a["agent_id"]: a["load"] for a in agents}[team.agent_ids[0]] == 0
     for client in (ann, visitor):
+        await client.close()
+
+
+async def test_arrivals_racing_for_the_last_places_are_born_assigned_within_capacity(api: Api, stack: object) -> None:
+    """12 first messages at once against 2 agents of capacity 2: the handlers, in parallel,
+    read the same free agents and race their creation transactions; the agent's condition
+    lets exactly as many through as there is room, the rest are born queued (and, once one
+    waits, nobody behind it is born assigned)."""
+    from chalicelib.adapters.repositories import DynamoConversations, DynamoRouting
+
+    team = make_team(stack, 2, 2)
+    agents = [(await online_agent(api, team, i))[1] for i in range(2)]
+    tokens = await asyncio.gather(*(api.visitor_token(team.tenant) for _ in range(12)))
+    visitors = await asyncio.gather(*(WsClient.connect(api.ws_url, t) for t in tokens))
+    frames = [{"action": "message.send", "client_msg_id": new_client_msg_id("race"), "text": f"question {i}"}
+              for i in range(12)]
+    await asyncio.gather(*(v.send(f) for v, f in zip(visitors, frames)))
+    acks = await asyncio.gather(*(v.wait_for(reply_to(f["client_msg_id"]), timeout=30)
+                                  for v, f in zip(visitors, frames)))
+    assert all(a["action"] == "message.ack" for a in acks), acks
+    ids = [a["conversation_id"] for a in acks]
+    assert len(set(ids)) == 12
+    stored = DynamoConversations().get_many(team.tenant.tenant_id, ids)
+    born = [c for c in stored.values() if c.assignee_id and c.assigned_at == c.created_at]
+    assert 1 <= len(born) <= 4, [(c.assignee_id, c.created_at, c.assigned_at) for c in stored.values()]
+    # Once the dispatcher has run: four assigned in all, two per agent, the loads agreeing.
+    deadline = asyncio.get_running_loop().time() + 20
+    while True:
+        stored = DynamoConversations().get_many(team.tenant.tenant_id, ids)
+        assigned = [c for c in stored.values() if c.assignee_id]
+        if len(assigned) >= 4 or asyncio.get_running_loop().time() > deadline:
+            break
+        await asyncio.sleep(0.1)
+    loads = {a.agent_id: a.load for a in DynamoRouting().agents(team.tenant.tenant_id)}
+    assert loads == {agent_id: 2 for agent_id in team.agent_ids}
+    assert sorted(c.assignee_id for c in assigned) == sorted(team.agent_ids * 2)  # type: ignore[type-var]
+    assert sum(1 for c in stored.values() if c.queued_at is not None and not c.assignee_id) == 8
+    for visitor, cid in zip(visitors, ids):  # each visitor hears where they stand
+        state = "assigned" if stored[cid].assignee_id else "queued"
+        await visitor.wait_for(action_is("queue.status", state=state), timeout=20)
+    for client in (*agents, *visitors):
         await client.close()
 
 

@@ -13,7 +13,7 @@ from chalicelib.domain.errors import ArticleChanged, Forbidden, InvalidFrame
 from chalicelib.domain.knowledge import BotSettings, Webhook
 from chalicelib.domain.model import Connection, Identity, Role, Tenant
 from chalicelib.services.knowledge import ArticleFields
-from tests.fakes import build_services
+from tests.fakes import build_services, with_routing
 from tests.fakes_kb import BotWorld, failing_webhook, with_bot
 from tests.kb_eval import load_articles
 
@@ -50,6 +50,12 @@ class Scene:
 
 @pytest.fixture
 def scene() -> Scene:
+    return make_scene()
+
+
+def make_scene(routing: bool = False) -> Scene:
+    """The demo shop's articles, a visitor's tab and Ann's workbench; with `routing`, Ann is
+    online with room (so a conversation is born assigned to her)."""
     world = build_services(FixedClock())
     kb = with_bot(world)
     tenant = world.add_tenant()
@@ -58,6 +64,9 @@ def scene() -> Scene:
     for a in load_articles():
         kb.knowledge.create(identity, ArticleFields(a["title"], a["body"], a["locale"], a["category"],
                                                     tuple(a["phrasings"]), "published"), a["id"])
+    if routing:
+        _, routing_repo, _ = with_routing(world)
+        routing_repo.add_agent(tenant.tenant_id, agent.agent_id, "Ann", capacity=2, presence="online")
     ann = world.connect_agent(agent, "ann")
     tab = world.connect_visitor(world.add_visitor(tenant), "tab")
     return Scene(kb, tenant, identity, tab, ann)
@@ -346,3 +355,15 @@ def test_unanswered_questions_that_mean_the_same_are_grouped_though_they_share_n
     assert set(texts) <= listed, listed  # all four handed over as unanswerable
     groups = {frozenset(q.text for q in g.questions) for g in scene.kb.knowledge.unanswered_groups(scene.agent)}
     assert frozenset(texts[:2]) in groups and frozenset(texts[2:]) in groups, groups
+
+
+def test_a_conversation_born_assigned_still_gets_the_bots_try_at_its_first_message() -> None:
+    scene = make_scene(routing=True)
+    scene.say("how long does a refund take?")
+    [ack] = scene.kb.world.gateway.frames(scene.tab.connection_id, "message.ack")
+    conversation = scene.kb.world.conversation_repo.get(scene.tenant.tenant_id, ack["conversation_id"])
+    assert conversation is not None and conversation.assignee_id == scene.agent.principal_id  # born assigned
+    [answer] = scene.bot_messages()  # as when dispatch assigned it a moment later
+    assert answer["text"].startswith("When will I get my refund?")
+    scene.say("and what about shipping costs?")  # Ann has it now: the bot stays out
+    assert len(scene.bot_messages()) == 1

@@ -9,16 +9,24 @@ from chalicelib.domain.routing import Condition, RoutingRule
 from tests.fakes import FakeServices, build_services, with_routing
 
 
-def setup(agents: int = 2, capacity: int = 2) -> tuple[FakeServices, Any, Any, Any, list[Connection]]:
+def setup(agents: int = 2, capacity: int = 2, presence: str = "online"
+          ) -> tuple[FakeServices, Any, Any, Any, list[Connection]]:
+    """A tenant whose agents are connected; with presence "away" nobody can take a new
+    conversation as it is created, so visitors' conversations wait in the queue."""
     world = build_services()
     routing, repo, trigger = with_routing(world)
     tenant = world.add_tenant()
     connections = []
     for i in range(agents):
         agent = world.add_agent(tenant, f"Agent{i}")
-        repo.add_agent(tenant.tenant_id, agent.agent_id, f"Agent{i}", capacity=capacity, presence="online")
+        repo.add_agent(tenant.tenant_id, agent.agent_id, f"Agent{i}", capacity=capacity, presence=presence)
         connections.append(world.connect_agent(agent))  # live connection + heartbeat
     return world, routing, repo, trigger, connections
+
+
+def set_presence(repo: Any, agents: list[Connection], presence: str = "online") -> None:
+    for agent in agents:
+        repo.agent_states[(agent.tenant_id, agent.principal_id)].presence = presence
 
 
 def visitor_says(world: FakeServices, text: str) -> tuple[Connection, str]:
@@ -45,9 +53,10 @@ def test_new_conversations_are_queued_by_the_rules_and_trigger_dispatch() -> Non
 
 
 def test_dispatch_spreads_by_load_within_capacity_and_tells_the_visitors() -> None:
-    world, routing, repo, trigger, agents = setup(agents=2, capacity=1)
+    world, routing, repo, trigger, agents = setup(agents=2, capacity=1, presence="away")
     tenant_id = next(iter(world.tenant_repo.items))
     tabs = [visitor_says(world, f"question {i}") for i in range(3)]
+    set_presence(repo, agents)  # back from a break: the queue is theirs
     result = routing.dispatch(tenant_id)
     assert (result.assigned, result.leased) == (2, True)
     loads = sorted(a.load for a in repo.agents(tenant_id))
@@ -84,7 +93,7 @@ def test_nobody_reachable_offers_to_leave_a_message() -> None:
 
 
 def test_second_pickup_gets_a_conflict_error() -> None:
-    world, routing, repo, _, (ann, ben) = setup()
+    world, routing, repo, _, (ann, ben) = setup(presence="away")  # so it waits in the queue
     tenant_id = next(iter(world.tenant_repo.items))
     _, cid = visitor_says(world, "anyone?")
     world.send(ann, {"action": "conversation.pickup", "conversation_id": cid})
@@ -95,9 +104,10 @@ def test_second_pickup_gets_a_conflict_error() -> None:
 
 
 def test_transfer_to_an_agent_writes_a_note_and_notifies_them() -> None:
-    world, routing, repo, _, (ann, ben) = setup()
+    world, routing, repo, _, (ann, ben) = setup(presence="away")  # so it waits in the queue
     tenant_id = next(iter(world.tenant_repo.items))
     _, cid = visitor_says(world, "my order is broken")
+    set_presence(repo, [ann, ben])
     world.send(ann, {"action": "conversation.pickup", "conversation_id": cid})
     world.send(ann, {"action": "conversation.transfer", "conversation_id": cid, "to_agent_id": ben.principal_id,
                      "note": "he knows refunds"})
@@ -187,9 +197,10 @@ def test_when_dispatch_cannot_be_asked_the_handler_tells_the_agents_itself() -> 
 
 
 def test_a_round_assigns_one_per_agent_in_one_transaction_and_falls_back_one_by_one() -> None:
-    world, routing, repo, _, _ = setup(agents=3, capacity=2)
+    world, routing, repo, _, agents = setup(agents=3, capacity=2, presence="away")
     tenant_id = next(iter(world.tenant_repo.items))
     cids = [visitor_says(world, f"question {i}")[1] for i in range(5)]
+    set_presence(repo, agents)
     queued = [c.conversation_id for c in repo.queue(tenant_id, 10)]
     assert sorted(queued) == sorted(cids)
     batches: list[list[tuple[str, str]]] = []
@@ -224,6 +235,99 @@ def test_an_agent_whose_heartbeat_went_stale_gets_the_queue_when_it_beats_again(
     world.send(agent, {"action": "ping"})  # it pings again: dispatch is asked for at once
     assert trigger.requests[requests:] == [(tenant_id, [])]
     assert routing.dispatch(tenant_id).assigned == 1
-    assert world.conversation_repo.get(tenant_id, cid).assignee_id == agent.principal_id
+    assert world.conversation_repo.get(tenant_id, cid).assignee_id == agent.principal_id  # type: ignore[union-attr]
     world.send(agent, {"action": "ping"})  # a regular beat asks for nothing
     assert len(trigger.requests) == requests + 1
+
+
+# ---------------------------------------------------------------- born assigned
+
+
+def test_with_an_agent_free_and_nobody_waiting_a_conversation_is_born_assigned() -> None:
+    world, routing, repo, trigger, (ann, ben) = setup(agents=2, capacity=2)
+    tenant_id = ann.tenant_id
+    tab, cid = visitor_says(world, "hello, is the blue one in stock?")
+    conversation = world.conversation_repo.get(tenant_id, cid)
+    assert conversation is not None and conversation.assignee_id in (ann.principal_id, ben.principal_id)
+    assert conversation.assigned_at == conversation.created_at and conversation.queued_at is None
+    assert sorted(a.load for a in repo.agents(tenant_id)) == [0, 1]
+    # The visitor hears it at once, from the handler, after the ack (no dispatch round needed).
+    actions = [f["action"] for f in world.gateway.frames(tab.connection_id)]
+    assert actions[actions.index("message.ack"):] == ["message.ack", "conversation.updated", "queue.status"]
+    [status] = world.gateway.frames(tab.connection_id, "queue.status")
+    assert status["state"] == "assigned" and status["agent_name"] in ("Agent0", "Agent1")
+    # The agents hear of it from the dispatcher (asked as for every new conversation): the
+    # news with its first message, then the assignment, as any assignment is told.
+    assert trigger.new == trigger.born_assigned == [cid]
+    reads: list[str] = []
+
+    def counted(name: str) -> Any:
+        read = getattr(repo, name)
+
+        def spy(*args: Any) -> Any:
+            reads.append(name)
+            return read(*args)
+        return spy
+
+    repo.agents, repo.queue = counted("agents"), counted("queue")
+    # Nothing waits: the dispatcher only tells (no round reads the agents or the queue) ...
+    assert routing.dispatch(tenant_id, hints=[cid], news=[cid], only_news=True).assigned == 0
+    assert reads == []
+    for agent in (ann, ben):
+        frames = [f for f in world.gateway.frames(agent.connection_id) if f["action"].startswith("conversation")]
+        assert [f["action"] for f in frames] == ["conversation.new", "conversation.updated"]
+        assert frames[0]["message"]["text"] == "hello, is the blue one in stock?"
+        assert frames[1]["conversation"]["assignee_id"] == conversation.assignee_id
+    # ... unless the lease brings it news of others (a dead holder's), which may need a round.
+    assert repo.acquire_lease(tenant_id, "dead", world.clock.now_ms(), 10_000).taken
+    _, other = visitor_says(world, "another question")
+    assert routing.dispatch(tenant_id, hints=[other], news=[other], only_news=True).leased is False  # left on it
+    world.clock.advance(10_001)
+    _, third = visitor_says(world, "and a third")
+    reads.clear()  # (the handlers' own reads, to find an agent)
+    routing.dispatch(tenant_id, hints=[third], news=[third], only_news=True)
+    assert reads == ["agents", "queue"]
+
+
+def test_a_newcomer_never_overtakes_a_waiting_visitor() -> None:
+    world, routing, repo, _, (ann, _) = setup(agents=2, capacity=2)
+    tenant_id = ann.tenant_id
+    repo.put_group(Group(tenant_id, "g_refunds", "Refunds"))  # nobody online serves it
+    repo.put_rule(RoutingRule(tenant_id, "r1", "refunds", 1, (Condition("type", "equals", "after-sales"),),
+                              "g_refunds", "normal"))
+    _, waiting = visitor_says(world, "I want a refund")
+    _, newcomer = visitor_says(world, "what does the premium plan cost?")
+    for cid in (waiting, newcomer):  # both queued: the second would have overtaken the first
+        conversation = world.conversation_repo.get(tenant_id, cid)
+        assert conversation is not None and conversation.queued_at is not None and conversation.assignee_id is None
+    assert routing.dispatch(tenant_id).assigned == 1  # dispatch serves whom it can, in order
+    assert world.conversation_repo.get(tenant_id, newcomer).assignee_id  # type: ignore[union-attr]
+
+
+def test_an_agent_who_filled_up_since_the_read_is_passed_over_then_the_queue_takes_it() -> None:
+    world, routing, repo, _, (ann, ben) = setup(agents=2, capacity=1)
+    tenant_id = ann.tenant_id
+    read = repo.agents
+    filled: list[str] = []
+
+    def stale(tenant: str) -> list[Any]:
+        """The agents as read; then, before the creation transaction, someone fills agents up."""
+        snapshot = read(tenant)
+        for agent_id in fill:
+            repo.agent_states[(tenant, agent_id)].load = 1
+            filled.append(agent_id)
+        return snapshot
+
+    repo.agents = stale
+    fill = [ann.principal_id]
+    _, cid = visitor_says(world, "first")
+    assert world.conversation_repo.get(tenant_id, cid).assignee_id == ben.principal_id  # type: ignore[union-attr]
+    assert {a.agent_id: a.load for a in read(tenant_id)} == {ann.principal_id: 1, ben.principal_id: 1}
+
+    for agent_id in (ann.principal_id, ben.principal_id):
+        repo.agent_states[(tenant_id, agent_id)].load = 0
+    fill = [ann.principal_id, ben.principal_id]
+    _, cid = visitor_says(world, "second")  # both refused in their transactions: born queued
+    conversation = world.conversation_repo.get(tenant_id, cid)
+    assert conversation is not None and conversation.assignee_id is None and conversation.queued_at is not None
+    assert {a.agent_id: a.load for a in read(tenant_id)} == {ann.principal_id: 1, ben.principal_id: 1}
