@@ -5,10 +5,13 @@ running the dispatch function); the clients run in a second process, as browsers
 in the stack's process either. They put 20 agents online (capacity 10 each, so everybody can
 be served at once), connect 200 visitors and have them all send their first message at
 the same moment. Then, per conversation, the time from its creation to its assignment
-(`created_at` → `assigned_at`, both stamped by the handlers) and the DynamoDB requests the
-dispatch function made per assignment (counted on the botocore clients, by the thread the
-request came from: the gateway runs functions on threads named `dispatch_*`). Enqueueing
-costs no request of its own (the conversation is born queued, in its creation transaction).
+(`created_at` → `assigned_at`, both stamped by the handlers) and the DynamoDB requests made
+per assignment (counted on the botocore clients): those of the dispatch function (by the
+thread the request came from: the gateway runs functions on threads named `dispatch_*`), and
+those the creating handler makes to find a free agent for a conversation born assigned (its
+reads of the queue's head and the agents, and any creation transaction retried because the
+agent it chose had filled up meanwhile). The creation transaction itself is not counted: a
+conversation is born queued or assigned in it, and it is written either way.
 
     .venv/bin/python bench/dispatch.py [--visitors 200] [--agents 20] [--capacity 10] [--rate 0]
 
@@ -39,11 +42,34 @@ class RequestsByThread:
     def __init__(self) -> None:
         self.counts: Counter[str] = Counter()
         self._lock = threading.Lock()
+        self._placing = threading.local()  # inside RoutingService.open_conversation
+        self.conversations_opened = 0
 
     def __call__(self, model: Any = None, **_: Any) -> None:
-        kind = "dispatch" if threading.current_thread().name.startswith("dispatch") else "other"
+        kind = ("dispatch" if threading.current_thread().name.startswith("dispatch")
+                else "placing" if getattr(self._placing, "on", False) else "other")
         with self._lock:
             self.counts[f"{kind}.{model.name if model else '?'}"] += 1
+
+    def watch_placing(self) -> None:
+        from chalicelib.services.routing import RoutingService
+
+        opened, counter = RoutingService.open_conversation, self
+
+        def open_conversation(service: Any, *args: Any, **kwargs: Any) -> Any:
+            counter._placing.on = True
+            try:
+                return opened(service, *args, **kwargs)
+            finally:
+                counter._placing.on = False
+                with counter._lock:
+                    counter.conversations_opened += 1
+
+        RoutingService.open_conversation = open_conversation  # type: ignore[method-assign]
+
+    def placing_extra(self) -> int:
+        """Requests of placing beyond the one creation transaction each conversation has anyway."""
+        return self.total("placing") - self.conversations_opened
 
     def install(self) -> None:
         from chalicelib.adapters.repositories import _transaction_connection
@@ -141,6 +167,7 @@ def run(visitors: int, agents: int, capacity: int, rate: float = 0.0) -> dict[st
     progress("starting the local stack ...")
     stack = LocalStack(port=0, seed_demo=False).start_in_thread()
     counter = RequestsByThread()
+    counter.watch_placing()
     try:
         seeded = seed_tenant("Bench", [(f"agent{i}@bench.kefu.dev", f"Agent {i}") for i in range(agents)], "pw-bench")
         routing = DynamoRouting()
@@ -170,9 +197,11 @@ def run(visitors: int, agents: int, capacity: int, rate: float = 0.0) -> dict[st
             c = repo.get(seeded.tenant_id, cid)
             if c is not None and c.assigned_at is not None:
                 latencies.append(c.assigned_at - c.created_at)
-        dispatch_requests = counter.total("dispatch")
-        progress(f"dispatch requests by table/operation: "
-                 f"{dict(sorted((k, v) for k, v in counter.counts.items() if k.startswith('dispatch')))}")
+        born_assigned = sum(1 for latency in latencies if latency == 0)
+        dispatch_requests = counter.total("dispatch") + counter.placing_extra()
+        progress(f"{born_assigned} of {len(latencies)} born assigned; requests by kind/operation: "
+                 f"{dict(sorted((k, v) for k, v in counter.counts.items() if not k.startswith('other')))} "
+                 f"for {counter.conversations_opened} conversations opened")
         progress(f"dispatch invocations: {stack.gateway.invocations.get('dispatch', 0)}")
         return {
             "assign_p50_ms": round(percentile(latencies, 50), 1),
@@ -185,6 +214,7 @@ def run(visitors: int, agents: int, capacity: int, rate: float = 0.0) -> dict[st
             "visitors_told": len(outcome["told_ms"]),
             "handler_threads": HANDLER_THREADS,
             "assigned": len(latencies),
+            "born_assigned": born_assigned,
             "arrivals": visitors,
             "agents": agents,
             "capacity_each": capacity,
