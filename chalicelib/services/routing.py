@@ -179,9 +179,10 @@ class RoutingService:
         agent dispatch would choose (from one read of the agents), in its creation
         transaction: an assignment with no dispatch hop and no queue. If that agent cannot
         take it after all (their load or presence changed since the read: the transaction's
-        condition says so), others with room (`r.agents_to_try`), up to BORN_ASSIGNED_TRIES in
-        all; then it is born queued and the dispatcher serves it. Returns the conversation `create` gave back (another
-        tab's, if that one was first) and the agent it was born with, if any."""
+        condition says so), others with room (`r.agents_to_try`), up to BORN_ASSIGNED_TRIES
+        in all; then it is born queued and the dispatcher serves it. Returns the conversation
+        `create` gave back (another tab's, if that one was first) and the agent it was born
+        with, if any."""
         takers: list[r.AgentState] = []
         now = draft.created_at
         try:
