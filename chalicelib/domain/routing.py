@@ -320,23 +320,13 @@ def choose_agent(agents: Iterable[AgentState], entry: QueueEntry, now_ms: int) -
     return min(eligible, key=normal)
 
 
-def agents_to_try(agents: Iterable[AgentState], entry: QueueEntry, now_ms: int, limit: int,
-                  rng: random.Random) -> list[AgentState]:
-    """Up to `limit` agents to offer a new conversation, in the order to try them: first the
-    one `choose_agent` picks; then, should that one refuse (its load changed since it was
-    read: in a burst many handlers read the same agents at once and would all pick the same
-    next best), others with room drawn at random, weighted by their free places, so that
-    parallel arrivals spread instead of queueing up behind one agent."""
+def draw_agent(agents: Iterable[AgentState], entry: QueueEntry, now_ms: int, rng: random.Random) -> AgentState | None:
+    """An agent who could take `entry`, drawn at random weighted by free places (None if
+    nobody eligible has room). For a new conversation whose first choice (`choose_agent`)
+    refused it because it had filled up since it was read: in a burst many handlers read
+    the same agents at once and would all choose the same next one; drawn, they spread."""
     eligible = [a for a in agents if a.reachable(now_ms) and a.serves(entry.group_id) and a.free > 0]
-    first = choose_agent(eligible, entry, now_ms)
-    if first is None or limit < 1:
-        return []
-    chosen, left = [first], [a for a in eligible if a is not first]
-    while len(chosen) < limit and left:
-        pick = rng.choices(left, weights=[a.free for a in left])[0]
-        chosen.append(pick)
-        left.remove(pick)
-    return chosen
+    return rng.choices(eligible, weights=[a.free for a in eligible])[0] if eligible else None
 
 
 def plan_assignments(entries: Sequence[QueueEntry], agents: Sequence[AgentState],

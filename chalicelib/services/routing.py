@@ -154,7 +154,7 @@ class RoutingService:
         # Telling people (posts to many sockets) runs beside the next round, in order, on one
         # thread: assignments do not wait for the fan-out of the previous round.
         self._tell_pool: ThreadPoolExecutor | None = None
-        self._rng = random.Random()  # which agent a born-assigned conversation tries after the best
+        self._rng = random.Random()  # draws the agent a new conversation tries after its first choice refused
 
     # ------------------------------------------------------------ a new conversation
 
@@ -176,23 +176,27 @@ class RoutingService:
         `create` (the repository's `create_for_visitor`), born assigned when it can be.
 
         When nobody waits in the tenant's queue, so that nobody is overtaken, it goes to the
-        agent dispatch would choose (from one read of the agents), in its creation
-        transaction: an assignment with no dispatch hop and no queue. If that agent cannot
-        take it after all (their load or presence changed since the read: the transaction's
-        condition says so), others with room (`r.agents_to_try`), up to BORN_ASSIGNED_TRIES
-        in all; then it is born queued and the dispatcher serves it. Returns the conversation
-        `create` gave back (another tab's, if that one was first) and the agent it was born
-        with, if any."""
-        takers: list[r.AgentState] = []
+        agent dispatch would choose (from a read of the agents), in its creation transaction:
+        an assignment with no dispatch hop and no queue. If that agent cannot take it after
+        all (their load or presence changed since the read: the transaction's condition says
+        so), the agents are read again and one with room is drawn (`r.draw_agent`), up to
+        BORN_ASSIGNED_TRIES tries in all; then it is born queued and the dispatcher serves it.
+        Returns the conversation `create` gave back (another tab's, if that one was first)
+        and the agent it was born with, if any."""
         now = draft.created_at
-        try:
-            if not self._repo.queue(draft.tenant_id, 1):
-                entry = r.QueueEntry(draft.conversation_id, draft.priority, draft.queued_at or now, draft.group_id)
-                takers = r.agents_to_try(self._repo.agents(draft.tenant_id), entry, now, BORN_ASSIGNED_TRIES,
-                                         self._rng)
-        except Exception:  # only a shortcut: the dispatcher serves a queued conversation anyway
-            log.exception("could not look for a free agent")
-        for taker in takers:
+        entry = r.QueueEntry(draft.conversation_id, draft.priority, draft.queued_at or now, draft.group_id)
+        for attempt in range(BORN_ASSIGNED_TRIES):
+            try:
+                if attempt == 0 and self._repo.queue(draft.tenant_id, 1):
+                    break  # someone waits: behind them
+                agents = self._repo.agents(draft.tenant_id)
+            except Exception:  # only a shortcut: the dispatcher serves a queued conversation anyway
+                log.exception("could not look for a free agent")
+                break
+            taker = r.choose_agent(agents, entry, now) if attempt == 0 else r.draw_agent(agents, entry, now,
+                                                                                          self._rng)
+            if taker is None:
+                break
             born = replace(draft, assignee_id=taker.agent_id, assigned_at=now, queued_at=None)
             try:
                 conversation = create(born, now - r.HEARTBEAT_TIMEOUT_MS)
