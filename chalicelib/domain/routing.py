@@ -324,8 +324,12 @@ def draw_agent(agents: Iterable[AgentState], entry: QueueEntry, now_ms: int, rng
     """An agent who could take `entry`, drawn at random weighted by free places (None if
     nobody eligible has room). For a new conversation whose first choice (`choose_agent`)
     refused it because it had filled up since it was read: in a burst many handlers read
-    the same agents at once and would all choose the same next one; drawn, they spread."""
+    the same agents at once and would all choose the same next one; drawn, they spread.
+    Urgent and high priority draw among the most senior of them, as `choose_agent` prefers."""
     eligible = [a for a in agents if a.reachable(now_ms) and a.serves(entry.group_id) and a.free > 0]
+    if eligible and entry.priority in HIGH_PRIORITIES:
+        senior = max(a.seniority for a in eligible)
+        eligible = [a for a in eligible if a.seniority == senior]
     return rng.choices(eligible, weights=[a.free for a in eligible])[0] if eligible else None
 
 

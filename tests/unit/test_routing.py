@@ -209,3 +209,7 @@ def test_draw_agent_draws_among_those_with_room_by_their_free_places() -> None:
     assert {a.agent_id for a in drawn if a} == {"a1", "a5"}  # full and away never
     assert 0.65 < sum(a.agent_id == "a5" for a in drawn if a) / len(drawn) < 0.85  # 3 places against 1
     assert draw_agent([agent("a3", 4)], entry, now, random.Random(0)) is None
+    agents[0].seniority = 2  # urgent and high: the most senior with room, as choose_agent prefers
+    urgent = QueueEntry("c2", "urgent", now)
+    assert {getattr(draw_agent(agents, urgent, now, random.Random(seed)), "agent_id", None)
+            for seed in range(50)} == {"a1"}
