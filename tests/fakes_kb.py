@@ -102,6 +102,10 @@ class FakeBotRepository(BotRepository):
         mine = [q for q in self.questions if q.tenant_id == tenant_id]
         return sorted(mine, key=lambda q: -q.created_at)[:limit]
 
+    def remove_unanswered(self, questions: list[UnansweredQuestion]) -> None:
+        gone = {(q.tenant_id, q.question_id) for q in questions}
+        self.questions = [q for q in self.questions if (q.tenant_id, q.question_id) not in gone]
+
     def count(self, tenant_id: str, name: str, value: int = 1) -> None:
         self.counts[(tenant_id, name)] += value
 

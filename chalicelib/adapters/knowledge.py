@@ -165,6 +165,11 @@ class DynamoBot(BotRepository):
                 for i in KnowledgeItem.query(tenant_id, KnowledgeItem.item_key.startswith("u#"),
                                              scan_index_forward=False, limit=limit)]
 
+    def remove_unanswered(self, questions: list[UnansweredQuestion]) -> None:
+        with KnowledgeItem.batch_write() as batch:
+            for q in questions:
+                batch.delete(KnowledgeItem(q.tenant_id, f"u#{q.created_at:013d}#{q.question_id}"))
+
     def count(self, tenant_id: str, name: str, value: int = 1) -> None:
         KnowledgeItem(tenant_id, f"n#{name}").update(actions=[KnowledgeItem.value.add(value)])
 

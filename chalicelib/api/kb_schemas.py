@@ -178,6 +178,7 @@ class PublicSearchResults(BaseModel):
 
 
 class UnansweredOut(BaseModel):
+    question_id: str
     text: str
     conversation_id: str
     reason: str
@@ -189,6 +190,12 @@ class UnansweredGroup(BaseModel):
     count: int
     locale: str
     questions: list[UnansweredOut]
+
+
+class TeachIn(Body):
+    question_ids: list[Annotated[str, Field(min_length=1, max_length=64)]] = Field(
+        min_length=1, max_length=50, description="unanswered questions (from GET /v1/kb/unanswered) this article answers")
+    version: int = Field(ge=1, description="the article's version the agent saw (409 article_changed if stale)")
 
 
 class UnansweredList(BaseModel):
@@ -234,6 +241,9 @@ KB_ENDPOINTS: dict[tuple[str, str], tuple[type[BaseModel] | None, type[BaseModel
     ("GET", "/v1/kb/export"): (ExportQuery, ExportOut, "Every article as JSON or Markdown files", AGENT),
     ("GET", "/v1/kb/unanswered"): (None, UnansweredList,
                                    "Questions the bot could not answer, grouped by similarity", AGENT),
+    ("POST", "/v1/kb/articles/{article_id}/teach"): (
+        TeachIn, ArticleOut, "Teach the bot: unanswered questions become the article's alternate phrasings "
+                             "(a new version) and leave the unanswered list", AGENT),
     ("GET", "/v1/kb/bot"): (None, BotSettingsOut, "The bot's settings: thresholds, greetings, webhooks", AGENT),
     ("PUT", "/v1/kb/bot"): (BotSettingsIn, BotSettingsOut, "Change the bot's settings", AGENT),
     ("GET", "/v1/kb/public/articles"): (PublicQuery, PublicArticleList, "Published articles (FAQ browse)", PUBLIC),

@@ -130,13 +130,21 @@ def export_articles() -> Response:
         ks.MarkdownFile(name=f"{a['locale']}/{a['id']}.md", content=markdown.to_markdown_file(a)) for a in articles]))
 
 
+@knowledge.route("/v1/kb/articles/{article_id}/teach", methods=["POST"])
+def teach_article(article_id: str) -> Response:
+    identity = _agent()
+    body = parse_body(knowledge.current_request, ks.TeachIn)
+    return json_response(_article_out(services().knowledge.teach(identity, article_id, body.question_ids,
+                                                                 body.version)))
+
+
 @knowledge.route("/v1/kb/unanswered", methods=["GET"])
 def unanswered_questions() -> Response:
     identity = _agent()
     groups = services().knowledge.unanswered_groups(identity)
     return json_response(ks.UnansweredList(
         groups=[ks.UnansweredGroup(representative=g.representative, count=g.count, locale=g.locale, questions=[
-            ks.UnansweredOut(text=q.text, conversation_id=q.conversation_id, reason=q.reason,
+            ks.UnansweredOut(question_id=q.question_id, text=q.text, conversation_id=q.conversation_id, reason=q.reason,
                              created_at=q.created_at) for q in g.questions]) for g in groups],
         counters=services().knowledge.bot_counters(identity)))
 

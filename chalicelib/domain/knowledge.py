@@ -161,6 +161,10 @@ class BotRepository(abc.ABC):
         """Most recent first."""
 
     @abc.abstractmethod
+    def remove_unanswered(self, questions: list[UnansweredQuestion]) -> None:
+        """Take questions off the list (an agent taught the bot their answer)."""
+
+    @abc.abstractmethod
     def count(self, tenant_id: str, name: str, value: int = 1) -> None:
         """Add to a per-tenant counter (answers, helpful, handoffs...)."""
 

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import re
 import threading
+import unicodedata
 import time
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, Iterable
 
 from ..domain.clock import Clock
-from ..domain.errors import ArticleNotFound, Forbidden, InvalidFrame
+from ..domain.errors import ArticleNotFound, Forbidden, InvalidFrame, NotFound
 from ..domain.ids import new_id
 from ..domain.knowledge import (
     ARTICLE_STATUSES,
@@ -36,7 +37,14 @@ IMPORT_VECTOR_SECONDS = 6.0
 GROUP_JACCARD = 0.34
 GROUP_COSINE = {"en": 0.60, "zh": 0.75}
 MAX_PHRASINGS = 30
+MAX_PHRASING_CHARS = 300
+UNANSWERED_LISTED = 500  # the most recent unanswered questions the workbench lists (and teaching finds)
 SUGGESTION_CONFIDENCE = 0.3
+
+
+def _wording(text: str) -> str:
+    """A phrasing as compared for duplicates: width, case, spacing and punctuation aside."""
+    return re.sub(r"[\W_]+", "", unicodedata.normalize("NFKC", text).casefold())
 
 
 @dataclass(frozen=True)
@@ -293,7 +301,7 @@ class KnowledgeService:
 
     # ------------------------------------------------------------ unanswered questions
 
-    def unanswered_groups(self, identity: Identity, limit: int = 500) -> list[QuestionGroup]:
+    def unanswered_groups(self, identity: Identity, limit: int = UNANSWERED_LISTED) -> list[QuestionGroup]:
         """Recent questions the bot could not answer, grouped by similarity (most asked first).
 
         A question joins the group whose first question it resembles most, if it shares
@@ -325,6 +333,47 @@ class KnowledgeService:
                 groups.append((terms, vector, question.locale, [question]))
         groups.sort(key=lambda g: (-len(g[3]), -g[3][0].created_at))
         return [QuestionGroup(g[3][0].text, len(g[3]), g[3][:20], g[3][0].locale) for g in groups]
+
+    def teach(self, identity: Identity, article_id: str, question_ids: list[str], expected_version: int) -> Article:
+        """An agent says these unanswered questions are answered by this article: they become
+        its alternate phrasings (a new version, in its history; vectors recomputed), so the
+        bot matches that wording from now on, and they leave the unanswered list.
+
+        Only questions still on the list (`not_found` otherwise), in the article's language;
+        wordings it already has are not added twice; at most MAX_PHRASINGS in all (a clear
+        error, nothing changed, if they would not fit). `expected_version` as for `update`."""
+        _require_agent(identity)
+        wanted = list(dict.fromkeys(question_ids))
+        if not wanted:
+            raise InvalidFrame("name at least one question")
+        listed = {q.question_id: q for q in self._bot.unanswered(identity.tenant_id, UNANSWERED_LISTED)}
+        missing = [i for i in wanted if i not in listed]
+        if missing:
+            raise NotFound("no such unanswered question (taught already, or too old)", {"question_ids": missing})
+        current = self._existing(identity.tenant_id, article_id)
+        questions = [listed[i] for i in wanted]
+        foreign = [q.text for q in questions if q.locale != current.locale]
+        if foreign:
+            raise InvalidFrame(f"these questions are not in the article's language ({current.locale})",
+                               {"questions": foreign[:5]})
+        known = {_wording(p) for p in (current.title, *current.phrasings)}
+        added: list[str] = []
+        for q in questions:
+            text = " ".join(q.text.split())[:MAX_PHRASING_CHARS]
+            if _wording(text) not in known:
+                known.add(_wording(text))
+                added.append(text)
+        phrasings = [*current.phrasings, *added]
+        if len(phrasings) > MAX_PHRASINGS:
+            raise InvalidFrame(f"the article would have {len(phrasings)} alternate phrasings, at most "
+                               f"{MAX_PHRASINGS}: remove some in the editor first")
+        article = current  # every wording is there already: nothing to save
+        if added:
+            article = self.update(identity, article_id, ArticleFields(
+                current.title, current.body, current.locale, current.category, tuple(phrasings), current.status),
+                expected_version)
+        self._bot.remove_unanswered(questions)
+        return article
 
     def bot_counters(self, identity: Identity) -> dict[str, int]:
         _require_agent(identity)

@@ -1,6 +1,7 @@
 // The knowledge-base workbench (kb.html): search and edit articles (versions, history,
 // publish), a text preview, JSON export, and the questions the bot could not answer,
-// grouped, each one click away from a new article. Uses the console's session (signed in
+// grouped, each one click away from a new article or from teaching the bot that an
+// existing article answers them (they become its alternate phrasings). Uses the console's session (signed in
 // at index.html) and REST client. Everything from the server is rendered as text (dom.js's h()).
 import { Api, ApiError } from "./api.js";
 import { h, mount } from "./dom.js";
@@ -153,24 +154,66 @@ async function exportJson() {
 
 // ------------------------------------------------------------------ unanswered questions
 
-async function showUnanswered() {
+async function showUnanswered(notice = "") {
   const body = await api.request("GET", "/v1/kb/unanswered");
   const pane = root.querySelector(".tk-detail");
   const counters = Object.entries(body.counters).sort();
   mount(pane,
     h("h2", { text: "Questions the bot could not answer" }),
+    notice ? h("p", { class: "kb-notice", role: "status", text: notice }) : null,
     h("div", { class: "kb-counters" }, counters.map(([k, v]) => h("span", { class: "tk-pill", text: `${k.replaceAll("_", " ")}: ${v}` }))),
-    body.groups.length ? body.groups.map((g) => h("div", { class: "kb-group" },
-      h("strong", { text: `${g.count} × ${g.representative}` }),
-      h("ul", {}, g.questions.slice(0, 5).map((q) => h("li", { text: `${q.text} (${when(q.created_at)})` }))),
-      h("button", { class: "btn btn-ghost", type: "button", text: "Write an article for this", on: { click: () => {
-        state.article = { id: "", title: g.representative, body: "", locale: g.locale === "zh" ? "zh" : "en", category: "",
-          phrasings: g.questions.map((q) => q.text).slice(0, 10), status: "draft", version: 0 };
-        state.history = [];
-        state.selected = null;
-        renderDetail();
-      } } })))
+    body.groups.length ? body.groups.map((g) => unansweredGroup(g))
       : h("p", { class: "muted", text: "None yet." }));
+}
+
+/** One group: its questions, a new article for it, or teach the bot that an article answers it. */
+function unansweredGroup(g) {
+  const teachPane = h("div", { class: "kb-teach" });
+  return h("div", { class: "kb-group" },
+    h("strong", { text: `${g.count} × ${g.representative}` }),
+    h("ul", {}, g.questions.slice(0, 5).map((q) => h("li", { text: `${q.text} (${when(q.created_at)})` }))),
+    h("button", { class: "btn btn-ghost", type: "button", text: "Write an article for this", on: { click: () => {
+      state.article = { id: "", title: g.representative, body: "", locale: g.locale === "zh" ? "zh" : "en", category: "",
+        phrasings: g.questions.map((q) => q.text).slice(0, 10), status: "draft", version: 0 };
+      state.history = [];
+      state.selected = null;
+      renderDetail();
+    } } }),
+    h("button", { class: "btn btn-ghost", type: "button", text: "An article answers this…",
+      on: { click: () => offerArticles(g, teachPane) } }),
+    teachPane);
+}
+
+/** The closest articles in the group's language; picking one teaches the bot the group's wordings. */
+async function offerArticles(g, pane) {
+  mount(pane, h("p", { class: "muted", text: "Looking for the closest articles…" }));
+  try {
+    const locale = g.locale === "zh" ? "zh" : "en";
+    const found = await api.request("GET", `/v1/kb/search?limit=5&locale=${locale}&q=${encodeURIComponent(g.representative.slice(0, 500))}`);
+    const hits = found.results.filter((a) => a.locale === locale).slice(0, 3);
+    mount(pane,
+      h("p", { class: "muted", text: hits.length ? "Add these questions to an article's alternate phrasings, so the bot answers them:"
+        : "No article in this language comes close: write one instead." }),
+      hits.map((a) => h("button", { class: "tk-chip", type: "button", text: a.title,
+        on: { click: (event) => teach(g, a, event.currentTarget) } })));
+  } catch (error) {
+    mount(pane, h("p", { class: "kb-error", role: "alert", text: error.message }));
+  }
+}
+
+async function teach(g, hit, button) {
+  button.disabled = true;
+  try {
+    const article = await api.request("GET", `/v1/kb/articles/${encodeURIComponent(hit.id)}`);
+    const taught = await api.request("POST", `/v1/kb/articles/${encodeURIComponent(hit.id)}/teach`,
+      { question_ids: g.questions.map((q) => q.question_id), version: article.version });
+    const added = taught.version === article.version ? "already had these wordings" : `now has them (version ${taught.version})`;
+    await showUnanswered(`“${taught.title}” ${added}: the bot answers them from it.`);
+  } catch (error) {
+    button.disabled = false;
+    const pane = button.closest(".kb-teach");
+    if (pane) pane.append(h("p", { class: "kb-error", role: "alert", text: error.message }));
+  }
 }
 
 // ------------------------------------------------------------------ start

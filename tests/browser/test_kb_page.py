@@ -1,6 +1,7 @@
 """The knowledge-base workbench (/console/kb.html) in headless Chromium: write and publish
 an article (HTML in it stays text), a new version with its history, search, a stale save
-reloaded instead of overwriting, and the bot's unanswered questions turned into a draft."""
+reloaded instead of overwriting, and the bot's unanswered questions turned into a draft or
+taught to the bot as an existing article's wordings."""
 from __future__ import annotations
 
 from typing import Any
@@ -63,6 +64,30 @@ def test_unanswered_questions_become_a_draft(chromium: Any, stack: Any, tenant: 
     expect(group).to_contain_text("2 ×")
     group.get_by_role("button", name="Write an article for this").click()
     expect(page.locator("textarea[name=phrasings]")).to_have_value("garden furniture?\ndo you sell garden furniture")
+
+
+def test_teaching_the_bot_that_an_article_answers_an_unanswered_question(chromium: Any, stack: Any,
+                                                                        tenant: TenantInfo) -> None:
+    from chalicelib import bootstrap
+    from chalicelib.domain.knowledge import UnansweredQuestion
+
+    page, token = _signed_in_page(chromium, stack, tenant)
+    status, _ = http_json("POST", f"{stack.url}/v1/kb/articles", {
+        "id": "tracking", "title": "Where is my order?", "body": "Follow your parcel with the link in the e-mail.",
+        "locale": "en", "phrasings": ["how do i track my order"], "status": "published"}, token)
+    assert status == 201
+    repo = bootstrap.services().knowledge._bot
+    repo.add_unanswered(UnansweredQuestion(tenant.tenant_id, "q_box", "where can i watch my box travel", "en", "c_x",
+                                           "no_answer", 2000))
+    page.goto(f"{stack.url}/console/kb.html")
+    page.get_by_role("button", name="Unanswered questions").click()
+    group = page.locator(".kb-group", has_text="where can i watch my box travel")
+    group.get_by_role("button", name="An article answers this…").click()
+    group.locator(".kb-teach").get_by_role("button", name="Where is my order?").click()
+    expect(page.locator(".kb-notice")).to_contain_text("“Where is my order?” now has them (version 2)")
+    expect(page.locator(".kb-group", has_text="where can i watch my box travel")).to_have_count(0)
+    status, article = http_json("GET", f"{stack.url}/v1/kb/articles/tracking", token=token)
+    assert article["phrasings"] == ["how do i track my order", "where can i watch my box travel"]
 
 
 @pytest.mark.parametrize("page_name, what", [("kb.html", "the knowledge base"), ("tickets.html", "the tickets"),

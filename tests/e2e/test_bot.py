@@ -174,6 +174,38 @@ async def test_unanswered_questions_are_listed_for_agents(api: Api, tenant: Tena
     assert groups[0]["count"] == 2 and "furniture" in groups[0]["representative"]
 
 
+async def test_an_agent_teaches_the_bot_an_unanswered_wording_over_rest(api: Api, tenant: Tenant) -> None:
+    agent_token = await import_shop(api, tenant)
+    _, visitor = await api.visitor(tenant)
+    reply = await ask(visitor, "where can i watch my box travel")  # tracking, in words the article does not use
+    assert reply["text"].startswith("I'm bringing in")
+    await visitor.close()
+    groups = (await api.get("/v1/kb/unanswered", agent_token)).json()["groups"]
+    [question] = [q for g in groups for q in g["questions"] if q["text"] == "where can i watch my box travel"]
+    article = (await api.get("/v1/kb/articles/order-tracking.en", agent_token)).json()
+
+    def teach(body: dict[str, Any]) -> Any:
+        return api.http.post("/v1/kb/articles/order-tracking.en/teach", headers=auth(agent_token), json=body)
+
+    stale = await teach({"question_ids": [question["question_id"]], "version": article["version"] + 5})
+    assert stale.status_code == 409 and stale.json()["error"]["code"] == "article_changed"
+    empty = await teach({"question_ids": [], "version": article["version"]})
+    assert empty.status_code == 400 and empty.json()["error"]["code"] == "invalid_frame"
+    taught = await teach({"question_ids": [question["question_id"]], "version": article["version"]})
+    assert taught.status_code == 200, taught.text
+    assert taught.json()["version"] == article["version"] + 1
+    assert taught.json()["phrasings"][-1] == "where can i watch my box travel"
+    gone = await teach({"question_ids": [question["question_id"]], "version": taught.json()["version"]})
+    assert gone.status_code == 404 and gone.json()["error"]["details"]["question_ids"] == [question["question_id"]]
+    groups = (await api.get("/v1/kb/unanswered", agent_token)).json()["groups"]
+    assert all(q["question_id"] != question["question_id"] for g in groups for q in g["questions"])
+    _, visitor = await api.visitor(tenant)
+    answer = await ask(visitor, "where can i watch my box travel")  # answered now, from the article taught
+    prompt = await visitor.wait_for(action_is("bot.prompt", kind="feedback"))
+    assert prompt["article"]["id"] == "order-tracking.en" and prompt["seq"] == answer["seq"]
+    await visitor.close()
+
+
 async def test_articles_rest_history_render_and_public_search(api: Api, tenant: Tenant) -> None:
     token = await api.agent_token(tenant)
     created = await api.http.post("/v1/kb/articles", headers=auth(token), json={

@@ -3,7 +3,7 @@ webhooks, unanswered questions, and the knowledge base's CRUD rules."""
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import pytest
@@ -367,3 +367,43 @@ def test_a_conversation_born_assigned_still_gets_the_bots_try_at_its_first_messa
     assert answer["text"].startswith("When will I get my refund?")
     scene.say("and what about shipping costs?")  # Ann has it now: the bot stays out
     assert len(scene.bot_messages()) == 1
+
+
+def test_an_agent_teaches_the_bot_a_wording_from_the_unanswered_list(scene: Scene) -> None:
+    from chalicelib.domain.errors import ArticleChanged as Changed
+    from chalicelib.domain.errors import NotFound
+
+    world, knowledge = scene.kb.world, scene.kb.knowledge
+
+    def ask(text: str) -> Connection:
+        tab = world.connect_visitor(world.add_visitor(scene.tenant))
+        world.send(tab, {"action": "message.send", "client_msg_id": "q1", "text": text})
+        return tab
+
+    ask("where can i watch my box travel")  # the tracking article's subject, in words it does not use
+    ask("想看看我买的东西现在走到哪了")
+    listed = {q.text: q for q in scene.kb.repo.unanswered(scene.tenant.tenant_id, 50)}
+    english, chinese = listed["where can i watch my box travel"], listed["想看看我买的东西现在走到哪了"]
+    article = knowledge.get(scene.agent, "order-tracking.en")
+    with pytest.raises(InvalidFrame, match="language"):  # a Chinese wording is no phrasing of an English article
+        knowledge.teach(scene.agent, article.article_id, [english.question_id, chinese.question_id], article.version)
+    with pytest.raises(NotFound):
+        knowledge.teach(scene.agent, article.article_id, ["q_gone"], article.version)
+    with pytest.raises(Changed):
+        knowledge.teach(scene.agent, article.article_id, [english.question_id], article.version - 1)
+
+    taught = knowledge.teach(scene.agent, article.article_id, [english.question_id], article.version)
+    assert taught.version == article.version + 1 and taught.phrasings[-1] == "where can i watch my box travel"
+    assert max(v.version for v in knowledge.history(scene.agent, article.article_id)) == taught.version
+    assert english.question_id not in {q.question_id for q in scene.kb.repo.unanswered(scene.tenant.tenant_id, 50)}
+
+    world.clock.advance(11_000)  # the bot's containers see the new version (REVISION_CHECK_MS)
+    tab = ask("where can i watch my box travel")
+    [prompt] = world.gateway.frames(tab.connection_id, "bot.prompt")
+    assert (prompt["kind"], prompt["article"]["id"]) == ("feedback", "order-tracking.en")  # answered now
+
+    # The same wording again (listed before the bot knew it) is not added twice.
+    again = replace(english, question_id="q_again", text="Where can I WATCH my box travel?!")
+    scene.kb.repo.add_unanswered(again)
+    assert knowledge.teach(scene.agent, article.article_id, [again.question_id], taught.version).version == taught.version
+    assert again.question_id not in {q.question_id for q in scene.kb.repo.unanswered(scene.tenant.tenant_id, 50)}
