@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import re
 import threading
-import unicodedata
 import time
+import unicodedata
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, Iterable
 

@@ -406,4 +406,14 @@ def test_an_agent_teaches_the_bot_a_wording_from_the_unanswered_list(scene: Scen
     again = replace(english, question_id="q_again", text="Where can I WATCH my box travel?!")
     scene.kb.repo.add_unanswered(again)
     assert knowledge.teach(scene.agent, article.article_id, [again.question_id], taught.version).version == taught.version
+    # Past 30 phrasings: a clear error, nothing changed, the question still listed.
+    full = knowledge.update(scene.agent, article.article_id, ArticleFields(
+        taught.title, taught.body, "en", taught.category, tuple(f"wording {i}" for i in range(30)), "published"),
+        taught.version)
+    one_more = replace(english, question_id="q_more", text="is my box on its way")
+    scene.kb.repo.add_unanswered(one_more)
+    with pytest.raises(InvalidFrame, match="at most 30"):
+        knowledge.teach(scene.agent, article.article_id, [one_more.question_id], full.version)
+    assert knowledge.get(scene.agent, article.article_id).version == full.version
+    assert one_more.question_id in {q.question_id for q in scene.kb.repo.unanswered(scene.tenant.tenant_id, 50)}
     assert again.question_id not in {q.question_id for q in scene.kb.repo.unanswered(scene.tenant.tenant_id, 50)}
