@@ -696,6 +696,12 @@ class FakeDispatchTrigger:
             self.born_assigned.extend(conversation_ids or [])
 
 
+def _refuses(agent: Any, reachable_since: int | None) -> bool:
+    """`DynamoRouting.agent_takes_one`, negated: full, gone, or (if asked) not reachable."""
+    return agent is None or agent.load >= agent.capacity or (reachable_since is not None and not (
+        agent.presence == "online" and agent.live_connections > 0 and agent.heartbeat_at >= reachable_since))
+
+
 class FakeRouting:
     """`RoutingRepository` in memory, with `DynamoRouting`'s conditions: an assignment raises
     the agent's load only below capacity (and, if asked, only for a reachable agent) and only
@@ -725,9 +731,7 @@ class FakeRouting:
 
         with self._lock:
             agent = self.agent_states.get((tenant_id, agent_id))
-            if agent is None or agent.load >= agent.capacity or (reachable_since is not None and not (
-                    agent.presence == "online" and agent.live_connections > 0
-                    and agent.heartbeat_at >= reachable_since)):
+            if _refuses(agent, reachable_since):
                 raise AgentUnavailable("the agent cannot take another conversation now")
             agent.load += 1
             agent.last_assigned_at = now_ms
@@ -800,9 +804,7 @@ class FakeRouting:
         from chalicelib.domain.errors import AgentUnavailable
 
         agent = self.agent_states.get((tenant_id, agent_id))
-        if agent is None or agent.load >= agent.capacity or (reachable_since is not None and not (
-                agent.presence == "online" and agent.live_connections > 0
-                and agent.heartbeat_at >= reachable_since)):
+        if _refuses(agent, reachable_since):
             raise AgentUnavailable("the agent cannot take another conversation now")
         stored = self._conversations.items.get((tenant_id, conversation_id))
         if stored is None or stored.status is not ConversationStatus.OPEN or stored.assignee_id != expected_assignee:

@@ -208,11 +208,14 @@ class RoutingService:
     def tell_born_assigned(self, conversation: Conversation, taker: r.AgentState) -> None:
         """The visitor's tabs: an agent has the conversation (as a dispatch round would say).
         The agents hear of it from the dispatcher, with the conversation's news."""
-        summary = self._summary(conversation)
+        self._tell_visitor_assigned(conversation, self._summary(conversation), taker)
+
+    def _tell_visitor_assigned(self, conversation: Conversation, summary: p.ConversationSummary,
+                               agent: r.AgentState) -> None:
         self._notifier.fan_out(conversation.watchers, p.ConversationUpdated(conversation=summary), conversation)
         self._notifier.fan_out(conversation.watchers, p.QueueStatus(
             conversation_id=conversation.conversation_id, state="assigned",
-            agent_name=taker.display_name or None), conversation)
+            agent_name=agent.display_name or None), conversation)
 
     def request_dispatch(self, tenant_id: str, conversation_ids: list[str] | None = None, new: bool = False,
                          born_assigned: bool = False) -> bool:
@@ -424,10 +427,7 @@ class RoutingService:
         summaries = [self._summary(c) for c, _ in assigned]
         self._tell_updates(agent_connections, summaries)
         for (conversation, agent), summary in zip(assigned, summaries):
-            self._notifier.fan_out(conversation.watchers, p.ConversationUpdated(conversation=summary), conversation)
-            self._notifier.fan_out(conversation.watchers, p.QueueStatus(
-                conversation_id=conversation.conversation_id, state="assigned",
-                agent_name=agent.display_name or None), conversation)
+            self._tell_visitor_assigned(conversation, summary, agent)
             with self._told_lock:
                 self._told.pop(conversation.conversation_id, None)
         if not waiting:
