@@ -15,8 +15,9 @@ third batch of 165 (many long and chatty), kept apart from tuning to choose cut-
 since; so is `questions_fresh2.txt` (214, written the same way by another hand), the
 "fresh" part for three changes of the bot. `questions_fresh3.txt` and `questions_fresh4.txt`
 (written the same way, each by a new hand) are the "fresh" part: reported apart, per file
-too, and never tuned on. `questions_fresh5.txt` (written the same way) is not loaded yet:
-it is for measuring, once, the next change of the bot.
+too, and never tuned on. `questions_fresh5.txt` and `questions_fresh6.txt` (written the
+same way, each by a new hand) are not loaded yet: they are for measuring, once, the next
+change of the bot.
 """
 from __future__ import annotations
 
