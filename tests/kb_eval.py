@@ -12,12 +12,14 @@ unanswerable ones), written by another hand without reading the held-out part, a
 third batch of 165 (many long and chatty), kept apart from tuning to choose cut-offs on.
 `questions_fresh1.txt` (219, written later by a hand that saw only the articles) was the
 "fresh" part until measured with the sentence encoder, and is in the development part
-since; so is `questions_fresh2.txt` (214, written the same way by another hand), the
-"fresh" part for three changes of the bot. `questions_fresh3.txt` and `questions_fresh4.txt`
-(written the same way, each by a new hand) are the "fresh" part: reported apart, per file
-too, and never tuned on. `questions_fresh5.txt` and `questions_fresh6.txt` (written the
-same way, each by a new hand) are not loaded yet: they are for measuring, once, the next
-change of the bot.
+since; so are `questions_fresh2.txt` (214, written the same way by another hand), the
+"fresh" part for three changes of the bot, and `questions_fresh3.txt` and
+`questions_fresh4.txt` (each by a new hand), the "fresh" part until 2026-12-05.
+`questions_fresh5.txt` and `questions_fresh6.txt` (written the same way, each by a new hand)
+are the "fresh" part: reported apart, per file too, and never tuned on; they were first
+measured for the change that gave each article 16 phrasings. `questions_fresh7.txt`
+(written the same way) is not loaded yet: it is for measuring, once, the next change of
+the bot.
 """
 from __future__ import annotations
 
@@ -78,7 +80,8 @@ def load_questions() -> list[Question]:
     questions = []
     for name, part in (("questions.txt", ""), ("questions_heldout.txt", "held_out"), ("questions_dev.txt", "dev"),
                        ("questions_fresh1.txt", "dev"), ("questions_fresh2.txt", "dev"),
-                       ("questions_fresh3.txt", "fresh"), ("questions_fresh4.txt", "fresh")):
+                       ("questions_fresh3.txt", "dev"), ("questions_fresh4.txt", "dev"),
+                       ("questions_fresh5.txt", "fresh"), ("questions_fresh6.txt", "fresh")):
         for line in (DATA / name).read_text(encoding="utf-8").splitlines():
             if not line.strip() or line.startswith("#"):
                 continue

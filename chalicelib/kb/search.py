@@ -61,8 +61,8 @@ class Semantic:
     span_chars: int | None = None
 
 
-SEMANTIC = {"en": Semantic(share=0.8, handoff=0.54, answer=0.62, span_chars=12),
-            "zh": Semantic(share=0.5, handoff=0.44, answer=0.60, span_chars=4)}
+SEMANTIC = {"en": Semantic(share=0.8, handoff=0.60, answer=0.66, span_chars=12),
+            "zh": Semantic(share=0.5, handoff=0.475, answer=0.62, span_chars=4)}
 _CLAUSE = re.compile(r"[.?!;。！？；\n]+|,\s+|，")
 SEMANTIC_CANDIDATES = 8
 MAX_PASSAGES = 64  # float16 vectors: 48 kB (English) or 64 kB (Chinese) at most per article

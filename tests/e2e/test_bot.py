@@ -309,6 +309,6 @@ async def test_english_articles_keep_their_vectors_and_the_bot_matches_meaning(
     assert len(zh_stored) == 16 + 2 * 512 * len(zh_passages)
 
     _, visitor = await api.visitor(tenant)
-    answer = await ask(visitor, "i want to get rid of my account completely")
+    answer = await ask(visitor, "close my account for good")
     assert answer["text"].startswith(english["title"]), answer["text"]
     await visitor.close()

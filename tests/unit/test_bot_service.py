@@ -211,7 +211,7 @@ def test_an_article_read_while_waiting_that_answered_it(scene: Scene) -> None:
 
 
 def test_a_hand_over_offers_articles_in_chinese_too(scene: Scene) -> None:
-    scene.say("收据在哪里能找到啊")
+    scene.say("能不能把几个订单合开一张发票")  # one invoice for several orders: not in the article
     assert scene.state().handoff_reason == "no_answer"
     [message] = scene.bot_messages()
     assert message["text"].startswith("正在为您转接人工客服") and "等待期间，以下文章也许已经能解答您的问题：" in message["text"]

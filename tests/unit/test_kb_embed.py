@@ -108,9 +108,11 @@ def test_meaning_finds_an_article_that_shares_no_word_with_the_question(encoder:
     words_only = Index(docs).search(question)
     hits = Index(docs, encoders={"en": encoder}).search(question)
     assert hits[0].doc_id == "ship.en"
-    # Words alone barely cover it (character grams of "when"/"will"); by meaning the bot is
-    # far surer, though not sure enough to answer outright without a phrasing like it.
-    assert words_only[0].confidence < 0.05 and hits[0].confidence > words_only[0].confidence + 0.1
+    # Words alone barely cover it (character grams of "when"/"will"); by meaning the article
+    # leads the others by far and the bot is surer, though nowhere near sure enough to answer
+    # outright without a phrasing like it.
+    assert words_only[0].confidence < 0.05 and hits[0].confidence > words_only[0].confidence
+    assert hits[0].score > 3 * hits[1].score
     stored = {d.doc_id: embed.pack(encoder.encode(d.passages()), d.passages()) for d in docs}
     calls = []
 
