@@ -59,11 +59,60 @@ class Semantic:
     # the certainty (the ranking stays the whole message's): a long, chatty message's
     # question is usually one of its parts. None: the whole message only.
     span_chars: int | None = None
+    # The message (and each clause) is also embedded with the products it names put as
+    # "item" / "商品": visitors name the thing ("the desk lamp doesnt even turn on"), the
+    # articles speak of items and orders, and a product word pulls the sentence's vector
+    # away from the article's (architecture.md, "Products named as items").
+    generic_products: bool = True
 
 
 SEMANTIC = {"en": Semantic(share=0.8, handoff=0.60, answer=0.66, span_chars=12),
             "zh": Semantic(share=0.5, handoff=0.475, answer=0.62, span_chars=4)}
 _CLAUSE = re.compile(r"[.?!;。！？；\n]+|,\s+|，")
+# What a shop's visitors name when they mean "the item": clothes, accessories, small
+# electronics and homeware (a general list, not the demo shop's catalogue).
+_PRODUCTS = {
+    "en": ("lamp mug cup jacket hoodie shirt t-shirt tshirt tee dress shoe shoes sneaker sneakers boot boots "
+           "speaker tablet earbuds headphones laptop sweater coat scarf top jeans pants trousers shorts "
+           "skirt bag backpack wallet belt hat cap socks sock blouse cardigan jumper watch smartwatch necklace "
+           "bracelet ring earrings sunglasses blender kettle toaster vase pillow blanket towel candle charger "
+           "cable keyboard mouse camera suit blazer vest leggings bikini swimsuit pajamas sandals heels loafers "
+           "trainers gloves umbrella perfume lipstick sofa chair desk plate bowl glass"),
+    "zh": ("衣服 裙子 连衣裙 外套 夹克 卫衣 衬衫 T恤 毛衣 大衣 羽绒服 围巾 裤子 牛仔裤 短裤 鞋子 球鞋 运动鞋 "
+           "靴子 背包 钱包 帽子 袜子 手表 项链 耳环 眼镜 杯子 马克杯 台灯 音箱 耳机 平板电脑 充电器 毯子 枕头 "
+           "毛巾 蜡烛 花瓶"),
+}
+_GENERIC = {"en": "item", "zh": "商品"}
+_PRODUCT_PATTERNS: dict[str, re.Pattern[str]] = {}
+
+
+def generic_products(text: str, locale: str) -> str:
+    """`text` with the products it names put as the generic "item" (English) or "商品"."""
+    pattern = _PRODUCT_PATTERNS.get(locale)
+    if pattern is None:
+        words = sorted(_PRODUCTS.get(locale, "").split(), key=len, reverse=True)
+        if not words:
+            return text
+        one = "(?:" + "|".join(map(re.escape, words)) + ")"
+        # A run of them ("desk lamp") is one item. Chinese has no spaces and no \b between words:
+        # its list keeps to words that are not the start of other shop words (包 of 包裹, 手机 of 手机号).
+        pattern = re.compile(rf"\b{one}(?:\s+{one})*\b" if locale == "en" else f"{one}+", re.IGNORECASE)
+        _PRODUCT_PATTERNS[locale] = pattern
+    return pattern.sub(_GENERIC[locale], text)
+
+
+def spans(query: str, locale: str) -> list[str]:
+    """What is embedded of a message in `locale`: the message first (it alone ranks), then
+    its clauses (`Semantic.span_chars`) and each of those with its products as items
+    (`Semantic.generic_products`), which may only raise the certainty."""
+    semantic = SEMANTIC[locale]
+    found = [query]
+    if semantic.span_chars is not None:
+        clauses = [c.strip() for c in _CLAUSE.split(query) if len(c.strip()) >= semantic.span_chars]
+        found += clauses if len(clauses) >= 2 else []
+    if semantic.generic_products:
+        found += [g for g in dict.fromkeys(generic_products(f, locale) for f in found) if g not in found]
+    return found
 SEMANTIC_CANDIDATES = 8
 MAX_PASSAGES = 64  # float16 vectors: 48 kB (English) or 64 kB (Chinese) at most per article
 _SENTENCE = re.compile(r"(?<=[.!?。！？])\s+|\n+")
@@ -324,14 +373,10 @@ class Index:
                   q_words: set[str], q_grams: set[str], surface: dict[str, str], limit: int) -> list[Hit]:
         """The articles closest in meaning and the best by words, ranked by a share of the
         whole message's similarity plus the rest of word confidence; their certainty is the
-        same with the best of the message and its clauses (see `Semantic.span_chars`)."""
+        same with the best of the message's spans (`spans`: its clauses, products as items)."""
         locale = candidates[0].locale
         semantic = SEMANTIC[locale]
-        spans = [query]
-        if semantic.span_chars is not None:
-            clauses = [c.strip() for c in _CLAUSE.split(query) if len(c.strip()) >= semantic.span_chars]
-            spans += clauses if len(clauses) >= 2 else []
-        questions = self.encoders[locale].encode(spans)
+        questions = self.encoders[locale].encode(spans(query, locale))
         whole, best = {}, {}
         for document in candidates:
             vectors = self.vectors(document)

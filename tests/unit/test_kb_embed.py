@@ -158,3 +158,25 @@ def test_the_weights_are_the_official_all_minilm_l6_v2() -> None:
     assert path is not None
     digest = hashlib.sha256((path / "model.safetensors").read_bytes()).hexdigest()
     assert digest == "53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db"
+
+
+def test_a_named_product_is_also_matched_as_an_item(encoder: embed.Encoder, monkeypatch: pytest.MonkeyPatch) -> None:
+    from chalicelib.kb import search
+
+    assert search.spans("the desk lamp i got doesnt turn on", "en") == [
+        "the desk lamp i got doesnt turn on", "the item i got doesnt turn on"]
+    assert search.spans("where is my order", "en") == ["where is my order"]  # nothing to put as an item
+    # Chinese words that start other shop words are left alone: 包裹 (parcel), 手机号 (phone number).
+    assert search.generic_products("包裹到了，衣服裤子都破了，手机号没变", "zh") == "包裹到了，商品都破了，手机号没变"
+    docs = [
+        Document("faulty.en", "Damaged, faulty or wrong item received", "Send us a photo of the item within 14 days.",
+                 ("My item arrived broken",)),
+        Document("ship.en", "Delivery times", "Standard delivery takes 3-5 working days.", ("How long is shipping?",)),
+    ]
+    message = "the desk lamp i got today doesnt even turn on"
+    with_items = Index(docs, encoders={"en": encoder}).search(message)[0]
+    monkeypatch.setitem(search.SEMANTIC, "en", replace(search.SEMANTIC["en"], generic_products=False))
+    as_written = Index(docs, encoders={"en": encoder}).search(message)[0]
+    assert with_items.doc_id == as_written.doc_id == "faulty.en"
+    assert with_items.score == as_written.score  # the ranking is the message as written
+    assert with_items.confidence > as_written.confidence  # the certainty the best span's
