@@ -83,6 +83,8 @@ function renderDetail() {
   }
   const select_ = (name, values, current) => h("select", { class: "select", name },
     values.map((v) => h("option", { value: v, selected: v === current, text: v })));
+  const hint = h("p", { class: "kb-phrasings-hint", "aria-live": "polite" });
+  phrasingsHint(hint, (a.phrasings || []).join("\n"));
   const form = h("form", { class: "kb-editor", on: { submit: (event) => { event.preventDefault(); save(form); } } },
     state.banner ? h("div", { class: "tk-banner", role: "status", text: state.banner }) : null,
     a.version ? h("p", { class: "muted", text: `${a.id} · version ${a.version} · saved ${when(a.updated_at)}` })
@@ -93,7 +95,9 @@ function renderDetail() {
       h("label", {}, "Category", h("input", { class: "input", name: "category", value: a.category, maxlength: "60" })),
       h("label", {}, "Status", select_("status", ["draft", "published"], a.status))),
     h("label", {}, "Other ways visitors ask it (one per line)",
-      h("textarea", { class: "input", name: "phrasings", value: (a.phrasings || []).join("\n") })),
+      h("textarea", { class: "input", name: "phrasings", value: (a.phrasings || []).join("\n"),
+        on: { input: (event) => phrasingsHint(hint, event.target.value) } })),
+    hint,
     h("label", {}, "Answer (Markdown)", h("textarea", { class: "input", name: "body", value: a.body })),
     h("div", { class: "tk-actions" },
       h("button", { class: "btn btn-primary", type: "submit", text: a.version ? "Save new version" : "Create" }),
@@ -102,6 +106,22 @@ function renderDetail() {
     a.body_html ? [h("h3", { text: "Preview" }), preview(a.body_html)] : null,
     state.history.length ? [h("h3", { text: "History" }), h("ul", { class: "kb-history" },
       state.history.map((v) => h("li", { text: `v${v.version} · ${v.status} · ${when(v.edited_at)} · ${v.edited_by} · ${v.title}` })))] : null);
+}
+
+// How many phrasings an article has, and what that means for the bot: with a handful it hands
+// visitors' own wording over far more often (docs/architecture.md, "Sixteen phrasings per article").
+const PHRASINGS_MAX = 30;
+const PHRASINGS_GOOD = 10;
+
+function phrasingsHint(hint, text) {
+  const n = text.split("\n").filter((line) => line.trim()).length;
+  const count = `${n} phrasing${n === 1 ? "" : "s"}`;
+  hint.classList.toggle("kb-error", n > PHRASINGS_MAX);
+  hint.classList.toggle("kb-warn", n < PHRASINGS_GOOD);
+  hint.textContent = n > PHRASINGS_MAX ? `${count}: ${PHRASINGS_MAX} at most — remove ${n - PHRASINGS_MAX} before saving.`
+    : n < PHRASINGS_GOOD ? `${count}. With 10 to 20 the bot understands visitors' own words far better: `
+      + "situations (\"my parcel arrived broken\"), short forms (\"refund status\"), details the answer gives."
+    : `${count}.`;
 }
 
 async function save(form) {
