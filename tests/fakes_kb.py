@@ -6,7 +6,7 @@ from __future__ import annotations
 import copy
 import threading
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Callable
 
 from chalicelib.domain.errors import ArticleChanged, Conflict, IntegrationFailed
@@ -66,6 +66,14 @@ class FakeArticles(ArticleRepository):
 
     def revision(self, tenant_id: str, max_age_ms: int = 0) -> int:
         return self.revisions[tenant_id]
+
+    def store_vectors(self, tenant_id: str, article_id: str, version: int, vectors: bytes) -> bool:
+        with self._lock:
+            current = self.items.get((tenant_id, article_id))
+            if current is None or current.version != version:
+                return False
+            self.items[(tenant_id, article_id)] = replace(current, vectors=vectors)
+            return True
 
 
 class FakeBotRepository(BotRepository):

@@ -111,6 +111,16 @@ class DynamoArticles(ArticleRepository):
         item = CACHE.get(KnowledgeItem, tenant_id, META, max_age_ms)
         return int(item.value or 0) if item is not None else 0
 
+    def store_vectors(self, tenant_id: str, article_id: str, version: int, vectors: bytes) -> bool:
+        try:
+            KnowledgeItem(tenant_id, _article_key(article_id)).update(
+                actions=[KnowledgeItem.vectors.set(vectors)], condition=KnowledgeItem.version == version)
+        except UpdateError as error:
+            if _conditional_failed(error):
+                return False
+            raise
+        return True
+
 
 class DynamoBot(BotRepository):
     def settings(self, tenant_id: str, max_age_ms: int = 0) -> BotSettings:

@@ -136,6 +136,12 @@ class ArticleRepository(abc.ABC):
         """A counter raised by every write to the tenant's articles (cache invalidation).
         `max_age_ms` > 0: a value read that recently (by this container) will do."""
 
+    @abc.abstractmethod
+    def store_vectors(self, tenant_id: str, article_id: str, version: int, vectors: bytes) -> bool:
+        """Keep passage vectors computed for the article's `version` (derived data: no history
+        entry, no revision raised). False, and nothing written, when the article is gone or
+        is no longer that version (an editor saved meanwhile; that save brought its own)."""
+
 
 class BotRepository(abc.ABC):
     @abc.abstractmethod

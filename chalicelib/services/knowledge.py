@@ -2,12 +2,13 @@
 visitors, import/export, and the index the bot answers from."""
 from __future__ import annotations
 
+import logging
 import re
 import threading
 import time
 import unicodedata
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Any, Iterable
+from typing import TYPE_CHECKING, Any, Callable, Iterable
 
 from ..domain.clock import Clock
 from ..domain.errors import ArticleNotFound, Forbidden, InvalidFrame, NotFound
@@ -27,6 +28,7 @@ from ..domain.ports import TenantRepository
 if TYPE_CHECKING:  # the ranking code loads with the first search, not with the handler
     from ..kb.search import Hit, Index
 
+log = logging.getLogger("kefu.knowledge")
 ARTICLE_ID = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
 MAX_ARTICLES = 2000
 # An import computes articles' vectors for this long at most (up to 500 articles may come
@@ -107,22 +109,30 @@ def _with_vectors(article: Article, deadline: float | None = None) -> Article:
     return replace(article, vectors=embed.pack(encoder.passages(texts), texts, encoder.model_id))
 
 
-def _index(articles: Iterable[Article]) -> Index:
+def _index(articles: Iterable[Article], keep: Callable[[Article, bytes], None] | None = None) -> Index:
     """An index of `articles`, matching questions by meaning in the languages whose encoder
-    is installed; vectors stored with an article are used when they are still its own."""
+    is installed; vectors stored with an article are used when they are still its own.
+    Those it has to compute (an import past its time, another model) go to `keep`, if given,
+    so the next container finds them stored."""
     from ..kb import embed
     from ..kb.search import Document, Index
 
     encoders = embed.encoders()
-    stored = {}
+    by_id = {}
     documents = []
     for article in articles:
         documents.append(_document(article))
-        stored[article.article_id] = article.vectors
+        by_id[article.article_id] = article
 
     def vectors(document: Document) -> Any:
         encoder = encoders[document.locale]
-        return embed.unpack(stored.get(document.doc_id), document.passages(), encoder.dimensions, encoder.model_id)
+        texts = document.passages()
+        article = by_id[document.doc_id]
+        found = embed.unpack(article.vectors, texts, encoder.dimensions, encoder.model_id)
+        if found is None and keep is not None:
+            found = encoder.passages(texts)
+            keep(article, embed.pack(found, texts, encoder.model_id))
+        return found
 
     return Index(documents, encoders=encoders, vectors=vectors)
 
@@ -252,12 +262,20 @@ class KnowledgeService:
         if cached is not None and cached[0] == revision:
             return cached[1]
         articles = [a for a in self._articles.list_all(tenant_id) if a.published]
-        index = _index(articles)
+        index = _index(articles, keep=self._keep_vectors)
         with self._lock:
             self._indexes[tenant_id] = (revision, index)
             while len(self._indexes) > 200:  # a warm Lambda serving many tenants stays bounded
                 self._indexes.pop(next(iter(self._indexes)))
         return index
+
+    def _keep_vectors(self, article: Article, vectors: bytes) -> None:
+        """Store vectors the bot had to compute, for this version only; a failure costs the
+        next container the same computation, never an answer."""
+        try:
+            self._articles.store_vectors(article.tenant_id, article.article_id, article.version, vectors)
+        except Exception:  # a cache write: the answer goes on
+            log.warning("could not store vectors of %s/%s", article.tenant_id, article.article_id, exc_info=True)
 
     def tenant_by_site_key(self, site_key: str) -> str | None:
         tenant = self._tenants.get_by_site_key(site_key)

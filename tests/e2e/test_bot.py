@@ -312,3 +312,37 @@ async def test_english_articles_keep_their_vectors_and_the_bot_matches_meaning(
     answer = await ask(visitor, "close my account for good")
     assert answer["text"].startswith(english["title"]), answer["text"]
     await visitor.close()
+
+
+async def test_vectors_the_bot_computes_are_stored_for_the_next_container(
+        api: Api, tenant: Tenant, stack: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """An import past its time budget stores articles without vectors; the bot computes those
+    it needs on its first answer and keeps them in the article's item, conditional on the
+    version it read (DynamoDB refuses the write for any other)."""
+    import boto3
+
+    from chalicelib.adapters.knowledge import DynamoArticles
+    from chalicelib.config import load_settings
+    from chalicelib.services import knowledge
+
+    monkeypatch.setattr(knowledge, "IMPORT_VECTOR_SECONDS", -1.0)
+    await import_shop(api, tenant)
+    dynamodb = boto3.client("dynamodb", endpoint_url=stack.moto.url, region_name=load_settings().region)
+
+    def item(article_id: str) -> dict[str, Any]:
+        return dynamodb.get_item(TableName=load_settings().tables.knowledge, ConsistentRead=True,
+                                 Key={"tenant_id": {"S": tenant.tenant_id}, "item_key": {"S": f"a#{article_id}"}})["Item"]
+
+    assert "vectors" not in item("refund-time.en") and "vectors" not in item("refund-time.zh")
+    _, visitor = await api.visitor(tenant)
+    answer = await ask(visitor, "how long does a refund take?")
+    assert answer["text"].startswith("When will I get my refund?"), answer["text"]
+    await visitor.close()
+    english, chinese = item("refund-time.en"), item("refund-time.zh")
+    assert english["vectors"]["B"][:16] and english["version"]["N"] == "1"
+    assert "vectors" not in chinese  # the bot needed the English articles only
+    # Another version's vectors are refused: an editor's save in between would win.
+    articles = DynamoArticles()
+    assert articles.store_vectors(tenant.tenant_id, "refund-time.en", 2, b"stale") is False
+    assert item("refund-time.en")["vectors"] == english["vectors"]
+    assert articles.store_vectors(tenant.tenant_id, "refund-time.en", 1, english["vectors"]["B"]) is True

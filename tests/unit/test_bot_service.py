@@ -342,6 +342,24 @@ def test_saved_articles_carry_their_vectors_and_a_long_import_leaves_the_rest_to
     assert late is not None and late.vectors is None
     scene.say("could you wrap my parcel as a present")
     assert scene.bot_messages()[-1]["text"].startswith("Can I wrap my order as a gift?")
+    # What the bot computed is stored with that version, so the next container need not.
+    kept = scene.kb.articles.get(scene.tenant.tenant_id, "late-gift")
+    assert kept is not None and kept.version == late.version and kept.vectors is not None
+    gift_passages = Document("late-gift", late.title, late.body, tuple(late.phrasings)).passages()
+    assert embed.unpack(kept.vectors, gift_passages, 384, embed.MODEL_ID) is not None
+    assert scene.kb.articles.history(scene.tenant.tenant_id, "late-gift")[0].version == late.version  # no new version
+
+
+def test_vectors_are_kept_only_for_the_version_they_were_computed_for(scene: Scene) -> None:
+    """An editor who saved meanwhile wins: the stale vectors are not written over theirs."""
+    articles, tenant_id = scene.kb.articles, scene.tenant.tenant_id
+    article = articles.get(tenant_id, "refund-time.en")
+    assert article is not None and article.vectors is not None
+    assert articles.store_vectors(tenant_id, "refund-time.en", article.version, b"k" * 16) is True
+    assert articles.store_vectors(tenant_id, "refund-time.en", article.version - 1, b"stale") is False
+    assert articles.store_vectors(tenant_id, "no-such-article", 1, b"stale") is False
+    stored = articles.get(tenant_id, "refund-time.en")
+    assert stored is not None and stored.vectors == b"k" * 16 and stored.version == article.version
 
 
 def test_unanswered_questions_that_mean_the_same_are_grouped_though_they_share_no_word(scene: Scene) -> None:
