@@ -69,6 +69,11 @@ class Semantic:
 SEMANTIC = {"en": Semantic(share=0.8, handoff=0.60, answer=0.66, span_chars=12),
             "zh": Semantic(share=0.5, handoff=0.475, answer=0.62, span_chars=4)}
 _CLAUSE = re.compile(r"[.?!;。！？；\n]+|,\s+|，")
+SEMANTIC_CANDIDATES = 8
+MAX_PASSAGES = 64  # float16 vectors: 48 kB (English) or 64 kB (Chinese) at most per article
+_SENTENCE = re.compile(r"(?<=[.!?。！？])\s+|\n+")
+_MARKDOWN = re.compile(r"[*_`#>\[\]()!|~-]+")
+
 # What a shop's visitors name when they mean "the item": clothes, accessories, small
 # electronics and homeware (a general list, not the demo shop's catalogue).
 _PRODUCTS = {
@@ -113,10 +118,6 @@ def spans(query: str, locale: str) -> list[str]:
     if semantic.generic_products:
         found += [g for g in dict.fromkeys(generic_products(f, locale) for f in found) if g not in found]
     return found
-SEMANTIC_CANDIDATES = 8
-MAX_PASSAGES = 64  # float16 vectors: 48 kB (English) or 64 kB (Chinese) at most per article
-_SENTENCE = re.compile(r"(?<=[.!?。！？])\s+|\n+")
-_MARKDOWN = re.compile(r"[*_`#>\[\]()!|~-]+")
 
 
 @dataclass(frozen=True)
