@@ -3,9 +3,9 @@
 Targets (issue 6): top-1 ≥ 0.90, unanswerable handed off ≥ 0.90, answerable handed off
 ≤ 0.10. With the sentence encoders (questions matched by meaning, chalicelib/kb/embed.py)
 and 16 phrasings per article (since 2026-12-05), every part meets top-1. The fresh part
-(questions_fresh5/6/7.txt, each written by a new hand that saw only the articles, first
-measured once for a change each) meets top-1, hands off 0.896 of its unanswerable
-questions and 0.19 of its answerable ones (targets 0.90 / 0.10). The held-out part meets top-1
+(questions_fresh5-8.txt, each written by a new hand that saw only the articles, first
+measured once for a change each) meets top-1, hands off 0.906 of its unanswerable
+questions and 0.21 of its answerable ones (targets 0.90 / 0.10). The held-out part meets top-1
 and the answerable hand-off, and hands off 0.86 of its 59 unanswerable questions (0.92
 before the cut-offs moved). Those figures are guarded by floors a little below what was
 measured (docs/architecture.md, "Meaning matching"); the cut-offs were chosen on the
@@ -58,9 +58,9 @@ def test_development_part(outcomes: dict[str, dict[str, float]]) -> None:
 
 def test_all_questions_and_held_out_floors(outcomes: dict[str, dict[str, float]]) -> None:
     everything, held = outcomes["all"], outcomes["held_out"]
-    assert everything["top1_accuracy"] >= 0.94  # 0.954 over all 2,497
-    assert everything["wrong_handoff"] <= 0.14  # 0.120 (0.272 over the 1,842 before fresh 5 and 6, 4 phrasings)
-    assert everything["handoff_correct"] >= 0.87  # 0.889
+    assert everything["top1_accuracy"] >= 0.93  # 0.949 over all 2,725
+    assert everything["wrong_handoff"] <= 0.15  # 0.133 (0.272 over the 1,842 before fresh 5 and 6, 4 phrasings)
+    assert everything["handoff_correct"] >= 0.87  # 0.892
     assert held["answered_wrong"] <= 0.01
 
 
@@ -75,12 +75,12 @@ def test_held_out_part(outcomes: dict[str, dict[str, float]]) -> None:
 
 
 def test_the_next_fresh_batch_is_ready_and_not_yet_in_the_set() -> None:
-    """questions_fresh8.txt waits, unmeasured, for the next change of the bot: well formed,
+    """questions_fresh9.txt waits, unmeasured, for the next change of the bot: well formed,
     every label an article topic or "handoff", and no question of the set (read, not run)."""
     from tests.kb_eval import DATA
 
     topics = {a["topic"] for a in load_articles()} | {"handoff"}
-    text = (DATA / "questions_fresh8.txt").read_text(encoding="utf-8")
+    text = (DATA / "questions_fresh9.txt").read_text(encoding="utf-8")
     lines = [line for line in text.splitlines() if line.strip() and not line.startswith("#")]
     pairs = [tuple(part.strip() for part in line.split("|", 1)) for line in lines]
     assert len(pairs) >= 180 and all(len(p) == 2 and p[0] in topics and p[1] for p in pairs)
@@ -98,10 +98,11 @@ def test_fresh_part_floors(outcomes: dict[str, dict[str, float]]) -> None:
     questions_fresh6.txt (189), for the articles' 16 phrasings and cut-offs chosen again:
     0.941 / 0.938 / 0.178 together (the bot before: 0.888 / 0.979 / 0.399).
     questions_fresh7.txt (237, written after the articles had 16 phrasings), for products
-    named as items: 0.928 / 0.825 / 0.239 (the bot before: 0.928 / 0.825 / 0.256). All three
-    now (655): 0.936 / 0.896 / 0.194, answered wrong 0.004."""
+    named as items: 0.928 / 0.825 / 0.239 (the bot before: 0.928 / 0.825 / 0.256).
+    questions_fresh8.txt (228), for a change that did not land: 0.900 / 0.938 / 0.261 with
+    this bot. All four (883): 0.927 / 0.906 / 0.211, answered wrong 0.003."""
     fresh = outcomes["fresh"]
-    assert fresh["top1_accuracy"] >= 0.92
-    assert fresh["handoff_correct"] >= 0.87
-    assert fresh["wrong_handoff"] <= 0.22
+    assert fresh["top1_accuracy"] >= 0.91
+    assert fresh["handoff_correct"] >= 0.88
+    assert fresh["wrong_handoff"] <= 0.23
     assert fresh["answered_wrong"] <= 0.01
