@@ -220,6 +220,19 @@ def analyse(text: str) -> Tokens:
     return Tokens(tokens.words + _concepts(normalized, tokens.words), tokens.grams, tokens.surface)
 
 
+def _with_centroid(vectors: Any, questions: int) -> Any:
+    """`vectors` with one more unit row: the mean direction of its first `questions` rows."""
+    import numpy as np
+
+    if not questions:
+        return vectors
+    centroid = vectors[:questions].astype(np.float32).mean(axis=0)
+    norm = float(np.linalg.norm(centroid))
+    if norm == 0.0:
+        return vectors
+    return np.vstack([vectors, (centroid / norm).astype(vectors.dtype)[None, :]])
+
+
 def _semantic_confidence(certainty: float, semantic: Semantic) -> float:
     """A certainty on the word confidence's scale: the line through (handoff, 0.36) and
     (answer, 0.45), the default thresholds, clipped to [0, 1]."""
@@ -360,13 +373,16 @@ class Index:
                 for negative, doc_id in scored[:limit]]
 
     def vectors(self, document: Document) -> Any:
-        """A document's passage vectors (one unit row per passage), computed once."""
+        """A document's passage vectors (one unit row per passage), computed once, and one
+        more row: the centroid of its question passages (title and phrasings), which a
+        question worded unlike any single phrasing may still be close to."""
         found = self._passage_vectors.get(document.doc_id)
         if found is None:
             if self._vectors_of is not None:
                 found = self._vectors_of(document)
             if found is None:
                 found = self.encoders[document.locale].passages(document.passages())
+            found = _with_centroid(found, min(1 + len(document.phrasings), len(found)))
             self._passage_vectors[document.doc_id] = found
         return found
 

@@ -180,3 +180,17 @@ def test_a_named_product_is_also_matched_as_an_item(encoder: embed.Encoder, monk
     assert with_items.doc_id == as_written.doc_id == "faulty.en"
     assert with_items.score == as_written.score  # the ranking is the message as written
     assert with_items.confidence > as_written.confidence  # the certainty the best span's
+
+
+def test_an_article_also_has_the_centroid_of_its_question_passages(encoder: embed.Encoder) -> None:
+    doc = Document("ship.en", "Delivery times", "Standard delivery takes 3-5 working days. Express takes 1-2.",
+                   ("How long is shipping?", "When will my parcel arrive?"))
+    index = Index([doc], encoders={"en": encoder})
+    passages = doc.passages()
+    rows = index.vectors(doc)
+    assert rows.shape == (len(passages) + 1, 384)
+    plain = encoder.passages(passages)
+    np.testing.assert_allclose(rows[:-1], plain)
+    centroid = plain[:3].mean(axis=0)  # the title and both phrasings, not the body
+    np.testing.assert_allclose(rows[-1], centroid / np.linalg.norm(centroid), atol=1e-6)
+    assert index.vectors(doc) is rows  # computed once
