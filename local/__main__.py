@@ -8,7 +8,8 @@ import sys
 
 def main() -> None:
     port = int(os.environ.get("KEFU_PORT", "8000"))
-    print("Starting Kefu locally (moto standing in for AWS)...", flush=True)
+    print("Starting Kefu locally (moto standing in for AWS; the demo shop's bot embeds its 52 articles: "
+          "about 10 s)...", flush=True)
     from .server import LocalStack
 
     try:
