@@ -38,6 +38,11 @@ def sla_check(event, context):  # type: ignore[no-untyped-def]
     return jobs.sla_check(event)
 
 
+@app.lambda_function(name="kb_vectors")
+def kb_vectors(event, context):  # type: ignore[no-untyped-def]
+    return jobs.kb_vectors(event, context)
+
+
 @app.lambda_function(name="dispatch")
 def dispatch_queue(event, context):  # type: ignore[no-untyped-def]
     return dispatch.on_invoke(event)

@@ -27,6 +27,7 @@ class Services:
     knowledge: Any = None  # KnowledgeService
     bot: Any = None  # BotService
     routing: Any = None  # RoutingService
+    vectors_job: Any = None  # adapters.dispatch.LambdaVectorsJob
 
 
 _lock = threading.Lock()
@@ -34,7 +35,7 @@ _services: Services | None = None
 
 
 def build(settings: Settings | None = None) -> Services:
-    from .adapters.dispatch import LambdaDispatchTrigger
+    from .adapters.dispatch import LambdaDispatchTrigger, LambdaVectorsJob
     from .adapters.files import S3FileStore
     from .adapters.gateway import ApiGatewayConnections
     from .adapters.idempotency import Idempotency
@@ -112,15 +113,17 @@ def build(settings: Settings | None = None) -> Services:
     chat.after_agent_message.append(tickets.after_agent_message)
     routing.on_left_message.append(tickets.left_message)  # A7: a left message becomes a ticket
     tickets.use_tenant_hours(_tenant_hours(DynamoRouting()))  # one calendar: chat opening hours and SLA
-    knowledge, bot = _knowledge_and_bot(tenants, chat, notifier, clock, tickets)
+    vectors_job = LambdaVectorsJob(settings.vectors_function, settings.region, settings.lambda_endpoint)
+    knowledge, bot = _knowledge_and_bot(tenants, chat, notifier, clock, tickets, vectors_job)
     bot.on_handoff.append(lambda h: routing.bot_handed_off(h.tenant_id, h.conversation_id, h.priority))
     return Services(settings=settings, auth=auth, chat=chat, visitors=visitor_service,
                     workspace=workspace, files=files, metrics=metrics, gateway=gateway, tickets=tickets,
                     idempotency=Idempotency(settings.tables.idempotency), knowledge=knowledge, bot=bot,
-                    routing=routing)
+                    routing=routing, vectors_job=vectors_job)
 
 
-def _knowledge_and_bot(tenants: Any, chat: Any, notifier: Any, clock: Any, tickets: Any) -> tuple[Any, Any]:
+def _knowledge_and_bot(tenants: Any, chat: Any, notifier: Any, clock: Any, tickets: Any,
+                       vectors_job: Any) -> tuple[Any, Any]:
     """The knowledge base and the bot, hooked into the chat (its frames and visitor messages);
     a complaint or an angry visitor also opens (or escalates) an urgent ticket."""
     from .adapters.knowledge import DynamoArticles, DynamoBot, raise_conversation_priority
@@ -129,7 +132,7 @@ def _knowledge_and_bot(tenants: Any, chat: Any, notifier: Any, clock: Any, ticke
     from .services.knowledge import KnowledgeService
 
     bot_repo = DynamoBot()
-    knowledge = KnowledgeService(DynamoArticles(), bot_repo, tenants, clock)
+    knowledge = KnowledgeService(DynamoArticles(), bot_repo, tenants, clock, vectors_job)
     bot = BotService(knowledge, bot_repo, chat, notifier, clock, HttpWebhooks(), raise_conversation_priority)
     chat.after_visitor_message.append(bot.after_visitor_message)
     chat.frame_handlers.update({

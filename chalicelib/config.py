@@ -36,6 +36,7 @@ class Settings:
     ws_callback_url: str | None = None  # overrides the @connections endpoint (local gateway)
     lambda_endpoint: str | None = None  # overrides the Lambda Invoke endpoint (local gateway)
     dispatch_function: str = "kefu-dispatch"
+    vectors_function: str = "kefu-kb_vectors"  # computes the vectors an import had no time for
     uploads_bucket: str = "kefu-uploads"
     s3_endpoint: str | None = None  # the local gateway's S3 proxy
     visitor_token_ttl: int = 30 * 24 * 3600
@@ -77,6 +78,7 @@ def load_settings() -> Settings:
         ws_callback_url=os.environ.get("KEFU_WS_CALLBACK_URL") or None,
         lambda_endpoint=os.environ.get("KEFU_LAMBDA_ENDPOINT") or None,
         dispatch_function=_env("KEFU_DISPATCH_FUNCTION", "kefu-dispatch"),
+        vectors_function=_env("KEFU_VECTORS_FUNCTION", "kefu-kb_vectors"),
         uploads_bucket=_env("KEFU_UPLOADS_BUCKET", "kefu-uploads"),
         s3_endpoint=os.environ.get("KEFU_S3_ENDPOINT") or None,
         visitor_token_ttl=int(_env("KEFU_VISITOR_TOKEN_TTL", str(30 * 24 * 3600))),

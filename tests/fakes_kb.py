@@ -18,6 +18,7 @@ from chalicelib.domain.knowledge import (
     BotSettings,
     BotState,
     UnansweredQuestion,
+    VectorsJob,
     Webhook,
     WebhookCaller,
 )
@@ -133,6 +134,19 @@ class FakeWebhooks(WebhookCaller):
         return self.handler(webhook, payload)
 
 
+class FakeVectorsJob(VectorsJob):
+    """Records the tenants it was asked to fill vectors for; `error` makes starting it fail."""
+
+    def __init__(self) -> None:
+        self.requests: list[str] = []
+        self.error: Exception | None = None
+
+    def request(self, tenant_id: str) -> None:
+        if self.error is not None:
+            raise self.error
+        self.requests.append(tenant_id)
+
+
 def failing_webhook(_webhook: Webhook, _payload: dict[str, Any]) -> dict[str, Any]:
     raise IntegrationFailed("the integration answered HTTP 500")
 
@@ -145,17 +159,18 @@ class BotWorld:
     articles: FakeArticles
     repo: FakeBotRepository
     webhooks: FakeWebhooks
+    vectors_job: FakeVectorsJob
     priorities: dict[str, str] = field(default_factory=dict)
 
 
 def with_bot(world: FakeServices) -> BotWorld:
     """Wire the knowledge base and the bot into `world` the way bootstrap does."""
-    articles, repo, webhooks = FakeArticles(), FakeBotRepository(), FakeWebhooks()
-    knowledge = KnowledgeService(articles, repo, world.tenant_repo, world.clock)
+    articles, repo, webhooks, vectors_job = FakeArticles(), FakeBotRepository(), FakeWebhooks(), FakeVectorsJob()
+    knowledge = KnowledgeService(articles, repo, world.tenant_repo, world.clock, vectors_job)
     priorities: dict[str, str] = {}
     bot = BotService(knowledge, repo, world.chat, world.chat._notifier, world.clock, webhooks,
                      lambda _t, conversation_id, priority: priorities.__setitem__(conversation_id, priority))
     world.chat.after_visitor_message.append(bot.after_visitor_message)
     world.chat.frame_handlers.update({"bot.handoff": bot.handle_handoff, "bot.feedback": bot.handle_feedback,
                                       "bot.choose": bot.handle_choose, "bot.solved": bot.handle_solved})
-    return BotWorld(world, knowledge, bot, articles, repo, webhooks, priorities)
+    return BotWorld(world, knowledge, bot, articles, repo, webhooks, vectors_job, priorities)

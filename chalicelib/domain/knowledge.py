@@ -182,3 +182,11 @@ class WebhookCaller(abc.ABC):
     @abc.abstractmethod
     def call(self, webhook: Webhook, payload: dict[str, Any]) -> dict[str, Any]:
         """POST the payload; the JSON answer. Raises `IntegrationFailed` on any failure."""
+
+
+class VectorsJob(abc.ABC):
+    """Starts the job that computes the vectors an import had no time for, without waiting
+    for it (an asynchronous invoke of the kb_vectors function)."""
+
+    @abc.abstractmethod
+    def request(self, tenant_id: str) -> None: ...

@@ -21,6 +21,7 @@ from ..domain.knowledge import (
     ArticleVersion,
     BotRepository,
     UnansweredQuestion,
+    VectorsJob,
 )
 from ..domain.model import Identity
 from ..domain.ports import TenantRepository
@@ -32,7 +33,8 @@ log = logging.getLogger("kefu.knowledge")
 ARTICLE_ID = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
 MAX_ARTICLES = 2000
 # An import computes articles' vectors for this long at most (up to 500 articles may come
-# in one request, the function has 15 s); the rest are computed by the bot when it needs them.
+# in one request, the function has 15 s); it then starts the kb_vectors job for the rest
+# (and the bot computes any it needs before the job is done).
 IMPORT_VECTOR_SECONDS = 6.0
 # Unanswered questions: the same group at this share of shared words, or this cosine
 # (chosen on the development questions: same article = same group; architecture.md).
@@ -142,13 +144,26 @@ def _require_agent(identity: Identity) -> None:
         raise Forbidden("only agents manage the knowledge base")
 
 
+def _vectors_missing(article: Article) -> bool:
+    """The article's stored vectors are not its passages' with its language's installed
+    encoder (False when no encoder is installed: there is nothing to compute)."""
+    from ..kb import embed
+
+    encoder = embed.encoders().get(article.locale)
+    if encoder is None:
+        return False
+    texts = _document(article).passages()
+    return embed.unpack(article.vectors, texts, encoder.dimensions, encoder.model_id) is None
+
+
 class KnowledgeService:
     def __init__(self, articles: ArticleRepository, bot: BotRepository, tenants: TenantRepository,
-                 clock: Clock) -> None:
+                 clock: Clock, vectors_job: VectorsJob | None = None) -> None:
         self._articles = articles
         self._bot = bot
         self._tenants = tenants
         self._clock = clock
+        self._vectors_job = vectors_job
         # tenant → (revision, index of published articles); rebuilt when the revision moves
         self._indexes: dict[str, tuple[int, Index]] = {}
         self._lock = threading.Lock()
@@ -224,7 +239,7 @@ class KnowledgeService:
         new_ids = {article_id for article_id, _ in batch if article_id not in existing}
         if len(existing) + len(new_ids) > MAX_ARTICLES:
             raise InvalidFrame(f"a knowledge base holds at most {MAX_ARTICLES} articles")
-        created = updated = 0
+        created = updated = without_vectors = 0
         now = self._clock.now_ms()
         deadline = time.monotonic() + IMPORT_VECTOR_SECONDS
         for article_id, fields in batch:
@@ -236,11 +251,35 @@ class KnowledgeService:
                               identity.principal_id)
             article = _with_vectors(article, deadline)
             self._articles.save(article, expected_version=current.version if current else None)
+            without_vectors += article.vectors is None and _vectors_missing(article)
             if current:
                 updated += 1
             else:
                 created += 1
+        if without_vectors and self._vectors_job is not None:
+            try:
+                self._vectors_job.request(identity.tenant_id)
+            except Exception:  # the import is saved; the bot computes what it needs
+                log.warning("could not start the vectors job for %s (%d articles)", identity.tenant_id,
+                            without_vectors, exc_info=True)
         return created, updated
+
+    def fill_vectors(self, tenant_id: str, deadline: float) -> tuple[int, int]:
+        """Compute and store the vectors the tenant's articles lack (published first), each
+        on the condition that the article is still the version read, until `deadline`
+        (time.monotonic()). Returns (stored, still missing): the caller goes on with the
+        rest in a new invocation. An editor's save in between wins (it brought its own)."""
+        articles = sorted((a for a in self._articles.list_all(tenant_id) if _vectors_missing(a)),
+                          key=lambda a: (not a.published, a.article_id))
+        stored = 0
+        for done, article in enumerate(articles):
+            if time.monotonic() > deadline:
+                return stored, len(articles) - done
+            with_vectors = _with_vectors(article)
+            if with_vectors.vectors is not None and self._articles.store_vectors(
+                    tenant_id, article.article_id, article.version, with_vectors.vectors):
+                stored += 1
+        return stored, 0
 
     def export(self, identity: Identity) -> list[dict[str, Any]]:
         """Every article as a plain dict (id, title, body, locale, category, phrasings, status)."""

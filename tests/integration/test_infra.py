@@ -21,6 +21,7 @@ from typing import Any, Iterator
 import pytest
 import yaml
 
+from chalicelib.api import jobs
 from chalicelib.config import TableNames, load_settings
 from local.aws import TABLE_RESOURCES
 
@@ -162,9 +163,15 @@ def test_the_websocket_handlers_and_rest_api_are_wired(template: dict[str, Any])
     handlers = {name: p["Handler"] for name, p in functions(template).items()}
     assert handlers == {"APIHandler": "app.app", "WebsocketConnect": "app.ws_connect",
                         "WebsocketMessage": "app.ws_message", "WebsocketDisconnect": "app.ws_disconnect",
-                        "SlaCheck": "app.sla_check", "Dispatch": "app.dispatch_queue"}
-    # The chat handlers invoke the dispatcher by this name (KEFU_DISPATCH_FUNCTION).
+                        "SlaCheck": "app.sla_check", "Dispatch": "app.dispatch_queue",
+                        "KbVectors": "app.kb_vectors"}
+    # The chat handlers invoke the dispatcher by this name (KEFU_DISPATCH_FUNCTION), an import
+    # the vectors job by this one (KEFU_VECTORS_FUNCTION).
     assert functions(template)["Dispatch"]["FunctionName"] == {"Fn::Sub": "${AWS::StackName}-dispatch"}
+    vectors = functions(template)["KbVectors"]
+    assert vectors["FunctionName"] == {"Fn::Sub": "${AWS::StackName}-kb_vectors"}
+    # jobs.VECTORS_RESERVE_MS must leave it time to compute
+    assert vectors["Timeout"] * 1000 > 10 * jobs.VECTORS_RESERVE_MS
     routes = {r["Properties"]["RouteKey"] for r in template["Resources"].values()
               if r["Type"] == "AWS::ApiGatewayV2::Route"}
     assert routes == {"$connect", "$default", "$disconnect"}
@@ -192,9 +199,10 @@ def test_every_function_gets_every_table_the_bucket_and_the_secret(
                 name = resources["SlaStateMachine"]["Properties"]["StateMachineName"]["Fn::Sub"]
                 assert value["Fn::Sub"].endswith(":stateMachine:" + name), value
                 monkeypatch.setenv(key, value["Fn::Sub"])
-            elif key == "KEFU_DISPATCH_FUNCTION":
-                # named, not !Ref'd (a Ref in Globals would make Dispatch depend on itself)
-                assert value == resources["Dispatch"]["Properties"]["FunctionName"], value
+            elif key in ("KEFU_DISPATCH_FUNCTION", "KEFU_VECTORS_FUNCTION"):
+                # named, not !Ref'd (a Ref in Globals would make the function depend on itself)
+                function = {"KEFU_DISPATCH_FUNCTION": "Dispatch", "KEFU_VECTORS_FUNCTION": "KbVectors"}[key]
+                assert value == resources[function]["Properties"]["FunctionName"], value
                 monkeypatch.setenv(key, value["Fn::Sub"])
             elif key == "KEFU_TOKEN_SECRET":
                 assert SECRET_REFERENCE.match(value.get("Fn::Sub", "")), f"{name}: {value!r}"
@@ -216,6 +224,7 @@ def test_every_function_gets_every_table_the_bucket_and_the_secret(
         assert resources["UploadsBucket"]["Type"] == "AWS::S3::Bucket"
         assert settings.token_secret == "s" * 64
         assert settings.dispatch_function == "${AWS::StackName}-dispatch"
+        assert settings.vectors_function == "${AWS::StackName}-kb_vectors"
         assert properties.get("LoggingConfig", template["Globals"]["Function"].get("LoggingConfig")) == {
             "LogGroup": {"Ref": "FunctionLogGroup"}}
         assert set(expected) == {f.name for f in dataclasses.fields(TableNames)}
@@ -237,6 +246,7 @@ DYNAMODB_ITEM_ACTIONS = {f"dynamodb:{a}" for a in (
 SERVICES = {"dynamodb", "s3", "execute-api", "logs", "states", "ses", "lambda"}
 SLA_MACHINE = "arn:${AWS::Partition}:states:${AWS::Region}:${AWS::AccountId}:stateMachine:${AWS::StackName}-sla"
 DISPATCH = "arn:${AWS::Partition}:lambda:${AWS::Region}:${AWS::AccountId}:function:${AWS::StackName}-dispatch"
+VECTORS_JOB = "arn:${AWS::Partition}:lambda:${AWS::Region}:${AWS::AccountId}:function:${AWS::StackName}-kb_vectors"
 SLA_EXECUTIONS = "arn:${AWS::Partition}:states:${AWS::Region}:${AWS::AccountId}:execution:${AWS::StackName}-sla:*"
 
 
@@ -298,8 +308,9 @@ def least_privilege_problems(template: dict[str, Any]) -> list[str]:
                 if targets != [{"Fn::Sub": expected.get(action)}]:
                     problems.append(f"{action} on {targets!r} is not this stack's SLA state machine")
         if any(a.startswith("lambda:") for a in actions) and targets not in (
-                [{"Fn::GetAtt": ["SlaCheck", "Arn"]}, {"Fn::Sub": "${SlaCheck.Arn}:*"}], [{"Fn::Sub": DISPATCH}]):
-            problems.append(f"lambda resource {targets!r} is not sla_check or dispatch")
+                [{"Fn::GetAtt": ["SlaCheck", "Arn"]}, {"Fn::Sub": "${SlaCheck.Arn}:*"}], [{"Fn::Sub": DISPATCH}],
+                [{"Fn::Sub": VECTORS_JOB}]):
+            problems.append(f"lambda resource {targets!r} is not sla_check, dispatch or kb_vectors")
         if any(a.startswith("ses:") for a in actions) and (actions != ["ses:SendEmail"] or targets != [
                 {"Fn::Sub": "arn:${AWS::Partition}:ses:${AWS::Region}:${AWS::AccountId}:identity/${MailIdentity}"}]):
             problems.append(f"ses {actions} on {targets!r} is not sending as MailIdentity")

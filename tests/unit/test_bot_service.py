@@ -362,6 +362,79 @@ def test_vectors_are_kept_only_for_the_version_they_were_computed_for(scene: Sce
     assert stored is not None and stored.vectors == b"k" * 16 and stored.version == article.version
 
 
+def _late_import(scene: Scene, monkeypatch: pytest.MonkeyPatch, ids: tuple[str, ...]) -> None:
+    """Import `ids` again (new versions) past the import's time budget: saved without vectors."""
+    from chalicelib.services import knowledge
+
+    monkeypatch.setattr(knowledge, "IMPORT_VECTOR_SECONDS", -1.0)
+    by_id = {a["id"]: a for a in load_articles()}
+    scene.kb.knowledge.import_articles(scene.agent, [
+        (i, ArticleFields(by_id[i]["title"], by_id[i]["body"], by_id[i]["locale"], by_id[i]["category"],
+                          tuple(by_id[i]["phrasings"]), "published" if i != "gift-card.en" else "draft"))
+        for i in ids])
+
+
+def test_an_import_past_its_time_starts_the_vectors_job_which_fills_them_in(
+        scene: Scene, monkeypatch: pytest.MonkeyPatch) -> None:
+    """What an import had no time for is computed by the job it starts (published articles
+    first), each stored for the version read; the job stops at its deadline and says how many
+    are left."""
+    import time
+
+    from chalicelib.kb import embed
+    from chalicelib.kb.search import Document
+
+    tenant_id, articles, job = scene.tenant.tenant_id, scene.kb.articles, scene.kb.vectors_job
+    ids = ("refund-time.en", "refund-time.zh", "cancel-order.en", "gift-card.en")
+    assert job.requests == []  # the demo's articles were created one by one, each with its vectors
+    _late_import(scene, monkeypatch, ids)
+    assert job.requests == [tenant_id]  # once per import, not per article
+    assert all(a.vectors is None for a in map(lambda i: articles.get(tenant_id, i), ids) if a)
+    # Past its deadline before the first article: nothing stored, all four left.
+    assert scene.kb.knowledge.fill_vectors(tenant_id, time.monotonic() - 1) == (0, 4)
+    assert scene.kb.knowledge.fill_vectors(tenant_id, time.monotonic() + 60) == (4, 0)
+    for article_id in ids:
+        article = articles.get(tenant_id, article_id)
+        assert article is not None and article.version == 2
+        model = embed.MODEL_ID if article.locale == "en" else embed.USE_ID
+        passages = Document(article_id, article.title, article.body, tuple(article.phrasings),
+                            article.locale).passages()
+        assert embed.unpack(article.vectors, passages, 384 if article.locale == "en" else 512, model) is not None
+        assert len(articles.history(tenant_id, article_id)) == 2  # derived data: no new version
+    assert scene.kb.knowledge.fill_vectors(tenant_id, time.monotonic() + 60) == (0, 0)  # nothing left
+    # An import whose articles all got their vectors in time starts nothing.
+    monkeypatch.setattr("chalicelib.services.knowledge.IMPORT_VECTOR_SECONDS", 60.0)
+    scene.kb.knowledge.import_articles(scene.agent, [("new-one", ArticleFields("Do you sell gift cards?", "Yes.",
+                                                                                "en", "orders", (), "published"))])
+    assert job.requests == [tenant_id]
+
+
+def test_the_vectors_job_keeps_an_editors_save_and_an_import_survives_not_starting_it(
+        scene: Scene, monkeypatch: pytest.MonkeyPatch) -> None:
+    tenant_id, articles, job = scene.tenant.tenant_id, scene.kb.articles, scene.kb.vectors_job
+    job.error = RuntimeError("Lambda said no")
+    _late_import(scene, monkeypatch, ("refund-time.en", "cancel-order.en"))
+    assert job.requests == []  # starting the job failed: logged; the import is saved all the same
+    read = articles.get(tenant_id, "refund-time.en")
+    assert read is not None and read.version == 2 and read.vectors is None
+    # The job reads version 2; an editor saves version 3 (with its own vectors) before the job writes.
+    real_store = articles.store_vectors
+
+    def editor_first(t: str, article_id: str, version: int, vectors: bytes) -> bool:
+        if article_id == "refund-time.en":
+            scene.kb.knowledge.update(scene.agent, article_id, ArticleFields(
+                read.title, read.body + " Edited.", "en", read.category, tuple(read.phrasings), "published"), 2)
+        return real_store(t, article_id, version, vectors)
+
+    monkeypatch.setattr(articles, "store_vectors", editor_first)
+    assert scene.kb.knowledge.fill_vectors(tenant_id, float("inf")) == (1, 0)  # cancel-order only
+    edited = articles.get(tenant_id, "refund-time.en")
+    assert edited is not None and edited.version == 3 and edited.body.endswith("Edited.")
+    assert edited.vectors is not None and edited.vectors != read.vectors
+    scene.say("how long does a refund take?")
+    assert scene.bot_messages()[-1]["text"].startswith("When will I get my refund?")
+
+
 def test_unanswered_questions_that_mean_the_same_are_grouped_though_they_share_no_word(scene: Scene) -> None:
     world = scene.kb.world
     texts = ("do you sell garden furniture?", "can i buy patio chairs and tables from you",
