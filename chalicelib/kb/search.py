@@ -64,9 +64,15 @@ class Semantic:
     # articles speak of items and orders, and a product word pulls the sentence's vector
     # away from the article's (architecture.md, "Products named as items").
     generic_products: bool = True
+    # Added to the certainty times the share of the message's NEIGHBOURS passages nearest in
+    # meaning (over all the articles) that belong to the article: a question the base
+    # answers sits among one article's phrasings, one it does not among several articles'
+    # (architecture.md, "Neighbours agree").
+    agreement: float = 0.0
 
 
-SEMANTIC = {"en": Semantic(share=0.8, handoff=0.60, answer=0.66, span_chars=12),
+NEIGHBOURS = 5
+SEMANTIC = {"en": Semantic(share=0.8, handoff=0.70, answer=0.79, span_chars=12, agreement=0.15),
             "zh": Semantic(share=0.5, handoff=0.475, answer=0.62, span_chars=4)}
 _CLAUSE = re.compile(r"[.?!;。！？；\n]+|,\s+|，")
 SEMANTIC_CANDIDATES = 8
@@ -395,12 +401,17 @@ class Index:
         semantic = SEMANTIC[locale]
         questions = self.encoders[locale].encode(spans(query, locale))
         whole, best = {}, {}
+        nearest: list[tuple[float, str]] = []  # each article's NEIGHBOURS best passages for the message
         for document in candidates:
             vectors = self.vectors(document)
             if len(vectors):
                 cosines = vectors @ questions.T
                 whole[document.doc_id] = max(float(cosines[:, 0].max()), 0.0)
                 best[document.doc_id] = max(float(cosines.max()), 0.0)
+                if semantic.agreement:
+                    column = cosines[:, 0]
+                    nearest.extend((float(c), document.doc_id) for c in column[column.argsort()[-NEIGHBOURS:]])
+        neighbours = Counter(doc_id for _, doc_id in sorted(nearest, reverse=True)[:NEIGHBOURS])
         closest = sorted(whole, key=lambda d: -whole[d])[:SEMANTIC_CANDIDATES]
         pool = dict.fromkeys([*closest, *(doc_id for _, doc_id in scored[:limit])])
         ranked = []
@@ -408,6 +419,7 @@ class Index:
             confidence = self.confidence(doc_id, q_words, q_grams, surface)
             score = semantic.share * whole.get(doc_id, 0.0) + (1 - semantic.share) * confidence
             certainty = semantic.share * best.get(doc_id, 0.0) + (1 - semantic.share) * confidence
+            certainty += semantic.agreement * neighbours[doc_id] / NEIGHBOURS
             ranked.append(Hit(doc_id, round(score, 6), _semantic_confidence(certainty, semantic)))
         ranked.sort(key=lambda h: (-h.score, h.doc_id))
         return ranked[:limit]

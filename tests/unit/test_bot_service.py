@@ -438,7 +438,7 @@ def test_the_vectors_job_keeps_an_editors_save_and_an_import_survives_not_starti
 def test_unanswered_questions_that_mean_the_same_are_grouped_though_they_share_no_word(scene: Scene) -> None:
     world = scene.kb.world
     texts = ("do you sell garden furniture?", "can i buy patio chairs and tables from you",
-             "do you have a shop in berlin", "is there a physical store in germany i can visit")
+             "do you have a shop in berlin", "is there a physical store in germany")
     for text in texts:
         visitor = world.connect_visitor(world.add_visitor(scene.tenant))
         world.send(visitor, {"action": "message.send", "client_msg_id": "q1", "text": text})

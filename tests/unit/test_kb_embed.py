@@ -194,3 +194,42 @@ def test_an_article_also_has_the_centroid_of_its_question_passages(encoder: embe
     centroid = plain[:3].mean(axis=0)  # the title and both phrasings, not the body
     np.testing.assert_allclose(rows[-1], centroid / np.linalg.norm(centroid), atol=1e-6)
     assert index.vectors(doc) is rows  # computed once
+
+
+def test_an_english_certainty_counts_how_many_of_the_nearest_passages_are_the_articles(
+        encoder: embed.Encoder, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The certainty (not the ranking) gets `agreement` × the share of the message's
+    NEIGHBOURS nearest passages, over all the articles, that belong to the article."""
+    from chalicelib.kb import search
+
+    docs = [
+        Document("ship.en", "How long does delivery take?", "Standard delivery takes 3-5 working days.",
+                 ("When will my parcel arrive?", "How many days is shipping?", "delivery time",
+                  "how soon will i get my order")),
+        Document("cost.en", "How much is shipping?", "Shipping is free over $50, else $4.95.",
+                 ("delivery fee", "do you charge for postage")),
+        Document("return.en", "How do I return an item?", "Print the label from your account.",
+                 ("send something back",)),
+    ]
+    message = "how many days until my package shows up"
+    semantic = search.SEMANTIC["en"]
+    assert semantic.agreement > 0 and search.NEIGHBOURS == 5
+    agreeing = Index(docs, encoders={"en": encoder}).search(message)
+    monkeypatch.setitem(search.SEMANTIC, "en", replace(semantic, agreement=0.0))
+    alone = Index(docs, encoders={"en": encoder}).search(message)
+    assert [h.doc_id for h in agreeing] == [h.doc_id for h in alone] and agreeing[0].doc_id == "ship.en"
+    assert [h.score for h in agreeing] == [h.score for h in alone]  # the ranking does not move
+    # The neighbours, worked out here from the passages' vectors.
+    index = Index(docs, encoders={"en": encoder})
+    question = encoder.encode([message])[0]
+    nearest = sorted(((float(c), d.doc_id) for d in docs for c in index.vectors(d) @ question), reverse=True)[:5]
+    slope = (0.45 - 0.36) / (semantic.answer - semantic.handoff)
+    assert 0.0 < alone[0].confidence and agreeing[0].confidence < 1.0  # not clipped to [0, 1]
+    for with_, without in zip(agreeing, alone):
+        share = sum(doc_id == with_.doc_id for _, doc_id in nearest) / 5
+        if 0.0 < without.confidence and with_.confidence < 1.0:
+            assert with_.confidence - without.confidence == pytest.approx(semantic.agreement * share * slope,
+                                                                          abs=2e-6)
+        else:
+            assert with_.confidence >= without.confidence
+    assert sum(doc_id == "ship.en" for _, doc_id in nearest) >= 4  # the question sits among its phrasings
