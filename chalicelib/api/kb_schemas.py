@@ -114,6 +114,9 @@ class ImportIn(Body):
     format: Literal["json", "markdown"]
     articles: list[ArticleCreateIn] | None = Field(default=None, max_length=500)
     files: list[MarkdownFile] | None = Field(default=None, max_length=500)
+    dry_run: bool = Field(default=False, description=(
+        "check only: answer what would be created and updated, write nothing (a file too big for "
+        "one request is checked part by part before any part is imported)"))
 
 
 class ImportOut(BaseModel):

@@ -115,7 +115,7 @@ def import_articles() -> Response:
             raw = markdown.parse_markdown_file(file.content, file.name)
             article = ks.ArticleCreateIn.model_validate(raw)
             items.append((article.id, _fields(article)))
-    created, updated = services().knowledge.import_articles(identity, items)
+    created, updated = services().knowledge.import_articles(identity, items, dry_run=body.dry_run)
     return json_response(ks.ImportOut(created=created, updated=updated))
 
 

@@ -7,6 +7,7 @@ import re
 import threading
 import time
 import unicodedata
+from collections import Counter
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, Callable, Iterable
 
@@ -225,20 +226,28 @@ class KnowledgeService:
 
     # ------------------------------------------------------------ import / export
 
-    def import_articles(self, identity: Identity, items: Iterable[tuple[str | None, ArticleFields]]
-                        ) -> tuple[int, int]:
+    def import_articles(self, identity: Identity, items: Iterable[tuple[str | None, ArticleFields]],
+                        dry_run: bool = False) -> tuple[int, int]:
         """Create or overwrite articles by id (an item without id is created). Returns
-        (created, updated). All items are checked before any is written."""
+        (created, updated). All items are checked before any is written; with `dry_run`,
+        only checked (what would be created and updated), so a client that sends a big file
+        in several requests can check them all before it writes any."""
         _require_agent(identity)
         batch = list(items)
         for article_id, fields in batch:
             fields.check()
             if article_id is not None and not ARTICLE_ID.match(article_id):
                 raise InvalidFrame(f"invalid article id {article_id[:70]!r}")
+        ids = Counter(article_id for article_id, _ in batch if article_id is not None)
+        twice = sorted(article_id for article_id, n in ids.items() if n > 1)
+        if twice:
+            raise InvalidFrame(f"article id {twice[0]!r} appears more than once in the import")
         existing = {a.article_id: a for a in self._articles.list_all(identity.tenant_id)}
-        new_ids = {article_id for article_id, _ in batch if article_id not in existing}
-        if len(existing) + len(new_ids) > MAX_ARTICLES:
+        to_update = sum(article_id in existing for article_id in ids)
+        if len(existing) + len(batch) - to_update > MAX_ARTICLES:
             raise InvalidFrame(f"a knowledge base holds at most {MAX_ARTICLES} articles")
+        if dry_run:
+            return len(batch) - to_update, to_update
         created = updated = without_vectors = 0
         now = self._clock.now_ms()
         deadline = time.monotonic() + IMPORT_VECTOR_SECONDS

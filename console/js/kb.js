@@ -1,5 +1,6 @@
 // The knowledge-base workbench (kb.html): search and edit articles (versions, history,
-// publish), a text preview, JSON export, and the questions the bot could not answer,
+// publish), a text preview, import (JSON or Markdown files, checked whole before any part is
+// written) and JSON export, and the questions the bot could not answer,
 // grouped, each one click away from a new article or from teaching the bot that an
 // existing article answers them (they become its alternate phrasings). Uses the console's session (signed in
 // at index.html) and REST client. Everything from the server is rendered as text (dom.js's h()).
@@ -172,6 +173,123 @@ async function exportJson() {
   URL.revokeObjectURL(link.href);
 }
 
+// ------------------------------------------------------------------ import
+
+// The REST API takes at most 64 kB a request: a bigger file goes in parts of this size.
+const IMPORT_PART_BYTES = 56 * 1024;
+
+/** What the chosen files hold: one JSON file (an export, or a list of articles) or any
+ * number of Markdown files (one article each). Throws an Error that says what is wrong. */
+async function readImport(files) {
+  const json = files.filter((f) => /\.json$/i.test(f.name));
+  const markdown = files.filter((f) => /\.(md|markdown)$/i.test(f.name));
+  const other = files.find((f) => !json.includes(f) && !markdown.includes(f));
+  if (other) throw new Error(`${other.name}: only .json and .md files can be imported.`);
+  if (json.length > 1 || (json.length && markdown.length)) {
+    throw new Error("Choose one JSON file, or any number of Markdown files.");
+  }
+  if (json.length) {
+    let data;
+    try {
+      data = JSON.parse(await json[0].text());
+    } catch (error) {
+      throw new Error(`${json[0].name} is not valid JSON (${error.message}).`);
+    }
+    const articles = Array.isArray(data) ? data : data?.articles;
+    if (!Array.isArray(articles)) throw new Error(`${json[0].name} has no "articles" list (the format "Export JSON" writes).`);
+    return { format: "json", key: "articles", items: articles };
+  }
+  return { format: "markdown", key: "files",
+    items: await Promise.all(markdown.map(async (f) => ({ name: f.name, content: await f.text() }))) };
+}
+
+/** The items in parts that each fit one request. */
+function importParts(items) {
+  const parts = [[]];
+  let size = 0;
+  for (const item of items) {
+    const bytes = new TextEncoder().encode(JSON.stringify(item)).length + 1;
+    if (parts.at(-1).length && size + bytes > IMPORT_PART_BYTES) {
+      parts.push([]);
+      size = 0;
+    }
+    parts.at(-1).push(item);
+    size += bytes;
+  }
+  return parts;
+}
+
+/** What the server refused in a part, with the file's article numbers (`offset` before it). */
+function importProblem(error, part, offset) {
+  const problems = error.details?.problems || [];
+  const where = `Articles ${offset + 1}–${offset + part.length} of the file: `;
+  if (!problems.length) return where + error.message;
+  const said = problems.slice(0, 3).map(({ field, problem }) => {
+    const found = /^(?:articles|files)\.(\d+)\.?(.*)$/.exec(field);
+    if (!found) return `${field}: ${problem}`;
+    const item = part[Number(found[1])] || {};
+    const name = item.id || item.name || "";
+    return `article ${offset + Number(found[1]) + 1}${name ? ` (${name})` : ""}${found[2] ? `, ${found[2]}` : ""}: ${problem}`;
+  });
+  return said.join("; ") + (problems.length > 3 ? `; and ${problems.length - 3} more` : "");
+}
+
+/** Check every part (nothing written), then import them one by one, saying how far it got. */
+async function importFiles(files) {
+  const pane = root.querySelector(".tk-detail");
+  const say = (text, error = false) => mount(pane,
+    h("p", { class: error ? "kb-error" : "kb-notice", role: error ? "alert" : "status", text }));
+  let found;
+  try {
+    found = await readImport(files);
+  } catch (error) {
+    say(`Nothing was imported. ${error.message}`, true);
+    return;
+  }
+  const { format, key, items } = found;
+  if (!items.length) {
+    say("Nothing to import: the file has no articles.", true);
+    return;
+  }
+  const parts = importParts(items);
+  const label = (i) => (parts.length > 1 ? ` (part ${i + 1} of ${parts.length})` : "");
+  for (const [i, part] of parts.entries()) {
+    say(`Checking ${items.length} articles${label(i)}…`);
+    try {
+      await api.request("POST", "/v1/kb/import", { format, [key]: part, dry_run: true });
+    } catch (error) {
+      say(`Nothing was imported. ${importProblem(error, part, items.indexOf(part[0]))}`, true);
+      return;
+    }
+  }
+  let created = 0;
+  let updated = 0;
+  for (const [i, part] of parts.entries()) {
+    say(`Importing ${items.length} articles${label(i)}…`);
+    try {
+      const result = await api.request("POST", "/v1/kb/import", { format, [key]: part });
+      created += result.created;
+      updated += result.updated;
+    } catch (error) {
+      say(`The import stopped after ${created + updated} of ${items.length} articles (${created} new, ${updated} updated): ${error.message}`, true);
+      await loadList();
+      return;
+    }
+  }
+  say(`Imported ${items.length} articles: ${created} new, ${updated} updated.`);
+  await loadList();
+}
+
+function importInput() {
+  const input = h("input", { type: "file", accept: ".json,.md,.markdown", multiple: true, hidden: true,
+    "aria-label": "Files to import", on: { change: () => {
+      const files = [...input.files];
+      input.value = "";  // the same file can be chosen again
+      if (files.length) importFiles(files);
+    } } });
+  return input;
+}
+
 // ------------------------------------------------------------------ unanswered questions
 
 async function showUnanswered(notice = "") {
@@ -245,6 +363,7 @@ function start() {
     return;
   }
   let timer = 0;
+  const files = importInput();
   mount(root,
     h("header", { class: "tk-header" },
       h("h1", { text: "Knowledge base" }),
@@ -252,6 +371,9 @@ function start() {
         on: { input: (event) => { clearTimeout(timer); state.query = event.target.value; timer = setTimeout(() => loadList(), 250); } } }),
       h("button", { class: "btn btn-primary", type: "button", text: "New article", on: { click: () => select(null) } }),
       h("button", { class: "tk-chip", type: "button", text: "Unanswered questions", on: { click: () => showUnanswered() } }),
+      h("button", { class: "tk-chip", type: "button", text: "Import…", title: "One JSON file (as Export JSON writes) or Markdown files",
+        on: { click: () => files.click() } }),
+      files,
       h("button", { class: "tk-chip", type: "button", text: "Export JSON", on: { click: () => exportJson() } }),
       h("span", { class: "tk-spacer" }),
       h("a", { class: "btn btn-ghost", href: "./", text: "Chats" })),

@@ -121,3 +121,56 @@ def test_side_pages_without_a_session_point_back_to_the_console(chromium: Any, s
     expect(page.get_by_text(f"Sign in to the console first, then come back to {what}.")).to_be_visible()
     expect(page.get_by_role("link", name="Open the console")).to_have_attribute("href", "./")
     context.close()
+
+
+def _import(page: Any, path: Any) -> None:
+    with page.expect_file_chooser() as chooser:
+        page.get_by_role("button", name="Import…").click()
+    chooser.value.set_files(str(path))
+
+
+def test_import_checks_a_file_too_big_for_one_request_whole_then_imports_it_in_parts(
+        chromium: Any, stack: Any, tenant: TenantInfo, tmp_path: Any) -> None:
+    """80 articles (~100 kB; a request takes 64 kB): one bad article at the end and nothing is
+    imported, with a message that says where and what; fixed, all 80 go in, in parts; a
+    Markdown file (as the export writes it) updates one."""
+    import json
+
+    page, token = _signed_in_page(chromium, stack, tenant)
+    page.goto(f"{stack.url}/console/kb.html")
+    expect(page.get_by_text("No articles.")).to_be_visible()
+    # Chinese: its encoder is fast, so the test waits for the import, not for embedding.
+    articles = [{"id": f"faq-{i:03d}", "title": f"Question number {i}", "body": "这是一个足够长的回答，" * 35,
+                 "locale": "zh", "category": "faq", "phrasings": [f"第{i}个问题怎么办"], "status": "published"}
+                for i in range(80)]
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps({"format": "json", "articles": [*articles, {**articles[0], "id": "faq-fr", "locale": "fr"}]}))
+    assert bad.stat().st_size > 64 * 1024
+    _import(page, bad)
+    expect(page.locator(".kb-error")).to_have_text(
+        "Nothing was imported. article 81 (faq-fr), locale: Input should be 'en' or 'zh'", timeout=20_000)
+    status, listed = http_json("GET", f"{stack.url}/v1/kb/articles", token=token)
+    assert status == 200 and listed["articles"] == []  # the first parts were checked, not written
+    good = tmp_path / "good.json"
+    good.write_text(json.dumps({"format": "json", "articles": articles}))
+    # as one request (UTF-8, as the page sends it) the server would refuse it: too large
+    assert len(json.dumps({"format": "json", "articles": articles}, ensure_ascii=False).encode()) > 64 * 1024
+    _import(page, good)
+    expect(page.locator(".kb-notice")).to_have_text("Imported 80 articles: 80 new, 0 updated.", timeout=30_000)
+    expect(page.locator(".tk-row", has_text="Question number 79")).to_be_visible()
+    status, listed = http_json("GET", f"{stack.url}/v1/kb/articles", token=token)
+    assert sorted(a["id"] for a in listed["articles"]) == [a["id"] for a in articles]
+    # A Markdown file as the export writes it, edited: the article is updated, not duplicated.
+    status, exported = http_json("GET", f"{stack.url}/v1/kb/export?format=markdown", token=token)
+    first = next(f for f in exported["files"] if f["name"].endswith("faq-000.md"))
+    markdown = tmp_path / "faq-000.md"
+    markdown.write_text(first["content"].replace("Question number 0", "Question number zero"))
+    _import(page, markdown)
+    expect(page.locator(".kb-notice")).to_have_text("Imported 1 articles: 0 new, 1 updated.")
+    status, article = http_json("GET", f"{stack.url}/v1/kb/articles/faq-000", token=token)
+    assert article["title"] == "Question number zero" and article["version"] == 2
+    # What cannot be imported says so.
+    other = tmp_path / "notes.txt"
+    other.write_text("hello")
+    _import(page, other)
+    expect(page.locator(".kb-error")).to_have_text("Nothing was imported. notes.txt: only .json and .md files can be imported.")

@@ -435,6 +435,22 @@ def test_the_vectors_job_keeps_an_editors_save_and_an_import_survives_not_starti
     assert scene.bot_messages()[-1]["text"].startswith("When will I get my refund?")
 
 
+def test_an_import_checked_with_dry_run_writes_nothing_and_an_id_twice_is_refused(scene: Scene) -> None:
+    knowledge, tenant_id = scene.kb.knowledge, scene.tenant.tenant_id
+    before = {a.article_id: a.version for a in scene.kb.articles.list_all(tenant_id)}
+    items = [("refund-time.en", ArticleFields("Refunds", "5 days.", "en", "billing", (), "published")),
+             ("brand-new", ArticleFields("New", "Body.", "en", "misc", (), "draft")),
+             (None, ArticleFields("No id", "Body.", "en", "misc", (), "draft"))]
+    assert knowledge.import_articles(scene.agent, items, dry_run=True) == (2, 1)
+    assert {a.article_id: a.version for a in scene.kb.articles.list_all(tenant_id)} == before
+    with pytest.raises(InvalidFrame, match="'brand-new' appears more than once"):
+        knowledge.import_articles(scene.agent, [*items, items[1]], dry_run=True)
+    with pytest.raises(InvalidFrame, match="'brand-new' appears more than once"):
+        knowledge.import_articles(scene.agent, [*items, items[1]])
+    assert {a.article_id: a.version for a in scene.kb.articles.list_all(tenant_id)} == before  # nothing written
+    assert knowledge.import_articles(scene.agent, items) == (2, 1)
+
+
 def test_unanswered_questions_that_mean_the_same_are_grouped_though_they_share_no_word(scene: Scene) -> None:
     world = scene.kb.world
     texts = ("do you sell garden furniture?", "can i buy patio chairs and tables from you",
