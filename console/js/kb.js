@@ -1,12 +1,13 @@
 // The knowledge-base workbench (kb.html): search and edit articles (versions, history,
 // publish), a text preview, import (JSON or Markdown files, checked whole before any part is
-// written) and JSON export, and the questions the bot could not answer,
+// written) and export (JSON, or Markdown files in a .zip), and the questions the bot could not answer,
 // grouped, each one click away from a new article or from teaching the bot that an
 // existing article answers them (they become its alternate phrasings). Uses the console's session (signed in
 // at index.html) and REST client. Everything from the server is rendered as text (dom.js's h()).
 import { Api, ApiError } from "./api.js";
 import { h, mount } from "./dom.js";
 import { readSession, showSignedOut } from "./session.js";
+import { zipFiles } from "./zip.js";
 
 const meta = (name) => document.querySelector(`meta[name="${name}"]`)?.content?.trim() || "";
 const apiBase = meta("kefu-api-url") || window.location.origin;
@@ -173,6 +174,13 @@ async function exportJson() {
   URL.revokeObjectURL(link.href);
 }
 
+async function exportMarkdown() {
+  const body = await api.request("GET", "/v1/kb/export?format=markdown");
+  const link = h("a", { href: URL.createObjectURL(zipFiles(body.files)), download: "knowledge-base-markdown.zip" });
+  link.click();
+  URL.revokeObjectURL(link.href);
+}
+
 // ------------------------------------------------------------------ import
 
 // The REST API takes at most 64 kB a request: a bigger file goes in parts of this size.
@@ -253,8 +261,9 @@ async function importFiles(files) {
   }
   const parts = importParts(items);
   const label = (i) => (parts.length > 1 ? ` (part ${i + 1} of ${parts.length})` : "");
+  const count = `${items.length} article${items.length === 1 ? "" : "s"}`;
   for (const [i, part] of parts.entries()) {
-    say(`Checking ${items.length} articles${label(i)}…`);
+    say(`Checking ${count}${label(i)}…`);
     try {
       await api.request("POST", "/v1/kb/import", { format, [key]: part, dry_run: true });
     } catch (error) {
@@ -265,18 +274,18 @@ async function importFiles(files) {
   let created = 0;
   let updated = 0;
   for (const [i, part] of parts.entries()) {
-    say(`Importing ${items.length} articles${label(i)}…`);
+    say(`Importing ${count}${label(i)}…`);
     try {
       const result = await api.request("POST", "/v1/kb/import", { format, [key]: part });
       created += result.created;
       updated += result.updated;
     } catch (error) {
-      say(`The import stopped after ${created + updated} of ${items.length} articles (${created} new, ${updated} updated): ${error.message}`, true);
+      say(`The import stopped after ${created + updated} of ${count} (${created} new, ${updated} updated): ${error.message}`, true);
       await loadList();
       return;
     }
   }
-  say(`Imported ${items.length} articles: ${created} new, ${updated} updated.`);
+  say(`Imported ${count}: ${created} new, ${updated} updated.`);
   await loadList();
 }
 
@@ -375,6 +384,8 @@ function start() {
         on: { click: () => files.click() } }),
       files,
       h("button", { class: "tk-chip", type: "button", text: "Export JSON", on: { click: () => exportJson() } }),
+      h("button", { class: "tk-chip", type: "button", text: "Export Markdown", title: "A .zip with one Markdown file an article",
+        on: { click: () => exportMarkdown() } }),
       h("span", { class: "tk-spacer" }),
       h("a", { class: "btn btn-ghost", href: "./", text: "Chats" })),
     h("div", { class: "tk-body" },

@@ -166,7 +166,7 @@ def test_import_checks_a_file_too_big_for_one_request_whole_then_imports_it_in_p
     markdown = tmp_path / "faq-000.md"
     markdown.write_text(first["content"].replace("Question number 0", "Question number zero"))
     _import(page, markdown)
-    expect(page.locator(".kb-notice")).to_have_text("Imported 1 articles: 0 new, 1 updated.")
+    expect(page.locator(".kb-notice")).to_have_text("Imported 1 article: 0 new, 1 updated.")
     status, article = http_json("GET", f"{stack.url}/v1/kb/articles/faq-000", token=token)
     assert article["title"] == "Question number zero" and article["version"] == 2
     # What cannot be imported says so.
@@ -174,3 +174,38 @@ def test_import_checks_a_file_too_big_for_one_request_whole_then_imports_it_in_p
     other.write_text("hello")
     _import(page, other)
     expect(page.locator(".kb-error")).to_have_text("Nothing was imported. notes.txt: only .json and .md files can be imported.")
+
+
+def test_export_markdown_downloads_a_zip_whose_files_import_back(
+        chromium: Any, stack: Any, tenant: TenantInfo, tmp_path: Any) -> None:
+    import zipfile
+
+    page, token = _signed_in_page(chromium, stack, tenant)
+    for article in ({"id": "refunds", "title": "When is my refund paid?", "body": "Within **5** days.",
+                     "locale": "en", "phrasings": ["refund time"], "status": "published"},
+                    {"id": "refunds-zh", "title": "退款多久到账？", "body": "5 天内到账。", "locale": "zh",
+                     "phrasings": ["退款时间"], "status": "draft"}):
+        status, _ = http_json("POST", f"{stack.url}/v1/kb/articles", article, token)
+        assert status == 201
+    page.goto(f"{stack.url}/console/kb.html")
+    expect(page.locator(".tk-row")).to_have_count(2)
+    with page.expect_download() as download:
+        page.get_by_role("button", name="Export Markdown").click()
+    assert download.value.suggested_filename == "knowledge-base-markdown.zip"
+    path = tmp_path / "kb.zip"
+    download.value.save_as(str(path))
+    status, exported = http_json("GET", f"{stack.url}/v1/kb/export?format=markdown", token=token)
+    with zipfile.ZipFile(path) as archive:
+        assert archive.testzip() is None  # every file's CRC-32 checks
+        assert sorted(archive.namelist()) == sorted(f["name"] for f in exported["files"]) == [
+            "en/refunds.md", "zh/refunds-zh.md"]
+        for file in exported["files"]:
+            assert archive.read(file["name"]).decode() == file["content"]
+        (tmp_path / "refunds-zh.md").write_bytes(archive.read("zh/refunds-zh.md").replace(
+            "5 天内到账".encode(), "3 天内到账".encode()))
+    with page.expect_file_chooser() as chooser:
+        page.get_by_role("button", name="Import…").click()
+    chooser.value.set_files(str(tmp_path / "refunds-zh.md"))
+    expect(page.locator(".kb-notice")).to_have_text("Imported 1 article: 0 new, 1 updated.")
+    status, article = http_json("GET", f"{stack.url}/v1/kb/articles/refunds-zh", token=token)
+    assert article["body"].startswith("3 天内到账") and article["version"] == 2 and article["status"] == "draft"
