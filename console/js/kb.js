@@ -183,8 +183,9 @@ async function exportMarkdown() {
 
 // ------------------------------------------------------------------ import
 
-// The REST API takes at most 64 kB a request: a bigger file goes in parts of this size.
+// The REST API takes at most 64 kB and 500 articles a request: a bigger file goes in parts.
 const IMPORT_PART_BYTES = 56 * 1024;
+const IMPORT_PART_ITEMS = 500;
 
 /** What the chosen files hold: one JSON file (an export, or a list of articles) or any
  * number of Markdown files (one article each). Throws an Error that says what is wrong. */
@@ -217,7 +218,8 @@ function importParts(items) {
   let size = 0;
   for (const item of items) {
     const bytes = new TextEncoder().encode(JSON.stringify(item)).length + 1;
-    if (parts.at(-1).length && size + bytes > IMPORT_PART_BYTES) {
+    const part = parts.at(-1);
+    if (part.length && (size + bytes > IMPORT_PART_BYTES || part.length === IMPORT_PART_ITEMS)) {
       parts.push([]);
       size = 0;
     }

@@ -169,6 +169,16 @@ def test_import_checks_a_file_too_big_for_one_request_whole_then_imports_it_in_p
     expect(page.locator(".kb-notice")).to_have_text("Imported 1 article: 0 new, 1 updated.")
     status, article = http_json("GET", f"{stack.url}/v1/kb/articles/faq-000", token=token)
     assert article["title"] == "Question number zero" and article["version"] == 2
+    # Parts hold at most 500 articles (the API's limit) however small: 600 tiny ones, the last
+    # one bad, are checked as 500 + 100 and the bad one is named by its number.
+    tiny = [{"id": f"tiny-{i:03d}", "title": "t", "body": "b"} for i in range(600)]
+    tiny[-1]["locale"] = "fr"
+    many = tmp_path / "many.json"
+    many.write_text(json.dumps(tiny))
+    assert many.stat().st_size < 56 * 1024
+    _import(page, many)
+    expect(page.locator(".kb-error")).to_have_text(
+        "Nothing was imported. article 600 (tiny-599), locale: Input should be 'en' or 'zh'")
     # What cannot be imported says so.
     other = tmp_path / "notes.txt"
     other.write_text("hello")
