@@ -153,6 +153,8 @@ def _vectors_missing(article: Article) -> bool:
     encoder = embed.encoders().get(article.locale)
     if encoder is None:
         return False
+    if article.vectors is None:
+        return True
     texts = _document(article).passages()
     return embed.unpack(article.vectors, texts, encoder.dimensions, encoder.model_id) is None
 

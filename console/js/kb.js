@@ -215,9 +215,10 @@ async function readImport(files) {
 /** The items in parts that each fit one request. */
 function importParts(items) {
   const parts = [[]];
+  const encoder = new TextEncoder();
   let size = 0;
   for (const item of items) {
-    const bytes = new TextEncoder().encode(JSON.stringify(item)).length + 1;
+    const bytes = encoder.encode(JSON.stringify(item)).length + 1;
     const part = parts.at(-1);
     if (part.length && (size + bytes > IMPORT_PART_BYTES || part.length === IMPORT_PART_ITEMS)) {
       parts.push([]);
