@@ -322,7 +322,9 @@ class Index:
 
     def correct(self, words: Sequence[str], surface: dict[str, str] | None = None) -> list[str]:
         """Replace unknown English words by the most common known word within a small edit
-        distance; a real English word (`surface` gives the word as written) is kept as it is."""
+        distance (of equally common ones the first in alphabetical order: the same answer in every
+        container, whatever the set's hash order); a real English word (`surface` gives the
+        word as written) is kept as it is."""
         out = []
         for word in words:
             if word in self._all_words.df or not (word.isascii() and word.isalpha()) or len(word) < 4:
@@ -335,12 +337,12 @@ class Index:
                 out.append(self._corrections[word])
                 continue
             limit = 1 if len(word) < 7 else 2
-            best, best_key = word, (limit + 1, 0)
+            best, best_key = word, (limit + 1, 0, "")
             for known in self._vocabulary:
                 if abs(len(known) - len(word)) > limit or known[0] != word[0] and known[:2] != word[1::-1]:
                     continue
                 distance = _edit_distance(word, known, limit)
-                key = (distance, -self._all_words.df[known])
+                key = (distance, -self._all_words.df[known], known)
                 if distance <= limit and key < best_key:
                     best, best_key = known, key
             if len(self._corrections) < 10_000:
