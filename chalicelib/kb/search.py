@@ -69,11 +69,20 @@ class Semantic:
     # answers sits among one article's phrasings, one it does not among several articles'
     # (architecture.md, "Neighbours agree").
     agreement: float = 0.0
+    # Subtracted from the certainty times how much nearer in meaning the message (or a
+    # span) is to a background question than to the article: what web shops are commonly
+    # asked, less what this base answers (those of the background no passage of the tenant's
+    # articles comes within `background_keep` of). `background.py`; architecture.md, "The
+    # background".
+    background: float = 0.0
+    background_keep: float = 1.0
 
 
 NEIGHBOURS = 5
-SEMANTIC = {"en": Semantic(share=0.8, handoff=0.70, answer=0.79, span_chars=12, agreement=0.15),
-            "zh": Semantic(share=0.5, handoff=0.475, answer=0.62, span_chars=4)}
+SEMANTIC = {"en": Semantic(share=0.8, handoff=0.635, answer=0.76, span_chars=12, agreement=0.15,
+                           background=2.0, background_keep=0.70),
+            "zh": Semantic(share=0.5, handoff=0.415, answer=0.60, span_chars=4,
+                           background=2.0, background_keep=0.75)}
 _CLAUSE = re.compile(r"[.?!;。！？；\n]+|,\s+|，")
 SEMANTIC_CANDIDATES = 8
 MAX_PASSAGES = 64  # float16 vectors: 48 kB (English) or 64 kB (Chinese) at most per article
@@ -290,6 +299,7 @@ class Index:
         self._question_grams: dict[str, set[str]] = {}
         self._chars: dict[tuple[str, bool], set[str]] = {}
         self._corrections: dict[str, str] = {}
+        self._backgrounds: dict[str, Any] = {}
         for document in documents:
             self._add(document)
         self._vocabulary = {t for t in self._all_words.df if t.isascii() and t.isalpha() and not t.startswith("~")}
@@ -394,6 +404,25 @@ class Index:
             self._passage_vectors[document.doc_id] = found
         return found
 
+    def background(self, locale: str) -> Any:
+        """The background questions' vectors (`background.py`) that no passage of this
+        index's articles in `locale` is within `Semantic.background_keep` of: what shops are
+        asked that this base does not answer. Computed once per index."""
+        found = self._backgrounds.get(locale)
+        if found is None:
+            import numpy as np
+
+            from . import background
+
+            found = background.vectors(locale, self.encoders[locale])
+            passages = [self.vectors(d) for d in self.documents.values() if d.locale == locale]
+            passages = [p for p in passages if len(p)]
+            if len(found) and passages:
+                closest = (found @ np.vstack(passages).T).max(axis=1)
+                found = found[closest < SEMANTIC[locale].background_keep]
+            self._backgrounds[locale] = found
+        return found
+
     def _semantic(self, query: str, candidates: list[Document], scored: list[tuple[float, str]],
                   q_words: set[str], q_grams: set[str], surface: dict[str, str], limit: int) -> list[Hit]:
         """The articles closest in meaning and the best by words, ranked by a share of the
@@ -414,6 +443,10 @@ class Index:
                     column = cosines[:, 0]
                     nearest.extend((float(c), document.doc_id) for c in column[column.argsort()[-NEIGHBOURS:]])
         neighbours = Counter(doc_id for _, doc_id in sorted(nearest, reverse=True)[:NEIGHBOURS])
+        unanswered = 0.0  # how near the message comes to what shops are asked and this base does not answer
+        if semantic.background:
+            kept = self.background(locale)
+            unanswered = float((kept @ questions.T).max()) if len(kept) else 0.0
         closest = sorted(whole, key=lambda d: -whole[d])[:SEMANTIC_CANDIDATES]
         pool = dict.fromkeys([*closest, *(doc_id for _, doc_id in scored[:limit])])
         ranked = []
@@ -422,6 +455,7 @@ class Index:
             score = semantic.share * whole.get(doc_id, 0.0) + (1 - semantic.share) * confidence
             certainty = semantic.share * best.get(doc_id, 0.0) + (1 - semantic.share) * confidence
             certainty += semantic.agreement * neighbours[doc_id] / NEIGHBOURS
+            certainty -= semantic.background * max(0.0, unanswered - best.get(doc_id, 0.0))
             ranked.append(Hit(doc_id, round(score, 6), _semantic_confidence(certainty, semantic)))
         ranked.sort(key=lambda h: (-h.score, h.doc_id))
         return ranked[:limit]

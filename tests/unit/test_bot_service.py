@@ -168,9 +168,10 @@ def test_unanswerable_questions_hand_over_and_are_listed_grouped(scene: Scene) -
 
 
 def test_a_hand_over_offers_the_closest_articles_to_read_while_waiting(scene: Scene) -> None:
-    """Worded far from its article, the question is handed over (below the clarify
-    threshold), but the article comes near enough to be offered to read meanwhile."""
-    scene.say("can you email me when the green hoodie is available again")
+    """Not answered by the article (it tells how to be emailed when an item is back, not how
+    to reserve one), the question is handed over (below the clarify threshold), but the
+    article comes near enough to be offered to read meanwhile."""
+    scene.say("can i reserve the green hoodie before it is back in stock")
     assert scene.state().handoff_reason == "no_answer"
     [message] = scene.bot_messages()
     assert message["text"].startswith("I'm bringing in a member of our team")
@@ -187,7 +188,7 @@ def test_a_hand_over_offers_the_closest_articles_to_read_while_waiting(scene: Sc
 def test_an_article_read_while_waiting_that_answered_it(scene: Scene) -> None:
     """The visitor says an offered article answered the question: thanked, counted as
     helped, agents told in a note; once only; only offered articles, only the visitor."""
-    scene.say("can you email me when the green hoodie is available again")
+    scene.say("can i reserve the green hoodie before it is back in stock")
     gateway, tab = scene.kb.world.gateway, scene.tab
     solved = {"action": "bot.solved", "conversation_id": scene.conversation_id, "article_id": "restock.en"}
     stranger = {**solved, "article_id": "invoice.en"}

@@ -1,0 +1,89 @@
+"""What web shops are commonly asked: the bot's background, for telling "not in this base" apart.
+
+`data/background_en.txt` and `data/background_zh.txt` hold 300 questions each that visitors
+of small online shops (clothes, shoes, accessories, small electronics, homeware, gifts)
+commonly send — every area of a shop, not one shop: ordering, products, prices, payment,
+shipping, returns, accounts, gift wrapping, jobs, wholesale, stores, the company. They
+were written by a hand that saw neither this project's evaluation questions nor its demo
+shop's articles (2026-12-05).
+
+A tenant's index keeps the background questions that none of its articles' passages is
+close to (`Semantic.background_keep`): what shops are asked that *this* base does not
+answer. A message nearer in meaning to one of those than to an article is most likely one
+of them, so the article's certainty is lowered by the difference
+(`Semantic.background`); the ranking does not change. docs/architecture.md ("The
+background") says how much it moved which figure.
+
+Their vectors are computed once per model and file, not on a container's first answer
+(300 questions are ~1.5 s of MiniLM on one vCPU): `python -m chalicelib.kb.background`
+writes `data/background_<locale>.vec` (the article vectors' format: a key of the model and
+texts, then float16 rows), which `make` and `infra/package.sh` run. A file that is missing
+or was computed from other texts or by another model is ignored and the vectors are
+computed on first use instead (slower, same result).
+"""
+from __future__ import annotations
+
+import sys
+import threading
+from functools import cache
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from . import embed
+
+if TYPE_CHECKING:
+    import numpy as np
+
+DATA = Path(__file__).parent / "data"
+_lock = threading.Lock()
+_vectors: dict[tuple[str, str], np.ndarray] = {}
+
+
+@cache
+def texts(locale: str) -> tuple[str, ...]:
+    """The background questions of a language (none for a language without a file)."""
+    path = DATA / f"background_{locale}.txt"
+    if not path.is_file():
+        return ()
+    lines = (line.strip() for line in path.read_text(encoding="utf-8").splitlines())
+    return tuple(line for line in lines if line and not line.startswith("#"))
+
+
+def vector_file(locale: str) -> Path:
+    return DATA / f"background_{locale}.vec"
+
+
+def vectors(locale: str, encoder: embed._Cached) -> np.ndarray:
+    """The background questions' unit vectors by `encoder` (read from the file written for
+    its model, else computed), once per process."""
+    key = (locale, encoder.model_id)
+    with _lock:
+        found = _vectors.get(key)
+    if found is None:
+        questions = texts(locale)
+        path = vector_file(locale)
+        found = embed.unpack(path.read_bytes() if path.is_file() else None, questions,
+                             encoder.dimensions, encoder.model_id)
+        if found is None:
+            found = encoder.encode(questions)
+        with _lock:
+            _vectors[key] = found
+    return found
+
+
+def write(locales: tuple[str, ...] = ("en", "zh")) -> list[Path]:
+    """Compute and write the vector file of every language whose encoder is installed."""
+    written = []
+    for locale in locales:
+        encoder = embed.load(locale)
+        if encoder is None or not texts(locale):
+            continue
+        path = vector_file(locale)
+        path.write_bytes(embed.pack(encoder.encode(texts(locale)), texts(locale), encoder.model_id))
+        written.append(path)
+    return written
+
+
+if __name__ == "__main__":
+    for path in write():
+        print(f"wrote {path}", file=sys.stderr)
