@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from . import embed
+from .intent import wants_human
 
 if TYPE_CHECKING:
     import numpy as np
@@ -41,12 +42,15 @@ _vectors: dict[tuple[str, str], np.ndarray] = {}
 
 @cache
 def texts(locale: str) -> tuple[str, ...]:
-    """The background questions of a language (none for a language without a file)."""
+    """The background questions of a language (none for a language without a file), less
+    requests for a person ("Can I talk to a real person?"): the bot hands those over before
+    it searches, and the only such messages that reach the search ask *when* people answer
+    (`intent.asks_when`), which the base's contact hours should answer, not the background."""
     path = DATA / f"background_{locale}.txt"
     if not path.is_file():
         return ()
     lines = (line.strip() for line in path.read_text(encoding="utf-8").splitlines())
-    return tuple(line for line in lines if line and not line.startswith("#"))
+    return tuple(line for line in lines if line and not line.startswith("#") and not wants_human(line))
 
 
 def vector_file(locale: str) -> Path:

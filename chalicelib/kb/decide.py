@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from .classify import QuestionType, classify_question
-from .intent import Signals, signals
+from .intent import Signals, asks_when, signals
 from .search import Hit, Index
 from .text import normalize
 
@@ -67,7 +67,9 @@ def decide(text: str, index: Index, thresholds: Thresholds = Thresholds()) -> De
     """Decide what the bot does with one visitor message."""
     s = signals(text)
     question_type = classify_question(text)
-    if s.wants_human:
+    # Asking *when* people answer is a question for the base first (its contact hours).
+    hours_question = s.wants_human and asks_when(text)
+    if s.wants_human and not hours_question:
         return Decision("handoff", "asked_for_human", signals=s, question_type=question_type)
     if s.complaint:
         return Decision("handoff", "complaint", signals=s, question_type="complaint")
@@ -81,8 +83,8 @@ def decide(text: str, index: Index, thresholds: Thresholds = Thresholds()) -> De
     if not hits or hits[0].confidence < thresholds.clarify:
         floor = min(thresholds.suggest, thresholds.clarify)
         suggestions = [h for h in hits[:thresholds.candidates] if h.confidence >= floor]
-        return Decision("handoff", "no_answer", hits=hits, signals=s, question_type=question_type,
-                        suggestions=suggestions)
+        return Decision("handoff", "asked_for_human" if hours_question else "no_answer", hits=hits, signals=s,
+                        question_type=question_type, suggestions=suggestions)
     best = hits[0]
     second = hits[1] if len(hits) > 1 else None
     # The best article must stand out, by ranking score or by how much more of the question it covers.

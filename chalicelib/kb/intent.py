@@ -19,6 +19,17 @@ _HUMAN = [re.compile(p) for p in (
     r"^\s*(human|agent|operator|representative)\s*(please|pls|plz|now)?\s*[.!?]*\s*$",
     r"转人工|找人工|要人工|接人工|人工服务|真人|找客服|让客服|叫客服|人工客服在|呼叫客服|转接客服|转客服",
 )]
+# When people answer, asked with a request for a person ("can i talk to a real person on
+# sunday", "晚上十点还能找到真人客服吗"): a question the base's contact-hours article may answer,
+# not a request to be handed over now. A time word alone is not enough ("i've been waiting since
+# this morning, get me a human"): a question word, or a time the visitor asks about.
+_WHEN = [re.compile(p) for p in (
+    r"\b(when|what time|which days?|what days?|how late|until when|till when|what hours|opening hours|"
+    r"(on|at|during|over) (the )?(sundays?|saturdays?|weekends?|weekdays?|holidays?|night)|tonight|"
+    r"in the (evening|morning)|(at|after|before|until|till) \d{1,2}( ?(am|pm)|:\d\d)?)\b",
+    r"几点|什么时候|哪天|几时|(周末|星期[一二三四五六日天]|礼拜[一二三四五六日天天]|周[一二三四五六日]|晚上|夜里|半夜|"
+    r"节假日|假期|上班时间|工作时间|营业时间).*(吗|么|嘛|\?|有没有|能不能|可不可以|还有)",
+)]
 _COMPLAINT = [re.compile(p) for p in (
     r"\bcomplain|\bcomplaint|\bscam\b|\bfraud|\brip ?off\b|\bunacceptable\b|\blawyer\b|\bsue\b|"
     r"\breport (you|this|your)\b|\bconsumer protection\b|\bchargeback\b",
@@ -54,6 +65,13 @@ def wants_human(text: str) -> bool:
     """The visitor asks for a person ("talk to a human", "转人工")."""
     t = normalize(text)
     return any(p.search(t) for p in _HUMAN)
+
+
+def asks_when(text: str) -> bool:
+    """The message asks about a time or days ("on sunday", "几点", "周末有…吗"): with
+    `wants_human`, a question about when people answer."""
+    t = normalize(text)
+    return any(p.search(t) for p in _WHEN)
 
 
 def is_complaint(text: str) -> bool:

@@ -5,7 +5,7 @@ import pytest
 
 from chalicelib.kb.classify import classify_question
 from chalicelib.kb.decide import Thresholds, decide
-from chalicelib.kb.intent import anger, is_complaint, signals, wants_human
+from chalicelib.kb.intent import anger, asks_when, is_complaint, signals, wants_human
 from chalicelib.kb.search import Document, Index, _edit_distance
 
 DOCS = [
@@ -183,3 +183,34 @@ def test_a_typo_between_two_equally_common_words_is_corrected_the_same_way_every
                               env={**os.environ, "PYTHONHASHSEED": str(seed)}).stdout.strip()
                for seed in range(8)}
     assert answers == {"receipt"}
+
+
+HOURS = [Document("hours.en", "When can I reach a person?",
+                  "Our team answers the chat Monday to Friday 9:00-18:00 and Saturday 10:00-16:00; not on Sundays.",
+                  ("What are your opening hours?", "Are you there on Sunday?", "What time does support start?"),
+                  "en", "contact"),
+         Document("hours.zh", "客服几点上班？", "人工客服周一至周五 9:00–18:00，周六 10:00–16:00，周日休息。",
+                  ("客服什么时候在线", "周末有客服吗", "晚上有人工客服吗"), "zh", "contact")]
+
+
+@pytest.mark.parametrize("text", ["can i talk to a real person on sunday", "when can i talk to a real person",
+                                  "what time can i chat with a real person", "晚上十点还能找到真人客服吗",
+                                  "周末有真人回复吗", "真人客服几点上班"])
+def test_asking_when_people_answer_is_a_question_for_the_base(text: str) -> None:
+    assert signals(text).wants_human and asks_when(text)
+    from chalicelib.kb import embed
+
+    with_hours = decide(text, Index([*DOCS, *HOURS], encoders=embed.encoders()))
+    assert with_hours.reason != "asked_for_human" and with_hours.hits[0].doc_id.startswith("hours.")
+    # Without an article that answers it, the bot hands over as asked.
+    without = decide(text, Index(DOCS))
+    assert without.kind == "handoff" and without.reason == "asked_for_human"
+
+
+@pytest.mark.parametrize("text", ["talk to a human", "i want a real person now",
+                                  "I need to speak to a human, I've been trying since this morning",
+                                  "转人工，我从昨天晚上等到现在", "人工客服在吗"])
+def test_asking_for_a_person_now_hands_over_at_once(text: str) -> None:
+    assert not asks_when(text)
+    decision = decide(text, Index([*DOCS, *HOURS]))
+    assert decision.kind == "handoff" and decision.reason == "asked_for_human" and decision.hits == []
