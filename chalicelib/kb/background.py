@@ -23,6 +23,7 @@ computed on first use instead (slower, same result).
 """
 from __future__ import annotations
 
+import logging
 import sys
 import threading
 from functools import cache
@@ -36,6 +37,7 @@ if TYPE_CHECKING:
     import numpy as np
 
 DATA = Path(__file__).parent / "data"
+log = logging.getLogger("kefu.background")
 _lock = threading.Lock()
 _vectors: dict[tuple[str, str], np.ndarray] = {}
 
@@ -69,6 +71,9 @@ def vectors(locale: str, encoder: embed._Cached) -> np.ndarray:
         found = embed.unpack(path.read_bytes() if path.is_file() else None, questions,
                              encoder.dimensions, encoder.model_id)
         if found is None:
+            log.warning("background vectors for %s not found for %s at %s: computing %d (run "
+                        "python -m chalicelib.kb.background when packaging)", locale, encoder.model_id, path,
+                        len(questions))
             found = encoder.encode(questions)
         with _lock:
             _vectors[key] = found

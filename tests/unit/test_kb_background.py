@@ -66,7 +66,8 @@ class _CountingEncoder:
         return rows / 2.0
 
 
-def test_a_missing_or_stale_vector_file_is_computed_instead(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_missing_or_stale_vector_file_is_computed_instead(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                           caplog: pytest.LogCaptureFixture) -> None:
     monkeypatch.setattr(background, "DATA", tmp_path)
     monkeypatch.setattr(background, "_vectors", {})
     background.texts.cache_clear()
@@ -77,6 +78,7 @@ def test_a_missing_or_stale_vector_file_is_computed_instead(tmp_path: Path, monk
         assert background.texts("en") == ("Are you hiring?", "Do you gift wrap?")
         assert background.vectors("en", encoder).shape == (2, 4)  # type: ignore[arg-type]
         assert encoder.calls == 1
+        assert "background vectors for en not found" in caplog.text  # said, so a deploy can be mended
         background.vectors("en", encoder)  # type: ignore[arg-type]
         assert encoder.calls == 1  # once per process
         # A file computed from other texts is not used.
