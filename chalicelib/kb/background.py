@@ -1,11 +1,11 @@
 """What web shops are commonly asked: the bot's background, for telling "not in this base" apart.
 
-`data/background_en.txt` and `data/background_zh.txt` hold 300 questions each that visitors
+`data/background_en.txt` and `data/background_zh.txt` hold 600 questions each that visitors
 of small online shops (clothes, shoes, accessories, small electronics, homeware, gifts)
 commonly send — every area of a shop, not one shop: ordering, products, prices, payment,
-shipping, returns, accounts, gift wrapping, jobs, wholesale, stores, the company. They
-were written by a hand that saw neither this project's evaluation questions nor its demo
-shop's articles (2026-12-05).
+shipping, returns, accounts, gift wrapping, jobs, wholesale, stores, the company. The first
+300 were written by a hand that saw neither this project's evaluation questions nor its demo
+shop's articles, the next 300 by another hand that read only those (2026-12-05).
 
 A tenant's index keeps the background questions that none of its articles' passages is
 close to (`Semantic.background_keep`): what shops are asked that *this* base does not
@@ -15,7 +15,7 @@ of them, so the article's certainty is lowered by the difference
 background") says how much it moved which figure.
 
 Their vectors are computed once per model and file, not on a container's first answer
-(300 questions are ~1.5 s of MiniLM on one vCPU): `python -m chalicelib.kb.background`
+(600 questions are ~3 s of MiniLM on one vCPU): `python -m chalicelib.kb.background`
 writes `data/background_<locale>.vec` (the article vectors' format: a key of the model and
 texts, then float16 rows), which `make` and `infra/package.sh` run. A file that is missing
 or was computed from other texts or by another model is ignored and the vectors are

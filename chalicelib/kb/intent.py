@@ -27,7 +27,7 @@ _WHEN = [re.compile(p) for p in (
     r"\b(when|what time|which days?|what days?|how late|until when|till when|what hours|opening hours|"
     r"(on|at|during|over) (the )?(sundays?|saturdays?|weekends?|weekdays?|holidays?|night)|tonight|"
     r"in the (evening|morning)|(at|after|before|until|till) \d{1,2}( ?(am|pm)|:\d\d)?)\b",
-    r"几点|什么时候|哪天|几时|(周末|星期[一二三四五六日天]|礼拜[一二三四五六日天天]|周[一二三四五六日]|晚上|夜里|半夜|"
+    r"几点|什么时候|哪天|几时|(周末|星期[一二三四五六日天]|礼拜[一二三四五六日天]|周[一二三四五六日]|晚上|夜里|半夜|"
     r"节假日|假期|上班时间|工作时间|营业时间).*(吗|么|嘛|\?|有没有|能不能|可不可以|还有)",
 )]
 _COMPLAINT = [re.compile(p) for p in (
