@@ -193,6 +193,9 @@ class UnansweredGroup(BaseModel):
     count: int
     locale: str
     questions: list[UnansweredOut]
+    topic: str = Field("", description="a question web shops are commonly asked (the bot's background) that "
+                                       "the group means nearly the same as: a name for what the base lacks; "
+                                       "empty when none is close")
 
 
 class TeachIn(Body):

@@ -143,7 +143,7 @@ def unanswered_questions() -> Response:
     identity = _agent()
     groups = services().knowledge.unanswered_groups(identity)
     return json_response(ks.UnansweredList(
-        groups=[ks.UnansweredGroup(representative=g.representative, count=g.count, locale=g.locale, questions=[
+        groups=[ks.UnansweredGroup(representative=g.representative, count=g.count, locale=g.locale, topic=g.topic, questions=[
             ks.UnansweredOut(question_id=q.question_id, text=q.text, conversation_id=q.conversation_id, reason=q.reason,
                              created_at=q.created_at) for q in g.questions]) for g in groups],
         counters=services().knowledge.bot_counters(identity)))

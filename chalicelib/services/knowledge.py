@@ -89,6 +89,24 @@ class QuestionGroup:
     count: int
     questions: list[UnansweredQuestion]
     locale: str
+    # The question web shops are commonly asked (the bot's background) that the group's first
+    # question means nearly the same as, or "": a name for what the base lacks.
+    topic: str = ""
+
+
+def _topic(vector: Any, locale: str, encoder: Any) -> str:
+    """The background question (kb/background.py) that `vector` means nearly the same as
+    (cosine ≥ GROUP_COSINE, the grouping's own bar), or ""."""
+    if vector is None or encoder is None:
+        return ""
+    from ..kb import background
+
+    questions = background.texts(locale)
+    if not questions:
+        return ""
+    cosines = background.vectors(locale, encoder) @ vector
+    best = int(cosines.argmax())
+    return questions[best] if float(cosines[best]) >= GROUP_COSINE[locale] else ""
 
 
 def _document(article: Article) -> Any:
@@ -400,7 +418,8 @@ class KnowledgeService:
             else:
                 groups.append((terms, vector, question.locale, [question]))
         groups.sort(key=lambda g: (-len(g[3]), -g[3][0].created_at))
-        return [QuestionGroup(g[3][0].text, len(g[3]), g[3][:20], g[3][0].locale) for g in groups]
+        return [QuestionGroup(g[3][0].text, len(g[3]), g[3][:20], g[3][0].locale,
+                              _topic(g[1], g[2], encoders.get(g[2]))) for g in groups]
 
     def teach(self, identity: Identity, article_id: str, question_ids: list[str], expected_version: int) -> Article:
         """An agent says these unanswered questions are answered by this article: they become

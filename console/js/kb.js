@@ -321,9 +321,11 @@ function unansweredGroup(g) {
   const teachPane = h("div", { class: "kb-teach" });
   return h("div", { class: "kb-group" },
     h("strong", { text: `${g.count} × ${g.representative}` }),
+    // What the bot's background names it (a question web shops are commonly asked), if any.
+    g.topic ? h("p", { class: "muted kb-topic", text: `Shops are often asked: “${g.topic}”` }) : null,
     h("ul", {}, g.questions.slice(0, 5).map((q) => h("li", { text: `${q.text} (${when(q.created_at)})` }))),
     h("button", { class: "btn btn-ghost", type: "button", text: "Write an article for this", on: { click: () => {
-      state.article = { id: "", title: g.representative, body: "", locale: g.locale === "zh" ? "zh" : "en", category: "",
+      state.article = { id: "", title: g.topic || g.representative, body: "", locale: g.locale === "zh" ? "zh" : "en", category: "",
         phrasings: g.questions.map((q) => q.text).slice(0, 10), status: "draft", version: 0 };
       state.history = [];
       state.selected = null;

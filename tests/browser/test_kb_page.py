@@ -71,20 +71,37 @@ def test_the_editor_counts_phrasings_and_says_what_few_mean(chromium: Any, stack
     expect(hint).to_have_class("kb-phrasings-hint kb-error")
 
 
-def test_unanswered_questions_become_a_draft(chromium: Any, stack: Any, tenant: TenantInfo) -> None:
+def _unanswered_page(chromium: Any, stack: Any, tenant: TenantInfo, texts: list[str]) -> Any:
+    """The workbench's unanswered questions, after the bot could not answer `texts`."""
     from chalicelib import bootstrap
     from chalicelib.domain.knowledge import UnansweredQuestion
 
     repo = bootstrap.services().knowledge._bot
-    for i, text in enumerate(["do you sell garden furniture", "garden furniture?"]):
-        repo.add_unanswered(UnansweredQuestion(tenant.tenant_id, f"q_{i}", text, "en", "c_x", "no_answer", 1000 + i))
+    for i, text in enumerate(texts):
+        repo.add_unanswered(UnansweredQuestion(tenant.tenant_id, f"q_{len(text)}_{i}", text, "en", "c_x",
+                                               "no_answer", 1000 + i))
     page, _token = _signed_in_page(chromium, stack, tenant)
     page.goto(f"{stack.url}/console/kb.html")
     page.get_by_role("button", name="Unanswered questions").click()
+    return page
+
+
+def test_unanswered_questions_become_a_draft(chromium: Any, stack: Any, tenant: TenantInfo) -> None:
+    page = _unanswered_page(chromium, stack, tenant, ["do you sell garden furniture", "garden furniture?"])
     group = page.locator(".kb-group").first
     expect(group).to_contain_text("2 ×")
     group.get_by_role("button", name="Write an article for this").click()
     expect(page.locator("textarea[name=phrasings]")).to_have_value("garden furniture?\ndo you sell garden furniture")
+
+
+def test_an_unanswered_group_is_named_by_what_shops_are_commonly_asked(chromium: Any, stack: Any,
+                                                                       tenant: TenantInfo) -> None:
+    page = _unanswered_page(chromium, stack, tenant, ["can you gift wrap my order", "could you wrap it as a present please"])
+    group = page.locator(".kb-group", has_text="gift wrap")
+    expect(group).to_contain_text("2 ×")
+    expect(group.locator(".kb-topic")).to_have_text("Shops are often asked: “Do you offer gift wrapping?”")
+    group.get_by_role("button", name="Write an article for this").click()
+    expect(page.locator("input[name=title]")).to_have_value("Do you offer gift wrapping?")
 
 
 def test_teaching_the_bot_that_an_article_answers_an_unanswered_question(chromium: Any, stack: Any,

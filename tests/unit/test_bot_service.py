@@ -465,6 +465,18 @@ def test_unanswered_questions_that_mean_the_same_are_grouped_though_they_share_n
     assert frozenset(texts[:2]) in groups and frozenset(texts[2:]) in groups, groups
 
 
+def test_an_unanswered_group_is_named_by_what_shops_are_commonly_asked(scene: Scene) -> None:
+    """A group that means nearly the same as one of the bot's background questions carries it
+    as its topic (a name for what the base lacks); one that matches none carries none."""
+    world = scene.kb.world
+    for text in ("can you gift wrap my order", "could you wrap it as a present please", "do you sell garden furniture?"):
+        visitor = world.connect_visitor(world.add_visitor(scene.tenant))
+        world.send(visitor, {"action": "message.send", "client_msg_id": "q1", "text": text})
+    topics = {g.representative: g.topic for g in scene.kb.knowledge.unanswered_groups(scene.agent)}
+    assert topics["can you gift wrap my order"] == "Do you offer gift wrapping?"
+    assert topics["do you sell garden furniture?"] == ""
+
+
 def test_a_conversation_born_assigned_still_gets_the_bots_try_at_its_first_message() -> None:
     scene = make_scene(routing=True)
     scene.say("how long does a refund take?")
