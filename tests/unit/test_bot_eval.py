@@ -4,10 +4,11 @@ Targets (issue 6): top-1 ≥ 0.90, unanswerable handed off ≥ 0.90, answerable 
 ≤ 0.10. With the sentence encoders (questions matched by meaning, chalicelib/kb/embed.py)
 and 16 phrasings per article (since 2026-12-05), every part meets top-1. Since the
 background (chalicelib/kb/background.py) the held-out and development parts and all
-questions together meet all three; the fresh part (questions_fresh5-12.txt, each written by
-a new hand that saw only the articles, first measured once for a change each) meets top-1
-and the answerable hand-off (0.086) and hands off 0.887 of its unanswerable questions
-(target 0.90; 0.930 before the hardest batch, fresh 12, joined). Those figures are
+questions together meet all three; the fresh part (questions_fresh5-13.txt, each written by
+a new hand that saw only the articles, first measured once, for a change or, fresh 13, with
+none) meets top-1 and the answerable hand-off (0.090) and hands off 0.872 of its
+unanswerable questions (target 0.90; 0.930 before the two hardest batches, fresh 12 and 13,
+joined). Those figures are
 guarded by floors a little below what was measured (docs/architecture.md, "Meaning
 matching", "The background"); the cut-offs were chosen on the development part only,
 before any fresh measurement.
@@ -60,9 +61,9 @@ def test_development_part(outcomes: dict[str, dict[str, float]]) -> None:
 
 def test_all_questions_and_held_out_floors(outcomes: dict[str, dict[str, float]]) -> None:
     everything, held = outcomes["all"], outcomes["held_out"]
-    assert everything["top1_accuracy"] >= 0.93  # 0.950 over all 3,675
-    assert everything["wrong_handoff"] <= 0.09  # 0.069 (0.132 before the background; 0.272 with 4 phrasings)
-    assert everything["handoff_correct"] >= 0.89  # 0.911 (0.884 before the background)
+    assert everything["top1_accuracy"] >= 0.93  # 0.948 over all 3,927
+    assert everything["wrong_handoff"] <= 0.09  # 0.073 (0.132 before the background; 0.272 with 4 phrasings)
+    assert everything["handoff_correct"] >= 0.88  # 0.903 (0.884 before the background)
     assert held["answered_wrong"] <= 0.01
 
 
@@ -77,12 +78,12 @@ def test_held_out_part(outcomes: dict[str, dict[str, float]]) -> None:
 
 
 def test_the_next_fresh_batch_is_ready_and_not_yet_in_the_set() -> None:
-    """questions_fresh13.txt waits, unmeasured, for the next change of the bot: well formed,
+    """questions_fresh14.txt waits, unmeasured, for the next change of the bot: well formed,
     every label an article topic or "handoff", and no question of the set (read, not run)."""
     from tests.kb_eval import DATA
 
     topics = {a["topic"] for a in load_articles()} | {"handoff"}
-    text = (DATA / "questions_fresh13.txt").read_text(encoding="utf-8")
+    text = (DATA / "questions_fresh14.txt").read_text(encoding="utf-8")
     lines = [line for line in text.splitlines() if line.strip() and not line.startswith("#")]
     pairs = [tuple(part.strip() for part in line.split("|", 1)) for line in lines]
     assert len(pairs) >= 180 and all(len(p) == 2 and p[0] in topics and p[1] for p in pairs)
@@ -110,9 +111,11 @@ def test_fresh_part_floors(outcomes: dict[str, dict[str, float]]) -> None:
     0.892 / 0.201 → 0.933 / 0.942 / 0.108); the seven then (1,568): 0.931 / 0.930 / 0.103.
     questions_fresh12.txt (265), for the background's second hand and questions about when people
     answer: 0.926 / 0.672 / 0.162 → 0.931 / 0.689 / 0.113 (fresh 5-11 0.931 / 0.930 / 0.103 →
-    0.936 / 0.922 / 0.081). All eight now (1,833): 0.935 / 0.887 / 0.086, answered wrong 0.001."""
+    0.936 / 0.922 / 0.081); the eight then (1,833): 0.935 / 0.887 / 0.086. questions_fresh13.txt
+    (252), with no change of the bot: 0.910 / 0.755 / 0.126. All nine now (2,085): 0.932 / 0.872 /
+    0.090, answered wrong 0.001."""
     fresh = outcomes["fresh"]
     assert fresh["top1_accuracy"] >= 0.92
-    assert fresh["handoff_correct"] >= 0.87
-    assert fresh["wrong_handoff"] <= 0.10
+    assert fresh["handoff_correct"] >= 0.85
+    assert fresh["wrong_handoff"] <= 0.11
     assert fresh["answered_wrong"] <= 0.01
