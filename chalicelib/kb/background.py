@@ -1,11 +1,13 @@
 """What web shops are commonly asked: the bot's background, for telling "not in this base" apart.
 
-`data/background_en.txt` and `data/background_zh.txt` hold 600 questions each that visitors
+`data/background_en.txt` and `data/background_zh.txt` hold 900 questions each that visitors
 of small online shops (clothes, shoes, accessories, small electronics, homeware, gifts)
 commonly send — every area of a shop, not one shop: ordering, products, prices, payment,
-shipping, returns, accounts, gift wrapping, jobs, wholesale, stores, the company. The first
-300 were written by a hand that saw neither this project's evaluation questions nor its demo
-shop's articles, the next 300 by another hand that read only those (2026-12-05).
+shipping, returns, accounts, gift wrapping, jobs, wholesale, stores, the company, and the
+fine print of each. The first 300 were written by a hand that saw neither this project's
+evaluation questions nor its demo shop's articles, the next 300 by another hand that read
+only those, the last 300 (the fine print of common subjects) by a third that read only the
+first 600 (2026-12-05).
 
 A tenant's index keeps the background questions that none of its articles' passages is
 close to (`Semantic.background_keep`): what shops are asked that *this* base does not
@@ -15,7 +17,7 @@ of them, so the article's certainty is lowered by the difference
 background") says how much it moved which figure.
 
 Their vectors are computed once per model and file, not on a container's first answer
-(600 questions are ~3 s of MiniLM on one vCPU): `python -m chalicelib.kb.background`
+(900 questions are ~4.5 s of MiniLM on one vCPU): `python -m chalicelib.kb.background`
 writes `data/background_<locale>.vec` (the article vectors' format: a key of the model and
 texts, then float16 rows), which `make` and `infra/package.sh` run. A file that is missing
 or was computed from other texts or by another model is ignored and the vectors are

@@ -28,13 +28,14 @@ def _key(text: str) -> str:
 
 
 def test_each_language_has_its_background_written_apart_from_the_evaluation() -> None:
-    for locale in ("en", "zh"):
+    # 900 a language, less what the bot takes for a request for a person (it hands those over
+    # before searching): "Can I talk to a real person?", "能转人工客服吗", and "…还是只能找客服改".
+    for locale, count in (("en", 899), ("zh", 898)):
         questions = background.texts(locale)
-        # 600 a language, less the one request for a person each (the bot hands those over first)
-        assert len(questions) == 599 and len({_key(q) for q in questions}) == 599
+        assert len(questions) == count and len({_key(q) for q in questions}) == count
         assert not any(wants_human(q) for q in questions)
     # Written by a hand that saw no evaluation question: the few that are one of them word for
-    # word are the shortest, commonest questions ("退款多久到账", "do you have an app"): 54 of 1,198.
+    # word are the shortest, commonest questions ("退款多久到账", "do you have an app"): 55 of 1,797.
     asked = {_key(q.text) for q in load_questions()}
     assert len({_key(q) for locale in ("en", "zh") for q in background.texts(locale)} & asked) <= 60
     assert background.texts("fr") == ()
@@ -97,7 +98,7 @@ def shop() -> Index:
 
 def test_the_base_keeps_only_what_it_does_not_answer(shop: Index) -> None:
     kept = shop.background("en")
-    assert 200 < len(kept) < 599  # the demo shop answers the rest (shipping, returns, payment…)
+    assert 300 < len(kept) < 899  # the demo shop answers the rest (shipping, returns, payment…)
     passages = np.vstack([shop.vectors(d) for d in shop.documents.values() if d.locale == "en"])
     assert (kept @ passages.T).max() < search_module.SEMANTIC["en"].background_keep
     # An article on gift wrapping takes the background's gift-wrapping questions out of it.

@@ -187,7 +187,8 @@ def test_a_typo_between_two_equally_common_words_is_corrected_the_same_way_every
 
 HOURS = [Document("hours.en", "When can I reach a person?",
                   "Our team answers the chat Monday to Friday 9:00-18:00 and Saturday 10:00-16:00; not on Sundays.",
-                  ("What are your opening hours?", "Are you there on Sunday?", "What time does support start?"),
+                  ("What are your opening hours?", "Are you there on Sunday?", "What time does support start?",
+                   "When is the chat open?", "What time does the chat close?", "Can I reach someone at the weekend?"),
                   "en", "contact"),
          Document("hours.zh", "客服几点上班？", "人工客服周一至周五 9:00–18:00，周六 10:00–16:00，周日休息。",
                   ("客服什么时候在线", "周末有客服吗", "晚上有人工客服吗"), "zh", "contact")]
