@@ -4,11 +4,10 @@ Targets (issue 6): top-1 ≥ 0.90, unanswerable handed off ≥ 0.90, answerable 
 ≤ 0.10. With the sentence encoders (questions matched by meaning, chalicelib/kb/embed.py)
 and 16 phrasings per article (since 2026-12-05), every part meets top-1. Since the
 background (chalicelib/kb/background.py) the held-out and development parts and all
-questions together meet all three; the fresh part (questions_fresh5-13.txt, each written by
+questions together meet all three; the fresh part (questions_fresh5-14.txt, each written by
 a new hand that saw only the articles, first measured once, for a change or, fresh 13, with
-none) meets top-1 and the answerable hand-off (0.090) and hands off 0.872 of its
-unanswerable questions (target 0.90; 0.930 before the two hardest batches, fresh 12 and 13,
-joined). Those figures are
+none) meets top-1 and hands off 0.884 of its unanswerable questions and 0.104 of its
+answerable ones (targets 0.90 / 0.10; the hardest batches, 12 to 14, are the last three). Those figures are
 guarded by floors a little below what was measured (docs/architecture.md, "Meaning
 matching", "The background"); the cut-offs were chosen on the development part only,
 before any fresh measurement.
@@ -51,7 +50,7 @@ def test_files_that_fix_their_part_keep_it() -> None:
 
 def test_development_part(outcomes: dict[str, dict[str, float]]) -> None:
     dev = outcomes["dev"]
-    """Measured 0.965 / 0.930 / 0.052, answered wrong 0.001 (1,607 questions; 0.961 / 0.894 /
+    """Measured 0.965 / 0.939 / 0.056, answered wrong 0.001 (1,607 questions; 0.961 / 0.894 /
     0.085 before the background)."""
     assert dev["top1_accuracy"] >= 0.94
     assert dev["handoff_correct"] >= 0.90
@@ -61,16 +60,16 @@ def test_development_part(outcomes: dict[str, dict[str, float]]) -> None:
 
 def test_all_questions_and_held_out_floors(outcomes: dict[str, dict[str, float]]) -> None:
     everything, held = outcomes["all"], outcomes["held_out"]
-    assert everything["top1_accuracy"] >= 0.93  # 0.948 over all 3,927
-    assert everything["wrong_handoff"] <= 0.09  # 0.073 (0.132 before the background; 0.272 with 4 phrasings)
-    assert everything["handoff_correct"] >= 0.88  # 0.903 (0.884 before the background)
+    assert everything["top1_accuracy"] >= 0.93  # 0.946 over all 4,173
+    assert everything["wrong_handoff"] <= 0.10  # 0.084 (0.132 before the background; 0.272 with 4 phrasings)
+    assert everything["handoff_correct"] >= 0.89  # 0.911 (0.884 before the background)
     assert held["answered_wrong"] <= 0.01
 
 
 def test_held_out_part(outcomes: dict[str, dict[str, float]]) -> None:
-    """Measured 0.977 / 0.932 / 0.045 since the background's second hand (0.977 / 0.915 / 0.062
-    with the first; 0.977 / 0.864 / 0.028 before it; 0.955 / 0.864 / 0.102 with words alone):
-    all three targets met, the unanswerable hand-off 55 of 59."""
+    """Measured 0.977 / 0.932 / 0.051 since the background's third hand (0.977 / 0.932 / 0.045
+    with two, 0.977 / 0.915 / 0.062 with the first, 0.977 / 0.864 / 0.028 before it; 0.955 /
+    0.864 / 0.102 with words alone): all three targets met, the unanswerable hand-off 55 of 59."""
     held = outcomes["held_out"]
     assert held["top1_accuracy"] >= 0.95
     assert held["handoff_correct"] >= 0.90
@@ -78,12 +77,12 @@ def test_held_out_part(outcomes: dict[str, dict[str, float]]) -> None:
 
 
 def test_the_next_fresh_batch_is_ready_and_not_yet_in_the_set() -> None:
-    """questions_fresh14.txt waits, unmeasured, for the next change of the bot: well formed,
+    """questions_fresh15.txt waits, unmeasured, for the next change of the bot: well formed,
     every label an article topic or "handoff", and no question of the set (read, not run)."""
     from tests.kb_eval import DATA
 
     topics = {a["topic"] for a in load_articles()} | {"handoff"}
-    text = (DATA / "questions_fresh14.txt").read_text(encoding="utf-8")
+    text = (DATA / "questions_fresh15.txt").read_text(encoding="utf-8")
     lines = [line for line in text.splitlines() if line.strip() and not line.startswith("#")]
     pairs = [tuple(part.strip() for part in line.split("|", 1)) for line in lines]
     assert len(pairs) >= 180 and all(len(p) == 2 and p[0] in topics and p[1] for p in pairs)
@@ -112,10 +111,12 @@ def test_fresh_part_floors(outcomes: dict[str, dict[str, float]]) -> None:
     questions_fresh12.txt (265), for the background's second hand and questions about when people
     answer: 0.926 / 0.672 / 0.162 → 0.931 / 0.689 / 0.113 (fresh 5-11 0.931 / 0.930 / 0.103 →
     0.936 / 0.922 / 0.081); the eight then (1,833): 0.935 / 0.887 / 0.086. questions_fresh13.txt
-    (252), with no change of the bot: 0.910 / 0.755 / 0.126. All nine now (2,085): 0.932 / 0.872 /
-    0.090, answered wrong 0.001."""
+    (252), with no change of the bot: 0.910 / 0.755 / 0.126; the nine then (2,085): 0.932 / 0.872 /
+    0.090. questions_fresh14.txt (246), for the background's third hand: 0.926 / 0.696 / 0.095 →
+    0.926 / 0.768 / 0.111 (fresh 5-13 0.932 / 0.872 / 0.090 → 0.932 / 0.898 / 0.103). All ten now
+    (2,331): 0.932 / 0.884 / 0.104, answered wrong 0.001."""
     fresh = outcomes["fresh"]
     assert fresh["top1_accuracy"] >= 0.92
-    assert fresh["handoff_correct"] >= 0.85
-    assert fresh["wrong_handoff"] <= 0.11
+    assert fresh["handoff_correct"] >= 0.86
+    assert fresh["wrong_handoff"] <= 0.12
     assert fresh["answered_wrong"] <= 0.01
