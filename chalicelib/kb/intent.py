@@ -37,17 +37,26 @@ _COMPLAINT = [re.compile(p) for p in (
 )]
 _ANGER_EN = {
     "worst": 2, "useless": 2, "terrible": 2, "horrible": 2, "awful": 2, "ridiculous": 2, "pathetic": 2,
-    "angry": 2, "furious": 2.5, "disgusting": 2, "hate": 2, "wtf": 2, "stupid": 2, "idiot": 2.5, "idiots": 2.5,
+    "angry": 2, "furious": 2.5, "disgusting": 2, "hate": 1, "hate you": 1, "hate your": 1, "hate this": 1, "wtf": 2, "stupid": 2, "idiot": 2.5, "idiots": 2.5,
     "incompetent": 2, "disaster": 1.5, "joke": 1, "fed up": 2, "sick of": 2, "unbelievable": 1.5,
     "shit": 2.5, "crap": 2, "damn": 1.5, "fuck": 3, "fucking": 3, "annoyed": 1.5, "upset": 1.5,
     "nobody answers": 1.5, "no one answers": 1.5, "still waiting": 1, "never again": 2, "rude": 1.5,
 }
 _ANGER_ZH = {
-    "垃圾": 2.5, "气死": 2.5, "太差": 2, "烂": 2, "破服务": 2.5, "坑人": 2, "坑": 1, "骗": 2, "恶心": 2,
+    "垃圾": 2.5, "气死": 2.5, "太差": 2, "烂": 1, "太烂": 1, "真烂": 1, "好烂": 1, "烂透": 1.5, "烂货": 1.5,
+    "烂服务": 1.5, "什么烂": 1.5, "破服务": 2.5, "坑人": 2, "坑": 1, "骗": 2, "恶心": 2,
     "滚": 2.5, "废物": 2.5, "无语": 1.5, "离谱": 1.5, "生气": 2, "愤怒": 2.5, "受够": 2, "他妈": 3,
     "妈的": 3, "什么破": 2.5, "差劲": 2, "态度差": 2, "太慢了": 1, "到底": 0.5, "赶紧": 0.5, "服了": 1.5,
 }
 ANGER_THRESHOLD = 2.0
+# Strong words about the visitor or the item, not the shop: "they look awful on me", "like an
+# idiot" (the visitor of themself), "tried it on and hate it". Taken out before scoring. ("烂"
+# alone is the plain word for broken or crushed — "箱子压烂了" — and counts only half: its angry
+# uses are the compounds above.)
+_NOT_AT_US = re.compile(
+    r"\b(look|looks|looked|fit|fits|fitted|feel|feels|felt)( so| really| just| kinda| pretty)? "
+    r"(awful|terrible|horrible)\b|\b(awful|terrible|horrible) on me\b|"
+    r"\b(like|such) an idiot\b|\bi('| a)?m (such )?an idiot\b|\b(and|i|just) hate (it|them)\b")
 
 
 @dataclass(frozen=True)
@@ -81,7 +90,7 @@ def is_complaint(text: str) -> bool:
 
 def anger(text: str) -> float:
     """A rough anger score from a bilingual lexicon, shouting and exclamation marks."""
-    t = normalize(text)
+    t = _NOT_AT_US.sub(" ", normalize(text))
     score = 0.0
     for word, weight in _ANGER_EN.items():
         if re.search(rf"\b{re.escape(word)}\b", t):

@@ -115,6 +115,26 @@ def test_anger_in_both_languages() -> None:
     assert anger("hello") == 0
 
 
+@pytest.mark.parametrize("text", [
+    "bought hoop earrings, they look awful on me, can i send them back",  # the item on the visitor
+    "tried on the bra at home and hate it, can i send it back",
+    "put my old flat as the delivery address like an idiot, can i fix it",  # the visitor of themself
+    "im such an idiot i typed the wrong email",
+    "箱子被压烂了 里面鞋子也变形了",  # 烂: broken, crushed
+    "收到嘅外套拉鏈係爛嘅，點算？",
+])
+def test_strong_words_about_the_item_or_oneself_are_not_anger(text: str) -> None:
+    assert not signals(text).angry
+
+
+@pytest.mark.parametrize("text", [
+    "I hate your shop", "this service is awful", "what a crap shop, i hate it", "you idiots",
+    "烂透了你们", "什么烂网站", "太烂了吧", "垃圾店",
+])
+def test_strong_words_at_the_shop_are_anger(text: str) -> None:
+    assert signals(text).angry
+
+
 @pytest.mark.parametrize("text, kind", [
     ("how much is shipping to canada", "pre_sales"),
     ("do you have this in size M", "pre_sales"),
