@@ -98,7 +98,8 @@ def seed_knowledge_demo(tenant_id: str, agent_id: str, base_url: str) -> int:
     for locale in ("en", "zh"):
         for raw in json.loads((DEMO_KB / f"articles_{locale}.json").read_text(encoding="utf-8")):
             items.append((f"{raw['topic']}.{locale}", ArticleFields(raw["title"], raw["body"], locale, raw["category"],
-                                                                    tuple(raw["phrasings"]), "published")))
+                                                                    tuple(raw["phrasings"]), "published",
+                                                                    tuple(raw.get("not_answered", ())))))
     services = bootstrap.services()
     services.knowledge.import_articles(agent, items)
     services.bot.save_settings(agent, {"webhooks": [

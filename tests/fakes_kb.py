@@ -52,7 +52,7 @@ class FakeArticles(ArticleRepository):
             a = article
             self.versions.setdefault(key, []).insert(0, ArticleVersion(
                 a.article_id, a.version, a.title, a.body, a.category, a.locale, tuple(a.phrasings), a.status,
-                a.updated_at, a.updated_by))
+                a.updated_at, a.updated_by, tuple(a.not_answered)))
             self.revisions[article.tenant_id] += 1
 
     def delete(self, tenant_id: str, article_id: str) -> bool:

@@ -42,6 +42,7 @@ def _article(item: KnowledgeItem) -> Article:
         phrasings=json.loads(item.phrasings_json or "[]"), status=item.status or "draft",
         version=int(item.version or 1), created_at=int(item.created_at or 0),
         updated_at=int(item.updated_at or 0), updated_by=item.updated_by or "", vectors=item.vectors,
+        not_answered=json.loads(item.not_answered_json or "[]"),
     )
 
 
@@ -64,14 +65,14 @@ class DynamoArticles(ArticleRepository):
             a.tenant_id, _article_key(a.article_id), title=a.title, body=a.body, category=a.category,
             locale=a.locale, phrasings_json=json.dumps(a.phrasings, ensure_ascii=False), status=a.status,
             version=a.version, created_at=a.created_at, updated_at=a.updated_at, updated_by=a.updated_by,
-            vectors=a.vectors,
+            vectors=a.vectors, not_answered_json=json.dumps(a.not_answered, ensure_ascii=False) if a.not_answered else None,
         )
         condition = (KnowledgeItem.item_key.does_not_exist() if expected_version is None
                      else KnowledgeItem.version == expected_version)
         history = KnowledgeItem(
             a.tenant_id, _history_key(a.article_id, a.version), title=a.title, body=a.body, category=a.category,
             locale=a.locale, phrasings_json=item.phrasings_json, status=a.status, version=a.version,
-            updated_at=a.updated_at, updated_by=a.updated_by,
+            updated_at=a.updated_at, updated_by=a.updated_by, not_answered_json=item.not_answered_json,
         )
         try:
             with TransactWrite(connection=_transaction_connection()) as tx:
@@ -102,7 +103,7 @@ class DynamoArticles(ArticleRepository):
         return [
             ArticleVersion(article_id, int(i.version or 0), i.title or "", i.body or "", i.category or "",
                            i.locale or "en", tuple(json.loads(i.phrasings_json or "[]")), i.status or "draft",
-                           int(i.updated_at or 0), i.updated_by or "")
+                           int(i.updated_at or 0), i.updated_by or "", tuple(json.loads(i.not_answered_json or "[]")))
             for i in KnowledgeItem.query(tenant_id, KnowledgeItem.item_key.startswith(f"h#{article_id}#"),
                                          scan_index_forward=False)
         ]

@@ -320,6 +320,7 @@ class KnowledgeItem(Model):
     category = UnicodeAttribute(null=True)
     locale = UnicodeAttribute(null=True)
     phrasings_json = UnicodeAttribute(null=True)
+    not_answered_json = UnicodeAttribute(null=True)
     status = UnicodeAttribute(null=True)
     version = NumberAttribute(null=True)
     created_at = NumberAttribute(null=True)

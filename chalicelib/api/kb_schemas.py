@@ -23,6 +23,10 @@ class ArticleIn(Body):
     phrasings: list[Annotated[str, Field(max_length=300)]] = Field(
         default_factory=list, max_length=30, description="other ways visitors ask this question")
     status: Status = "draft"
+    not_answered: list[Annotated[str, Field(max_length=300)]] = Field(
+        default_factory=list, max_length=30, description=(
+            "questions on this article's subject that it does not answer: the bot hands those over "
+            "rather than answering with this article"))
 
 
 class ArticleCreateIn(ArticleIn):
@@ -42,6 +46,7 @@ class ArticleOut(BaseModel):
     category: str
     phrasings: list[str]
     status: Status
+    not_answered: list[str]
     version: int
     created_at: int
     updated_at: int
@@ -76,6 +81,7 @@ class ArticleVersionOut(BaseModel):
     category: str
     phrasings: list[str]
     status: Status
+    not_answered: list[str]
     edited_at: int
     edited_by: str
 

@@ -29,12 +29,14 @@ def _agent() -> Identity:
 
 def _fields(body: Any) -> Any:
     return kb_service.ArticleFields(title=body.title, body=body.body, locale=body.locale, category=body.category,
-                                    phrasings=tuple(body.phrasings), status=body.status)
+                                    phrasings=tuple(body.phrasings), status=body.status,
+                                    not_answered=tuple(body.not_answered))
 
 
 def _article_out(a: Article) -> Any:
     return ks.ArticleOut(id=a.article_id, title=a.title, body=a.body, body_html=markdown.render_markdown(a.body),
                          locale=a.locale, category=a.category, phrasings=list(a.phrasings), status=a.status,
+                         not_answered=list(a.not_answered),
                          version=a.version, created_at=a.created_at, updated_at=a.updated_at,
                          updated_by=a.updated_by)
 
@@ -88,7 +90,8 @@ def article_history(article_id: str) -> Response:
     versions = services().knowledge.history(_agent(), article_id)
     return json_response(ks.ArticleHistory(id=article_id, versions=[
         ks.ArticleVersionOut(version=v.version, title=v.title, body=v.body, locale=v.locale, category=v.category,
-                             phrasings=list(v.phrasings), status=v.status, edited_at=v.edited_at,
+                             phrasings=list(v.phrasings), status=v.status, not_answered=list(v.not_answered),
+                             edited_at=v.edited_at,
                              edited_by=v.edited_by) for v in versions]))
 
 

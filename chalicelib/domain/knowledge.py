@@ -32,6 +32,9 @@ class Article:
     # Its language's sentence encoder's vectors of its passages (kb.embed.pack), kept so a
     # cold bot need not compute them; recomputed when missing or stale.
     vectors: bytes | None = field(default=None, repr=False, compare=False)
+    # Questions on its subject it does not answer: the bot hands those over rather than
+    # answering with this article (kb.search.Document.not_answered).
+    not_answered: list[str] = field(default_factory=list)
 
     @property
     def published(self) -> bool:
@@ -52,6 +55,7 @@ class ArticleVersion:
     status: str
     edited_at: int
     edited_by: str
+    not_answered: tuple[str, ...] = ()
 
 
 @dataclass

@@ -12,7 +12,12 @@ links). The file format is Markdown with a small front matter:
     status: published
     phrasings:
       - How long does a refund take?
+    not_answered:
+      - Can I get the refund in cash?
     ---
+
+(`not_answered`, the questions on its subject the article does not answer, only when it has
+some.)
     We refund within **5 working days** ...
 """
 from __future__ import annotations
@@ -24,6 +29,7 @@ from typing import Any
 from ..domain.errors import InvalidFrame
 
 FRONT_MATTER_KEYS = ("id", "title", "locale", "category", "status")
+LIST_KEYS = ("phrasings", "not_answered")
 
 
 @lru_cache(maxsize=1)
@@ -65,6 +71,9 @@ def to_markdown_file(article: dict[str, Any]) -> str:
         lines.append(f"{key}: {_plain(str(article.get(key, '')))}")
     lines.append("phrasings:")
     lines += [f"  - {_plain(p)}" for p in article.get("phrasings", [])]
+    if article.get("not_answered"):
+        lines.append("not_answered:")
+        lines += [f"  - {_plain(p)}" for p in article["not_answered"]]
     lines += ["---", article.get("body", "").rstrip(), ""]
     return "\n".join(lines)
 
@@ -79,19 +88,19 @@ def parse_markdown_file(content: str, name: str = "") -> dict[str, Any]:
         raise InvalidFrame(f"{name or 'file'}: the front matter has no closing '---'")
     header, body = text[4:end], text[end + 4:].lstrip("\n")
     fields: dict[str, Any] = {"phrasings": []}
-    in_phrasings = False
+    in_list = ""
     for line in header.split("\n"):
         if not line.strip():
             continue
-        if in_phrasings and line.lstrip().startswith("- "):
-            fields["phrasings"].append(line.lstrip()[2:].strip())
+        if in_list and line.lstrip().startswith("- "):
+            fields.setdefault(in_list, []).append(line.lstrip()[2:].strip())
             continue
         key, sep, value = line.partition(":")
         key = key.strip()
-        if not sep or key not in (*FRONT_MATTER_KEYS, "phrasings"):
+        if not sep or key not in (*FRONT_MATTER_KEYS, *LIST_KEYS):
             raise InvalidFrame(f"{name or 'file'}: unexpected front matter line {line[:60]!r}")
-        in_phrasings = key == "phrasings"
-        if not in_phrasings:
+        in_list = key if key in LIST_KEYS else ""
+        if not in_list:
             fields[key] = value.strip()
     fields["body"] = body.rstrip() + "\n" if body.strip() else ""
     return {k: v for k, v in fields.items() if v != ""}

@@ -76,13 +76,17 @@ class Semantic:
     # background".
     background: float = 0.0
     background_keep: float = 1.0
+    # Subtracted from an article's certainty times how much nearer the message (or a span) is
+    # to one of the questions the article says it does not answer (`Document.not_answered`)
+    # than to the article itself.
+    not_answered: float = 0.0
 
 
 NEIGHBOURS = 5
-SEMANTIC = {"en": Semantic(share=0.8, handoff=0.61, answer=0.76, span_chars=12, agreement=0.15,
-                           background=2.0, background_keep=0.70),
+SEMANTIC = {"en": Semantic(share=0.8, handoff=0.595, answer=0.76, span_chars=12, agreement=0.15,
+                           background=2.0, background_keep=0.70, not_answered=2.0),
             "zh": Semantic(share=0.5, handoff=0.365, answer=0.60, span_chars=4,
-                           background=2.0, background_keep=0.75)}
+                           background=2.0, background_keep=0.75, not_answered=2.0)}
 _CLAUSE = re.compile(r"[.?!;。！？；\n]+|,\s+|，")
 SEMANTIC_CANDIDATES = 8
 MAX_PASSAGES = 64  # float16 vectors: 48 kB (English) or 64 kB (Chinese) at most per article
@@ -145,6 +149,11 @@ class Document:
     phrasings: tuple[str, ...] = ()
     locale: str = "en"
     category: str = ""
+    # Questions on the article's subject that it does not answer, written by the tenant: a
+    # message nearer one of them than to the article lowers the article's certainty, as the
+    # background does (`Semantic.not_answered`; architecture.md, "What an article does not
+    # answer"). Embedded and stored with the passages' vectors, never matched as passages.
+    not_answered: tuple[str, ...] = ()
 
     def passages(self) -> list[str]:
         """What the encoder embeds: the title, each phrasing and each body sentence, at most
@@ -152,6 +161,11 @@ class Document:
         must fit the article's item, 400 KB in DynamoDB)."""
         body = [p.strip() for p in _SENTENCE.split(_MARKDOWN.sub(" ", self.body))]
         return [self.title, *self.phrasings, *(p for p in body if len(p) > 3)][:MAX_PASSAGES]
+
+    def vector_texts(self) -> list[str]:
+        """What is embedded and stored with the article: its passages, then the questions it
+        does not answer."""
+        return [*self.passages(), *self.not_answered]
 
 
 @dataclass(frozen=True)
@@ -300,6 +314,7 @@ class Index:
         self._chars: dict[tuple[str, bool], set[str]] = {}
         self._corrections: dict[str, str] = {}
         self._backgrounds: dict[str, Any] = {}
+        self._not_answered: dict[str, Any] = {}
         for document in documents:
             self._add(document)
         self._vocabulary = {t for t in self._all_words.df if t.isascii() and t.isalpha() and not t.startswith("~")}
@@ -399,10 +414,17 @@ class Index:
             if self._vectors_of is not None:
                 found = self._vectors_of(document)
             if found is None:
-                found = self.encoders[document.locale].passages(document.passages())
-            found = _with_centroid(found, min(1 + len(document.phrasings), len(found)))
+                found = self.encoders[document.locale].passages(document.vector_texts())
+            passages = len(found) - len(document.not_answered)
+            self._not_answered[document.doc_id] = found[passages:]
+            found = _with_centroid(found[:passages], min(1 + len(document.phrasings), passages))
             self._passage_vectors[document.doc_id] = found
         return found
+
+    def not_answered(self, document: Document) -> Any:
+        """The vectors of the questions `document` does not answer (rows; none: zero rows)."""
+        self.vectors(document)
+        return self._not_answered[document.doc_id]
 
     def background(self, locale: str) -> Any:
         """The background questions' vectors (`background.py`) that no passage of this
@@ -456,6 +478,11 @@ class Index:
             certainty = semantic.share * best.get(doc_id, 0.0) + (1 - semantic.share) * confidence
             certainty += semantic.agreement * neighbours[doc_id] / NEIGHBOURS
             certainty -= semantic.background * max(0.0, unanswered - best.get(doc_id, 0.0))
+            if semantic.not_answered and doc_id in best:
+                lacking = self.not_answered(self.documents[doc_id])
+                if len(lacking):
+                    near = float((lacking @ questions.T).max())
+                    certainty -= semantic.not_answered * max(0.0, near - best[doc_id])
             ranked.append(Hit(doc_id, round(score, 6), _semantic_confidence(certainty, semantic)))
         ranked.sort(key=lambda h: (-h.score, h.doc_id))
         return ranked[:limit]

@@ -42,6 +42,7 @@ IMPORT_VECTOR_SECONDS = 6.0
 GROUP_JACCARD = 0.34
 GROUP_COSINE = {"en": 0.60, "zh": 0.75}
 MAX_PHRASINGS = 30
+MAX_NOT_ANSWERED = 30  # questions an article says it does not answer (kb.search.Document.not_answered)
 MAX_PHRASING_CHARS = 300
 UNANSWERED_LISTED = 500  # the most recent unanswered questions the workbench lists (and teaching finds)
 SUGGESTION_CONFIDENCE = 0.3
@@ -50,6 +51,18 @@ SUGGESTION_CONFIDENCE = 0.3
 def _wording(text: str) -> str:
     """A phrasing as compared for duplicates: width, case, spacing and punctuation aside."""
     return re.sub(r"[\W_]+", "", unicodedata.normalize("NFKC", text).casefold())
+
+
+def _lines(texts: Iterable[str]) -> list[str]:
+    """Non-empty lines, stripped, each wording once."""
+    seen: set[str] = set()
+    out = []
+    for text in texts:
+        text = " ".join(text.split())
+        if text and _wording(text) not in seen:
+            seen.add(_wording(text))
+            out.append(text)
+    return out
 
 
 @dataclass(frozen=True)
@@ -62,6 +75,7 @@ class ArticleFields:
     category: str = ""
     phrasings: tuple[str, ...] = ()
     status: str = "draft"
+    not_answered: tuple[str, ...] = ()  # questions on its subject it does not answer
 
     def check(self) -> None:
         if self.locale not in LOCALES:
@@ -72,6 +86,13 @@ class ArticleFields:
             raise InvalidFrame("an article needs a title")
         if len(self.phrasings) > MAX_PHRASINGS:
             raise InvalidFrame(f"at most {MAX_PHRASINGS} alternate phrasings")
+        if len(self.not_answered) > MAX_NOT_ANSWERED:
+            raise InvalidFrame(f"at most {MAX_NOT_ANSWERED} questions the article does not answer")
+        said = {_wording(p) for p in (self.title, *self.phrasings)}
+        both = [q for q in self.not_answered if q.strip() and _wording(q) in said]
+        if both:
+            raise InvalidFrame(f"{both[0][:70]!r} is both a phrasing of the article and a question it does "
+                               "not answer")
 
 
 @dataclass(frozen=True)
@@ -113,7 +134,7 @@ def _document(article: Article) -> Any:
     from ..kb.search import Document
 
     return Document(article.article_id, article.title, article.body, tuple(article.phrasings), article.locale,
-                    article.category)
+                    article.category, tuple(article.not_answered))
 
 
 def _with_vectors(article: Article, deadline: float | None = None) -> Article:
@@ -126,7 +147,7 @@ def _with_vectors(article: Article, deadline: float | None = None) -> Article:
     encoder = embed.encoders().get(article.locale)
     if encoder is None or (deadline is not None and time.monotonic() > deadline):
         return replace(article, vectors=None)
-    texts = _document(article).passages()
+    texts = _document(article).vector_texts()
     return replace(article, vectors=embed.pack(encoder.passages(texts), texts, encoder.model_id))
 
 
@@ -147,7 +168,7 @@ def _index(articles: Iterable[Article], keep: Callable[[Article, bytes], None] |
 
     def vectors(document: Document) -> Any:
         encoder = encoders[document.locale]
-        texts = document.passages()
+        texts = document.vector_texts()
         article = by_id[document.doc_id]
         found = embed.unpack(article.vectors, texts, encoder.dimensions, encoder.model_id)
         if found is None and keep is not None:
@@ -173,7 +194,7 @@ def _vectors_missing(article: Article) -> bool:
         return False
     if article.vectors is None:
         return True
-    texts = _document(article).passages()
+    texts = _document(article).vector_texts()
     return embed.unpack(article.vectors, texts, encoder.dimensions, encoder.model_id) is None
 
 
@@ -213,7 +234,7 @@ class KnowledgeService:
         now = self._clock.now_ms()
         article = Article(identity.tenant_id, article_id or new_id("art"), fields.title.strip(), fields.body,
                           fields.locale, fields.category.strip(), [p.strip() for p in fields.phrasings if p.strip()],
-                          fields.status, 1, now, now, identity.principal_id)
+                          fields.status, 1, now, now, identity.principal_id, not_answered=_lines(fields.not_answered))
         article = _with_vectors(article)
         self._articles.save(article, expected_version=None)
         return article
@@ -227,7 +248,7 @@ class KnowledgeService:
         article = Article(identity.tenant_id, article_id, fields.title.strip(), fields.body, fields.locale,
                           fields.category.strip(), [p.strip() for p in fields.phrasings if p.strip()],
                           fields.status, expected_version + 1, current.created_at, self._clock.now_ms(),
-                          identity.principal_id)
+                          identity.principal_id, not_answered=_lines(fields.not_answered))
         article = _with_vectors(article)
         self._articles.save(article, expected_version=expected_version)
         return article
@@ -277,7 +298,7 @@ class KnowledgeService:
                               fields.locale, fields.category.strip(),
                               [p.strip() for p in fields.phrasings if p.strip()], fields.status,
                               current.version + 1 if current else 1, current.created_at if current else now, now,
-                              identity.principal_id)
+                              identity.principal_id, not_answered=_lines(fields.not_answered))
             article = _with_vectors(article, deadline)
             self._articles.save(article, expected_version=current.version if current else None)
             without_vectors += article.vectors is None and _vectors_missing(article)
@@ -311,9 +332,11 @@ class KnowledgeService:
         return stored, 0
 
     def export(self, identity: Identity) -> list[dict[str, Any]]:
-        """Every article as a plain dict (id, title, body, locale, category, phrasings, status)."""
+        """Every article as a plain dict (id, title, body, locale, category, phrasings, status,
+        not_answered)."""
         return [{"id": a.article_id, "title": a.title, "body": a.body, "locale": a.locale, "category": a.category,
-                 "phrasings": list(a.phrasings), "status": a.status} for a in self.articles(identity)]
+                 "phrasings": list(a.phrasings), "status": a.status, "not_answered": list(a.not_answered)}
+                for a in self.articles(identity)]
 
     # ------------------------------------------------------------ search
 
@@ -456,9 +479,11 @@ class KnowledgeService:
                                f"{MAX_PHRASINGS}: remove some in the editor first")
         article = current  # every wording is there already: nothing to save
         if added:
+            # A question taught as answered is no longer one the article says it does not answer.
+            not_answered = tuple(q for q in current.not_answered if _wording(q) not in known)
             article = self.update(identity, article_id, ArticleFields(
-                current.title, current.body, current.locale, current.category, tuple(phrasings), current.status),
-                expected_version)
+                current.title, current.body, current.locale, current.category, tuple(phrasings), current.status,
+                not_answered), expected_version)
         self._bot.remove_unanswered(questions)
         return article
 

@@ -40,7 +40,8 @@ async function select(id) {
   state.selected = id;
   state.banner = "";
   if (id === null) {
-    state.article = { id: "", title: "", body: "", locale: "en", category: "", phrasings: [], status: "draft", version: 0 };
+    state.article = { id: "", title: "", body: "", locale: "en", category: "", phrasings: [], not_answered: [],
+      status: "draft", version: 0 };
     state.history = [];
   } else {
     state.article = await api.request("GET", `/v1/kb/articles/${encodeURIComponent(id)}`);
@@ -100,6 +101,8 @@ function renderDetail() {
       h("textarea", { class: "input", name: "phrasings", value: (a.phrasings || []).join("\n"),
         on: { input: (event) => phrasingsHint(hint, event.target.value) } })),
     hint,
+    h("label", {}, "Questions on this subject it does not answer (one per line): the bot hands these over",
+      h("textarea", { class: "input", name: "not_answered", value: (a.not_answered || []).join("\n") })),
     h("label", {}, "Answer (Markdown)", h("textarea", { class: "input", name: "body", value: a.body })),
     h("div", { class: "tk-actions" },
       h("button", { class: "btn btn-primary", type: "submit", text: a.version ? "Save new version" : "Create" }),
@@ -126,12 +129,15 @@ function phrasingsHint(hint, text) {
     : `${count}.`;
 }
 
+const lines = (text) => String(text || "").split("\n").map((p) => p.trim()).filter(Boolean);
+
 async function save(form) {
   const data = new FormData(form);
   const body = {
     title: data.get("title"), body: data.get("body"), locale: data.get("locale"), category: data.get("category"),
     status: data.get("status"),
-    phrasings: String(data.get("phrasings") || "").split("\n").map((p) => p.trim()).filter(Boolean),
+    phrasings: lines(data.get("phrasings")),
+    not_answered: lines(data.get("not_answered")),
   };
   try {
     if (state.article.version) {

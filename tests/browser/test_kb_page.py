@@ -28,9 +28,13 @@ def test_write_publish_edit_search_and_history(chromium: Any, stack: Any, tenant
     page.fill("input[name=category]", "orders")
     page.select_option("select[name=status]", "published")
     page.fill("textarea[name=phrasings]", "can you wrap my present\nis gift wrap available")
+    page.fill("textarea[name=not_answered]", " can you wrap it in red paper \n\n" + XSS)
     page.fill("textarea[name=body]", "We wrap any order for **$3**. " + XSS)
     page.get_by_role("button", name="Create").click()
     expect(page.locator(".kb-preview")).to_contain_text("We wrap any order for $3. " + XSS)
+    _, created = http_json("GET", f"{stack.url}/v1/kb/articles/gift-wrap", token=token)
+    assert created["not_answered"] == ["can you wrap it in red paper", XSS]
+    expect(page.locator("textarea[name=not_answered]")).to_have_value("can you wrap it in red paper\n" + XSS)
     expect(page.locator(".tk-row", has_text="Gift wrapping")).to_be_visible()
     page.fill("textarea[name=body]", "We wrap any order for $4.")
     page.get_by_role("button", name="Save new version").click()

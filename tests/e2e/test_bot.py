@@ -211,15 +211,21 @@ async def test_articles_rest_history_render_and_public_search(api: Api, tenant: 
     token = await api.agent_token(tenant)
     created = await api.http.post("/v1/kb/articles", headers=auth(token), json={
         "id": "gift-wrap", "title": "Gift wrapping", "body": "We wrap for **$3**. <script>alert(1)</script>",
-        "locale": "en", "category": "orders", "phrasings": ["can you wrap my present"], "status": "draft"})
+        "locale": "en", "category": "orders", "phrasings": ["can you wrap my present"], "status": "draft",
+        "not_answered": ["can you wrap it in red paper", " can you wrap it in RED paper? ", "  "]})
     assert created.status_code == 201, created.text
     article = created.json()
     assert article["version"] == 1
+    assert article["not_answered"] == ["can you wrap it in red paper"]  # stripped, each wording once
+    both = await api.http.put("/v1/kb/articles/gift-wrap", headers=auth(token), json={
+        "title": "Gift wrapping", "phrasings": ["can you wrap my present"], "not_answered": ["Can you wrap my present?"],
+        "version": 1})
+    assert both.status_code == 400 and "both a phrasing" in both.json()["error"]["message"]
     assert "<strong>$3</strong>" in article["body_html"] and "<script>" not in article["body_html"]
     site = f"site_key={tenant.site_key}"
     # a draft is invisible to visitors
     assert (await api.http.get(f"/v1/kb/public/search?q=gift+wrapping&{site}")).json()["results"] == []
-    edit = {k: article[k] for k in ("title", "body", "locale", "category", "phrasings")}
+    edit = {k: article[k] for k in ("title", "body", "locale", "category", "phrasings", "not_answered")}
     published = await api.http.put("/v1/kb/articles/gift-wrap", headers=auth(token),
                                    json={**edit, "status": "published", "version": 1})
     assert published.status_code == 200 and published.json()["version"] == 2
@@ -228,6 +234,7 @@ async def test_articles_rest_history_render_and_public_search(api: Api, tenant: 
     assert stale.status_code == 409 and stale.json()["error"]["code"] == "article_changed"
     history = (await api.get("/v1/kb/articles/gift-wrap/history", token)).json()["versions"]
     assert [v["version"] for v in history] == [2, 1]
+    assert history[1]["not_answered"] == ["can you wrap it in red paper"]
     found = (await api.http.get(f"/v1/kb/public/search?q=wrap+my+present&{site}")).json()["results"]
     assert found[0]["id"] == "gift-wrap"
     visitor_token = await api.visitor_token(tenant)
@@ -239,11 +246,15 @@ async def test_articles_rest_history_render_and_public_search(api: Api, tenant: 
     # export as Markdown, delete, import the files back
     files = (await api.get("/v1/kb/export?format=markdown", token)).json()["files"]
     assert files[0]["name"] == "en/gift-wrap.md" and files[0]["content"].startswith("---\nid: gift-wrap")
+    assert "not_answered:\n  - can you wrap it in red paper\n---" in files[0]["content"]
     assert (await api.http.delete("/v1/kb/articles/gift-wrap", headers=auth(token))).status_code == 204
     assert (await api.get("/v1/kb/public/articles/gift-wrap", visitor_token)).status_code == 404
     back = await api.http.post("/v1/kb/import", headers=auth(token), json={"format": "markdown", "files": files})
     assert back.json() == {"created": 1, "updated": 0}
     assert (await api.get("/v1/kb/public/articles/gift-wrap", visitor_token)).status_code == 200
+    assert (await api.get("/v1/kb/articles/gift-wrap", token)).json()["not_answered"] == ["can you wrap it in red paper"]
+    exported = (await api.get("/v1/kb/export", token)).json()["articles"]
+    assert exported[0]["not_answered"] == ["can you wrap it in red paper"]
 
 
 async def test_another_tenants_articles_stay_invisible(api: Api, make_tenant: Any) -> None:

@@ -1,0 +1,57 @@
+"""What an article does not answer: questions on its subject, written with the article, that
+the bot hands over rather than answering with it (kb.search.Document.not_answered)."""
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+
+from chalicelib.kb.decide import decide
+from chalicelib.kb.search import Index
+from tests.kb_eval import load_index
+
+
+@pytest.fixture(scope="module")
+def shop() -> Index:
+    return load_index()
+
+
+def _without_lines(shop: Index) -> Index:
+    return Index([dataclasses.replace(d, not_answered=()) for d in shop.documents.values()], encoders=shop.encoders)
+
+
+def test_a_question_near_what_the_article_says_it_does_not_answer_is_handed_over(shop: Index) -> None:
+    # The gift card article says how to buy and spend a card, not whether it can be topped up:
+    # one of its lines is "can I top up my gift card?".
+    asked = "can i top up my gift card"
+    assert "can I top up my gift card?" in shop.documents["gift-card.en"].not_answered
+    decision = decide(asked, shop)
+    assert decision.kind == "handoff" and decision.reason == "no_answer"
+    plain = decide(asked, _without_lines(shop))
+    assert plain.kind == "answer" and plain.hits[0].doc_id == "gift-card.en"
+    # Chinese too: 礼品卡能充值吗 is a line of the Chinese article.
+    with_lines, without = decide("礼品卡可以充值吗", shop), decide("礼品卡可以充值吗", _without_lines(shop))
+    assert with_lines.hits[0].doc_id == without.hits[0].doc_id == "gift-card.zh"
+    assert with_lines.hits[0].confidence < without.hits[0].confidence - 0.15
+
+
+def test_what_the_article_answers_is_answered_as_before(shop: Index) -> None:
+    plain = _without_lines(shop)
+    for asked, article in (("how long does delivery take", "shipping-time.en"),
+                           ("how do i check my gift card balance", "gift-card.en"), ("退款多久到账", "refund-time.zh")):
+        decision, before = decide(asked, shop), decide(asked, plain)
+        assert decision.hits[0].doc_id == before.hits[0].doc_id == article
+        assert decision.kind == before.kind and decision.hits[0].confidence == before.hits[0].confidence
+
+
+def test_the_lines_are_embedded_with_the_article_and_never_matched_as_its_passages(shop: Index) -> None:
+    document = shop.documents["shipping-time.en"]
+    assert len(document.not_answered) == 10
+    assert document.vector_texts() == [*document.passages(), *document.not_answered]
+    passages, lines = shop.vectors(document), shop.not_answered(document)
+    assert passages.shape[0] == len(document.passages()) + 1  # and the centroid of its questions
+    assert lines.shape[0] == 10
+    # An article without lines has none.
+    plain = _without_lines(shop)
+    assert plain.not_answered(plain.documents["shipping-time.en"]).shape[0] == 0
+    assert (plain.vectors(plain.documents["shipping-time.en"]) == passages).all()
