@@ -83,9 +83,9 @@ class Semantic:
 
 
 NEIGHBOURS = 5
-SEMANTIC = {"en": Semantic(share=0.8, handoff=0.595, answer=0.76, span_chars=12, agreement=0.15,
+SEMANTIC = {"en": Semantic(share=0.8, handoff=0.61, answer=0.78, span_chars=12, agreement=0.15,
                            background=2.0, background_keep=0.70, not_answered=2.0),
-            "zh": Semantic(share=0.5, handoff=0.365, answer=0.60, span_chars=4,
+            "zh": Semantic(share=0.5, handoff=0.41, answer=0.605, span_chars=4,
                            background=2.0, background_keep=0.75, not_answered=2.0)}
 _CLAUSE = re.compile(r"[.?!;。！？；\n]+|,\s+|，")
 SEMANTIC_CANDIDATES = 8

@@ -16,8 +16,8 @@ pytestmark = pytest.mark.browser
 def shop(stack, tenant):
     token = agent_token(stack, tenant.agent_email, tenant.agent_password)
     articles = [{"id": a["id"], "title": a["title"], "body": a["body"], "locale": a["locale"],
-                 "category": a["category"], "phrasings": a["phrasings"], "status": "published"}
-                for a in load_articles() if a["locale"] == "en"]
+                 "category": a["category"], "phrasings": a["phrasings"], "not_answered": a["not_answered"],
+                 "status": "published"} for a in load_articles() if a["locale"] == "en"]
     status, body = http_json("POST", f"{stack.url}/v1/kb/import", {"format": "json", "articles": articles}, token)
     assert status == 200, body
     return tenant

@@ -115,7 +115,7 @@ def test_clarifies_when_unsure_and_answers_the_choice(scene: Scene) -> None:
 
 
 def test_talk_to_a_human_hands_over_with_a_note_for_agents(scene: Scene) -> None:
-    scene.say("where is my parcel?")
+    scene.say("how do I track my order")
     scene.say("I want to talk to a human")
     visitor_side = scene.bot_messages()
     assert visitor_side[-1]["text"].startswith("I'm bringing in a member of our team")
@@ -526,9 +526,9 @@ def test_an_agent_teaches_the_bot_a_wording_from_the_unanswered_list(scene: Scen
         return tab
 
     ask("where can i watch my box travel")  # the tracking article's subject, in words it does not use
-    ask("想看看我买的东西现在走到哪了")
+    ask("东西寄出来以后在哪能看到它的行程")
     listed = {q.text: q for q in scene.kb.repo.unanswered(scene.tenant.tenant_id, 50)}
-    english, chinese = listed["where can i watch my box travel"], listed["想看看我买的东西现在走到哪了"]
+    english, chinese = listed["where can i watch my box travel"], listed["东西寄出来以后在哪能看到它的行程"]
     article = knowledge.get(scene.agent, "order-tracking.en")
     with pytest.raises(InvalidFrame, match="language"):  # a Chinese wording is no phrasing of an English article
         knowledge.teach(scene.agent, article.article_id, [english.question_id, chinese.question_id], article.version)

@@ -211,7 +211,8 @@ HOURS = [Document("hours.en", "When can I reach a person?",
                    "When is the chat open?", "What time does the chat close?", "Can I reach someone at the weekend?"),
                   "en", "contact"),
          Document("hours.zh", "客服几点上班？", "人工客服周一至周五 9:00–18:00，周六 10:00–16:00，周日休息。",
-                  ("客服什么时候在线", "周末有客服吗", "晚上有人工客服吗"), "zh", "contact")]
+                  ("客服什么时候在线", "周末有客服吗", "晚上有人工客服吗", "周日发邮件有人回吗", "晚上留言什么时候回复",
+                   "非工作时间留言会有人看吗", "客服是24小时的吗"), "zh", "contact")]
 
 
 @pytest.mark.parametrize("text", ["can i talk to a real person on sunday", "when can i talk to a real person",
