@@ -114,9 +114,10 @@ function renderDetail() {
 }
 
 // How many phrasings an article has, and what that means for the bot: with a handful it hands
-// visitors' own wording over far more often (docs/architecture.md, "Sixteen phrasings per article").
+// visitors' own wording over far more often (docs/architecture.md, "Sixteen phrasings per article"
+// and "Twenty-eight phrasings").
 const PHRASINGS_MAX = 30;
-const PHRASINGS_GOOD = 10;
+const PHRASINGS_GOOD = 20;
 
 function phrasingsHint(hint, text) {
   const n = text.split("\n").filter((line) => line.trim()).length;
@@ -124,7 +125,7 @@ function phrasingsHint(hint, text) {
   hint.classList.toggle("kb-error", n > PHRASINGS_MAX);
   hint.classList.toggle("kb-warn", n < PHRASINGS_GOOD);
   hint.textContent = n > PHRASINGS_MAX ? `${count}: ${PHRASINGS_MAX} at most — remove ${n - PHRASINGS_MAX} before saving.`
-    : n < PHRASINGS_GOOD ? `${count}. With 10 to 20 the bot understands visitors' own words far better: `
+    : n < PHRASINGS_GOOD ? `${count}. With 20 to 30 the bot understands visitors' own words far better: `
       + "situations (\"my parcel arrived broken\"), short forms (\"refund status\"), details the answer gives."
     : `${count}.`;
 }

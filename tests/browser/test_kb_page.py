@@ -56,7 +56,7 @@ def test_write_publish_edit_search_and_history(chromium: Any, stack: Any, tenant
 
 def test_the_editor_counts_phrasings_and_says_what_few_mean(chromium: Any, stack: Any, tenant: TenantInfo) -> None:
     page, token = _signed_in_page(chromium, stack, tenant)
-    phrasings = [f"when will order {i} arrive" for i in range(12)]
+    phrasings = [f"when will order {i} arrive" for i in range(22)]
     status, _ = http_json("POST", f"{stack.url}/v1/kb/articles", {
         "id": "delivery", "title": "Delivery times", "body": "3-5 working days.", "locale": "en",
         "phrasings": phrasings, "status": "published"}, token)
@@ -64,11 +64,11 @@ def test_the_editor_counts_phrasings_and_says_what_few_mean(chromium: Any, stack
     page.goto(f"{stack.url}/console/kb.html")
     page.locator(".tk-row", has_text="Delivery times").click()
     hint = page.locator(".kb-phrasings-hint")
-    expect(hint).to_have_text("12 phrasings.")
+    expect(hint).to_have_text("22 phrasings.")
     page.get_by_role("button", name="New article").click()
-    expect(hint).to_contain_text("0 phrasings. With 10 to 20 the bot understands visitors' own words far better")
+    expect(hint).to_contain_text("0 phrasings. With 20 to 30 the bot understands visitors' own words far better")
     page.fill("textarea[name=phrasings]", "can you wrap my present\n\n  \nis gift wrap available")
-    expect(hint).to_contain_text("2 phrasings. With 10 to 20")
+    expect(hint).to_contain_text("2 phrasings. With 20 to 30")
     expect(hint).to_have_class("kb-phrasings-hint kb-warn")
     page.fill("textarea[name=phrasings]", "\n".join(f"wording {i}" for i in range(33)))
     expect(hint).to_have_text("33 phrasings: 30 at most — remove 3 before saving.")
