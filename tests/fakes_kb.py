@@ -135,16 +135,19 @@ class FakeWebhooks(WebhookCaller):
 
 
 class FakeVectorsJob(VectorsJob):
-    """Records the tenants it was asked to fill vectors for; `error` makes starting it fail."""
+    """Records the tenants it was asked to fill vectors for (and the articles, in `ids`);
+    `error` makes starting it fail."""
 
     def __init__(self) -> None:
         self.requests: list[str] = []
+        self.ids: list[list[str] | None] = []
         self.error: Exception | None = None
 
-    def request(self, tenant_id: str) -> None:
+    def request(self, tenant_id: str, article_ids: list[str] | None = None) -> None:
         if self.error is not None:
             raise self.error
         self.requests.append(tenant_id)
+        self.ids.append(article_ids)
 
 
 def failing_webhook(_webhook: Webhook, _payload: dict[str, Any]) -> dict[str, Any]:

@@ -64,5 +64,8 @@ class LambdaDispatchTrigger(_AsyncInvoke, DispatchTrigger):
 
 
 class LambdaVectorsJob(_AsyncInvoke, VectorsJob):
-    def request(self, tenant_id: str) -> None:
-        self._send({"tenant_id": tenant_id})
+    def request(self, tenant_id: str, article_ids: list[str] | None = None) -> None:
+        payload: dict[str, Any] = {"tenant_id": tenant_id}
+        if article_ids is not None:
+            payload["article_ids"] = article_ids
+        self._send(payload)

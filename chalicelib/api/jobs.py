@@ -26,11 +26,14 @@ def kb_vectors(event: dict[str, Any], context: Any) -> dict[str, Any]:
     tenant_id = str(event.get("tenant_id") or "")
     if not tenant_id:
         return {"stored": 0, "error": "tenant_id missing"}
+    ids = event.get("article_ids")  # the import's own articles; absent: every article lacking them
+    if ids is not None and not (isinstance(ids, list) and all(isinstance(i, str) for i in ids)):
+        return {"stored": 0, "error": "article_ids must be a list of ids"}
     remaining_ms = context.get_remaining_time_in_millis() if context is not None else 60_000
     deadline = time.monotonic() + max(remaining_ms - VECTORS_RESERVE_MS, 1_000) / 1000
     svc = services()
-    stored, left = svc.knowledge.fill_vectors(tenant_id, deadline)
+    stored, left = svc.knowledge.fill_vectors(tenant_id, deadline, ids)
     if left:
-        svc.vectors_job.request(tenant_id)
-    log.info("vectors stored for %s: %d, %d left for the next invocation", tenant_id, stored, left)
-    return {"stored": stored, "left": left}
+        svc.vectors_job.request(tenant_id, left)
+    log.info("vectors stored for %s: %d, %d left for the next invocation", tenant_id, stored, len(left))
+    return {"stored": stored, "left": len(left)}

@@ -190,7 +190,8 @@ class WebhookCaller(abc.ABC):
 
 class VectorsJob(abc.ABC):
     """Starts the job that computes the vectors an import had no time for, without waiting
-    for it (an asynchronous invoke of the kb_vectors function)."""
+    for it (an asynchronous invoke of the kb_vectors function): for `article_ids`, or every
+    article of the tenant that lacks them (None)."""
 
     @abc.abstractmethod
-    def request(self, tenant_id: str) -> None: ...
+    def request(self, tenant_id: str, article_ids: list[str] | None = None) -> None: ...

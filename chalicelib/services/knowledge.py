@@ -289,7 +289,8 @@ class KnowledgeService:
             raise InvalidFrame(f"a knowledge base holds at most {MAX_ARTICLES} articles")
         if dry_run:
             return len(batch) - to_update, to_update
-        created = updated = without_vectors = 0
+        created = updated = 0
+        without_vectors: list[str] = []
         now = self._clock.now_ms()
         deadline = time.monotonic() + IMPORT_VECTOR_SECONDS
         for article_id, fields in batch:
@@ -301,35 +302,42 @@ class KnowledgeService:
                               identity.principal_id, not_answered=_lines(fields.not_answered))
             article = _with_vectors(article, deadline)
             self._articles.save(article, expected_version=current.version if current else None)
-            without_vectors += article.vectors is None and _vectors_missing(article)
+            if article.vectors is None and _vectors_missing(article):
+                without_vectors.append(article.article_id)
             if current:
                 updated += 1
             else:
                 created += 1
         if without_vectors and self._vectors_job is not None:
             try:
-                self._vectors_job.request(identity.tenant_id)
+                # Its own articles only: a file imported part by part starts a job a part, and
+                # none of them computes another part's articles.
+                self._vectors_job.request(identity.tenant_id, without_vectors)
             except Exception:  # the import is saved; the bot computes what it needs
                 log.warning("could not start the vectors job for %s (%d articles)", identity.tenant_id,
-                            without_vectors, exc_info=True)
+                            len(without_vectors), exc_info=True)
         return created, updated
 
-    def fill_vectors(self, tenant_id: str, deadline: float) -> tuple[int, int]:
-        """Compute and store the vectors the tenant's articles lack (published first), each
-        on the condition that the article is still the version read, until `deadline`
-        (time.monotonic()). Returns (stored, still missing): the caller goes on with the
-        rest in a new invocation. An editor's save in between wins (it brought its own)."""
-        articles = sorted((a for a in self._articles.list_all(tenant_id) if _vectors_missing(a)),
+    def fill_vectors(self, tenant_id: str, deadline: float,
+                     article_ids: Iterable[str] | None = None) -> tuple[int, list[str]]:
+        """Compute and store the vectors the tenant's articles lack (those of `article_ids`
+        only, when given; published first), each on the condition that the article is still
+        the version read, until `deadline` (time.monotonic()). Returns (stored, the ids still
+        missing): the caller goes on with those in a new invocation. An editor's save in
+        between wins (it brought its own)."""
+        wanted = set(article_ids) if article_ids is not None else None
+        articles = sorted((a for a in self._articles.list_all(tenant_id)
+                           if (wanted is None or a.article_id in wanted) and _vectors_missing(a)),
                           key=lambda a: (not a.published, a.article_id))
         stored = 0
         for done, article in enumerate(articles):
             if time.monotonic() > deadline:
-                return stored, len(articles) - done
+                return stored, [a.article_id for a in articles[done:]]
             with_vectors = _with_vectors(article)
             if with_vectors.vectors is not None and self._articles.store_vectors(
                     tenant_id, article.article_id, article.version, with_vectors.vectors):
                 stored += 1
-        return stored, 0
+        return stored, []
 
     def export(self, identity: Identity) -> list[dict[str, Any]]:
         """Every article as a plain dict (id, title, body, locale, category, phrasings, status,

@@ -397,19 +397,24 @@ def test_an_import_past_its_time_starts_the_vectors_job_which_fills_them_in(
     assert job.requests == []  # the demo's articles were created one by one, each with its vectors
     _late_import(scene, monkeypatch, ids)
     assert job.requests == [tenant_id]  # once per import, not per article
+    assert job.ids == [list(ids)]  # for its own articles
     assert all(a.vectors is None for a in map(lambda i: articles.get(tenant_id, i), ids) if a)
-    # Past its deadline before the first article: nothing stored, all four left.
-    assert scene.kb.knowledge.fill_vectors(tenant_id, time.monotonic() - 1) == (0, 4)
-    assert scene.kb.knowledge.fill_vectors(tenant_id, time.monotonic() + 60) == (4, 0)
+    # Past its deadline before the first article: nothing stored, all four left (published first).
+    left = ["cancel-order.en", "refund-time.en", "refund-time.zh", "gift-card.en"]
+    assert scene.kb.knowledge.fill_vectors(tenant_id, time.monotonic() - 1, ids) == (0, left)
+    # A job for other articles leaves these alone.
+    assert scene.kb.knowledge.fill_vectors(tenant_id, time.monotonic() + 60, ["shipping-time.en"]) == (0, [])
+    assert scene.kb.knowledge.fill_vectors(tenant_id, time.monotonic() + 60, ids[:2]) == (2, [])
+    assert scene.kb.knowledge.fill_vectors(tenant_id, time.monotonic() + 60) == (2, [])  # all: the other two
     for article_id in ids:
         article = articles.get(tenant_id, article_id)
         assert article is not None and article.version == 2
         model = embed.MODEL_ID if article.locale == "en" else embed.USE_ID
         passages = Document(article_id, article.title, article.body, tuple(article.phrasings),
-                            article.locale).passages()
+                            article.locale).vector_texts()
         assert embed.unpack(article.vectors, passages, 384 if article.locale == "en" else 512, model) is not None
         assert len(articles.history(tenant_id, article_id)) == 2  # derived data: no new version
-    assert scene.kb.knowledge.fill_vectors(tenant_id, time.monotonic() + 60) == (0, 0)  # nothing left
+    assert scene.kb.knowledge.fill_vectors(tenant_id, time.monotonic() + 60) == (0, [])  # nothing left
     # An import whose articles all got their vectors in time starts nothing.
     monkeypatch.setattr("chalicelib.services.knowledge.IMPORT_VECTOR_SECONDS", 60.0)
     scene.kb.knowledge.import_articles(scene.agent, [("new-one", ArticleFields("Do you sell gift cards?", "Yes.",
@@ -435,7 +440,7 @@ def test_the_vectors_job_keeps_an_editors_save_and_an_import_survives_not_starti
         return real_store(t, article_id, version, vectors)
 
     monkeypatch.setattr(articles, "store_vectors", editor_first)
-    assert scene.kb.knowledge.fill_vectors(tenant_id, float("inf")) == (1, 0)  # cancel-order only
+    assert scene.kb.knowledge.fill_vectors(tenant_id, float("inf")) == (1, [])  # cancel-order only
     edited = articles.get(tenant_id, "refund-time.en")
     assert edited is not None and edited.version == 3 and edited.body.endswith("Edited.")
     assert edited.vectors is not None and edited.vectors != read.vectors
