@@ -65,7 +65,8 @@ class DynamoArticles(ArticleRepository):
             a.tenant_id, _article_key(a.article_id), title=a.title, body=a.body, category=a.category,
             locale=a.locale, phrasings_json=json.dumps(a.phrasings, ensure_ascii=False), status=a.status,
             version=a.version, created_at=a.created_at, updated_at=a.updated_at, updated_by=a.updated_by,
-            vectors=a.vectors, not_answered_json=json.dumps(a.not_answered, ensure_ascii=False) if a.not_answered else None,
+            vectors=a.vectors,
+            not_answered_json=json.dumps(a.not_answered, ensure_ascii=False) if a.not_answered else None,
         )
         condition = (KnowledgeItem.item_key.does_not_exist() if expected_version is None
                      else KnowledgeItem.version == expected_version)

@@ -37,7 +37,8 @@ _COMPLAINT = [re.compile(p) for p in (
 )]
 _ANGER_EN = {
     "worst": 2, "useless": 2, "terrible": 2, "horrible": 2, "awful": 2, "ridiculous": 2, "pathetic": 2,
-    "angry": 2, "furious": 2.5, "disgusting": 2, "hate": 1, "hate you": 1, "hate your": 1, "hate this": 1, "wtf": 2, "stupid": 2, "idiot": 2.5, "idiots": 2.5,
+    "angry": 2, "furious": 2.5, "disgusting": 2, "hate": 1, "hate you": 1, "hate your": 1, "hate this": 1,
+    "wtf": 2, "stupid": 2, "idiot": 2.5, "idiots": 2.5,
     "incompetent": 2, "disaster": 1.5, "joke": 1, "fed up": 2, "sick of": 2, "unbelievable": 1.5,
     "shit": 2.5, "crap": 2, "damn": 1.5, "fuck": 3, "fucking": 3, "annoyed": 1.5, "upset": 1.5,
     "nobody answers": 1.5, "no one answers": 1.5, "still waiting": 1, "never again": 2, "rude": 1.5,

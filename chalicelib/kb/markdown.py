@@ -15,10 +15,10 @@ links). The file format is Markdown with a small front matter:
     not_answered:
       - Can I get the refund in cash?
     ---
+    We refund within **5 working days** ...
 
 (`not_answered`, the questions on its subject the article does not answer, only when it has
 some.)
-    We refund within **5 working days** ...
 """
 from __future__ import annotations
 
