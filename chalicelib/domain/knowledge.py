@@ -105,6 +105,7 @@ class BotState:
     handed_off: bool = False
     handoff_reason: str | None = None
     last_article_id: str | None = None  # the answer awaiting "did this help?"
+    last_question: str = ""  # the visitor's question it answers: listed as unanswered if it did not help
     last_answer_seq: int = 0
     candidates: list[str] = field(default_factory=list)  # articles offered by a clarifying question
     reading: list[str] = field(default_factory=list)  # articles offered to read while waiting (hand-off)

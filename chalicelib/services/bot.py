@@ -211,6 +211,7 @@ class BotService:
             return self._say(conversation, state, settings.greeting_zh if locale == "zh" else settings.greeting_en,
                              locale)
         if decision.kind == "clarify":
+            state.last_question = text[:500]  # the question a chosen candidate will answer
             return self._clarify(conversation, state, decision, locale)
         assert decision.best is not None
         if decision.best.doc_id == state.last_article_id:
@@ -303,6 +304,8 @@ class BotService:
         article = self._knowledge.published(conversation.tenant_id, article_id)
         state.candidates = []
         state.last_article_id = article.article_id
+        if question and not _CHOICE.match(question):
+            state.last_question = question[:500]
         state.answers += 1
         state.locale = article.locale
         if not self._save(state):
@@ -344,6 +347,12 @@ class BotService:
 
     def _feedback(self, conversation: Conversation, state: BotState, helpful: bool, locale: str) -> bool:
         if not helpful:
+            if state.last_article_id and state.last_question:
+                # A question the bot could not answer after all: listed for the workbench, with
+                # the others, as a candidate for a new article or a wording to teach.
+                self._repo.add_unanswered(UnansweredQuestion(
+                    conversation.tenant_id, new_id("q"), state.last_question, state.locale,
+                    conversation.conversation_id, "not_helpful", self._clock.now_ms()))
             return self._failed(conversation, state, "", locale)
         state.last_article_id, state.failures, state.resolved_by_bot = None, 0, True
         if not self._save(state):

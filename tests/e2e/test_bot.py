@@ -176,6 +176,10 @@ async def test_two_failed_answers_hand_over(api: Api, tenant: Tenant) -> None:
     note = await handoff_note(api, agent_token, first["conversation_id"])
     assert "two answers in a row did not help" in note["text"]
     await visitor.close()
+    # Questions the bot could not answer after all are listed for the workbench, with why.
+    groups = (await api.get("/v1/kb/unanswered", agent_token)).json()["groups"]
+    listed = {q["text"]: q["reason"] for g in groups for q in g["questions"]}
+    assert listed == {"do you accept paypal?": "not_helpful", "my card was declined at checkout": "not_helpful"}
 
 
 async def test_unanswered_questions_are_listed_for_agents(api: Api, tenant: Tenant) -> None:

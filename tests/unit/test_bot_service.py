@@ -152,6 +152,23 @@ def test_two_failed_answers_hand_over(scene: Scene) -> None:
     scene.kb.world.send(scene.tab, {"action": "bot.feedback", "conversation_id": scene.conversation_id,
                                     "seq": seq, "helpful": False})
     assert scene.state().handed_off and scene.state().handoff_reason == "two_failed_answers"
+    # Both questions were ones the bot could not answer after all: listed for the workbench.
+    listed = {q.text: q.reason for q in scene.kb.repo.unanswered(scene.tenant.tenant_id, 50)}
+    assert listed == {"how long does shipping take": "not_helpful", "can i pay with paypal": "not_helpful"}
+
+
+def test_a_chosen_candidate_that_did_not_help_lists_the_question_asked(scene: Scene) -> None:
+    scene.say("where is my parcel?")  # tracking, or a missing parcel: the bot asks which
+    [choose] = [p for p in scene.prompts() if p["kind"] == "choose"]
+    scene.say("2")
+    assert scene.state().last_article_id == choose["candidates"][1]["id"]
+    scene.say("no")
+    [listed] = scene.kb.repo.unanswered(scene.tenant.tenant_id, 50)
+    assert (listed.text, listed.reason) == ("where is my parcel?", "not_helpful")
+    # A "yes" lists nothing.
+    scene.say("how do I reset my password")
+    scene.say("yes")
+    assert len(scene.kb.repo.unanswered(scene.tenant.tenant_id, 50)) == 1
 
 
 def test_unanswerable_questions_hand_over_and_are_listed_grouped(scene: Scene) -> None:
