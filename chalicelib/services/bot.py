@@ -217,6 +217,7 @@ class BotService:
         if decision.best.doc_id == state.last_article_id:
             # Asked again after the same answer: that answer did not help.
             return self._failed(conversation, state, text, locale)
+        state.last_question = text[:500]  # listed as unanswered if the answer does not help
         return self._answer(conversation, state, decision.best.doc_id, locale, text)
 
     # ------------------------------------------------------------ visitor frames
@@ -304,8 +305,6 @@ class BotService:
         article = self._knowledge.published(conversation.tenant_id, article_id)
         state.candidates = []
         state.last_article_id = article.article_id
-        if question and not _CHOICE.match(question):
-            state.last_question = question[:500]
         state.answers += 1
         state.locale = article.locale
         if not self._save(state):

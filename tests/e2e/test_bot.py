@@ -413,20 +413,15 @@ async def test_an_import_past_its_time_has_its_vectors_filled_in_by_the_job_it_s
     dynamodb = boto3.client("dynamodb", endpoint_url=stack.moto.url, region_name=load_settings().region)
     settings = load_settings()
 
-    def items() -> dict[str, dict[str, Any]]:
+    def items(**only: str) -> dict[str, dict[str, Any]]:
         pages = dynamodb.get_paginator("query").paginate(  # 52 items with vectors are more than a 1 MB page
             TableName=settings.tables.knowledge, ConsistentRead=True,
             KeyConditionExpression="tenant_id = :t AND begins_with(item_key, :a)",
-            ExpressionAttributeValues={":t": {"S": tenant.tenant_id}, ":a": {"S": "a#"}})
+            ExpressionAttributeValues={":t": {"S": tenant.tenant_id}, ":a": {"S": "a#"}}, **only)
         return {i["item_key"]["S"][2:]: i for page in pages for i in page["Items"]}
 
-    def missing() -> list[str]:  # polled: the articles' keys only, not their vectors
-        pages = dynamodb.get_paginator("query").paginate(
-            TableName=settings.tables.knowledge, ConsistentRead=True, ProjectionExpression="item_key",
-            KeyConditionExpression="tenant_id = :t AND begins_with(item_key, :a)",
-            FilterExpression="attribute_not_exists(vectors)",
-            ExpressionAttributeValues={":t": {"S": tenant.tenant_id}, ":a": {"S": "a#"}})
-        return sorted(i["item_key"]["S"][2:] for page in pages for i in page["Items"])
+    def missing() -> list[str]:  # polled: the keys of those still without vectors, not the vectors
+        return sorted(items(ProjectionExpression="item_key", FilterExpression="attribute_not_exists(vectors)"))
 
     deadline = asyncio.get_running_loop().time() + 120  # ~10 s here
     while missing():
