@@ -15,16 +15,17 @@ third batch of 165 (many long and chatty), kept apart from tuning to choose cut-
 since; so are `questions_fresh2.txt` (214, written the same way by another hand), the
 "fresh" part for three changes of the bot, and `questions_fresh3.txt` and
 `questions_fresh4.txt` (each by a new hand), the "fresh" part until 2026-12-05.
-`questions_fresh5.txt` to `questions_fresh16.txt` (written the same way, each by a new hand)
-are the "fresh" part: reported apart, per file too, and never tuned on; 5 and 6 were first
+`questions_fresh5.txt` to `questions_fresh17.txt` (written the same way, each by a new hand)
+are the "fresh" part: reported apart, per file too; none was tuned on until session 15 chose
+the reach of the articles' not_answered lines on every part then seen (5 to 16 too). 5 and 6 were first
 measured for the change that gave each article 16 phrasings, 7 for the next (products named
 as items), 8 for a change that did not land (short Chinese messages), 9 for the articles'
 centroid passage, 10 for the neighbours' agreement (English), 11 for the background
 (chalicelib/kb/background.py), 12 for its second hand and questions about when people answer,
 13 with no change (a plain reading on unseen questions), 14 for the background's third hand,
 15 for the articles' lists of what they do not answer (`not_answered`) with the anger rule's
-precision, 16 for 12 more phrasings an article. `questions_fresh17.txt` (written the same
-way) is not loaded yet: it is for measuring, once, the next change of the bot.
+precision, 16 for 12 more phrasings an article, 17 for that reach. `questions_fresh18.txt`
+(written the same way) is not loaded yet: it is for measuring, once, the next change of the bot.
 """
 from __future__ import annotations
 
@@ -92,7 +93,8 @@ def load_questions() -> list[Question]:
                        ("questions_fresh9.txt", "fresh"), ("questions_fresh10.txt", "fresh"),
                        ("questions_fresh11.txt", "fresh"), ("questions_fresh12.txt", "fresh"),
                        ("questions_fresh13.txt", "fresh"), ("questions_fresh14.txt", "fresh"),
-                       ("questions_fresh15.txt", "fresh"), ("questions_fresh16.txt", "fresh")):
+                       ("questions_fresh15.txt", "fresh"), ("questions_fresh16.txt", "fresh"),
+                       ("questions_fresh17.txt", "fresh")):
         for line in (DATA / name).read_text(encoding="utf-8").splitlines():
             if not line.strip() or line.startswith("#"):
                 continue

@@ -78,15 +78,22 @@ class Semantic:
     background_keep: float = 1.0
     # Subtracted from an article's certainty times how much nearer the message (or a span) is
     # to one of the questions the article says it does not answer (`Document.not_answered`)
-    # than to the article itself.
+    # than to the article itself; a line at least `not_answered_near` close counts from
+    # `not_answered_reach` below the article's best already (a question on the article's
+    # subject close to what it says it does not answer usually asks that detail, even when a
+    # phrasing is a little closer still; architecture.md, "How near a line must come").
     not_answered: float = 0.0
+    not_answered_near: float = 1.0
+    not_answered_reach: float = 0.0
 
 
 NEIGHBOURS = 5
-SEMANTIC = {"en": Semantic(share=0.8, handoff=0.61, answer=0.78, span_chars=12, agreement=0.15,
-                           background=2.0, background_keep=0.70, not_answered=2.0),
-            "zh": Semantic(share=0.5, handoff=0.41, answer=0.605, span_chars=4,
-                           background=2.0, background_keep=0.75, not_answered=2.0)}
+SEMANTIC = {"en": Semantic(share=0.8, handoff=0.61, answer=0.74, span_chars=12, agreement=0.15,
+                           background=2.0, background_keep=0.70, not_answered=2.0,
+                           not_answered_near=0.65, not_answered_reach=0.10),
+            "zh": Semantic(share=0.5, handoff=0.41, answer=0.565, span_chars=4,
+                           background=2.0, background_keep=0.75, not_answered=2.0,
+                           not_answered_near=0.65, not_answered_reach=0.10)}
 _CLAUSE = re.compile(r"[.?!;。！？；\n]+|,\s+|，")
 SEMANTIC_CANDIDATES = 8
 MAX_PASSAGES = 64  # float16 vectors: 48 kB (English) or 64 kB (Chinese) at most per article
@@ -482,7 +489,8 @@ class Index:
                 lacking = self.not_answered(self.documents[doc_id])
                 if len(lacking):
                     near = float((lacking @ questions.T).max())
-                    certainty -= semantic.not_answered * max(0.0, near - best[doc_id])
+                    reach = semantic.not_answered_reach if near >= semantic.not_answered_near else 0.0
+                    certainty -= semantic.not_answered * max(0.0, near - best[doc_id] + reach)
             ranked.append(Hit(doc_id, round(score, 6), _semantic_confidence(certainty, semantic)))
         ranked.sort(key=lambda h: (-h.score, h.doc_id))
         return ranked[:limit]

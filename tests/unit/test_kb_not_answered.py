@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from chalicelib.kb.decide import decide
-from chalicelib.kb.search import Index
+from chalicelib.kb.search import SEMANTIC, Index
 from tests.kb_eval import load_index
 
 
@@ -56,3 +56,38 @@ def test_the_lines_are_embedded_with_the_article_and_never_matched_as_its_passag
     plain = _without_lines(shop)
     assert plain.not_answered(plain.documents["shipping-time.en"]).shape[0] == 0
     assert np.allclose(plain.vectors(plain.documents["shipping-time.en"]), passages, atol=1e-5)
+
+
+def _decide_with(monkeypatch: pytest.MonkeyPatch, shop: Index, asked: str, locale: str, **changes: float) -> tuple[str, float]:
+    with monkeypatch.context() as m:
+        m.setitem(SEMANTIC, locale, dataclasses.replace(SEMANTIC[locale], **changes))
+        decision = decide(asked, shop)
+    return decision.kind, decision.hits[0].confidence
+
+
+@pytest.mark.parametrize(("asked", "locale", "article"), [
+    # The hours article gives the week's hours; one of its lines is "is customer service open on
+    # Christmas Day?", a little farther from the message than the article's own phrasings.
+    ("are you guys open on christmas day", "en", "contact-hours.en"),
+    # Buying and spending a card online; a line asks whether it works in a physical store.
+    ("礼品卡可以拿去实体店用吗", "zh", "gift-card.zh")])
+def test_a_line_near_the_message_counts_even_when_a_phrasing_is_a_little_nearer(
+        monkeypatch: pytest.MonkeyPatch, shop: Index, asked: str, locale: str, article: str) -> None:
+    semantic = SEMANTIC[locale]
+    assert semantic.not_answered_reach == 0.10 and semantic.not_answered_near == 0.65
+    kind, confidence = _decide_with(monkeypatch, shop, asked, locale)
+    plain_kind, plain_confidence = _decide_with(monkeypatch, shop, asked, locale, not_answered_reach=0.0)
+    assert decide(asked, shop).hits[0].doc_id == article
+    # Answered or asked about without the reach; asked about or handed over with it.
+    assert (plain_kind, kind) in (("answer", "clarify"), ("answer", "handoff"), ("clarify", "handoff"))
+    assert confidence < plain_confidence
+
+
+@pytest.mark.parametrize(("asked", "locale"), [("想看看我的东西现在走到哪了", "zh"), ("return period?", "en")])
+def test_a_line_that_is_not_near_in_itself_does_not_reach(
+        monkeypatch: pytest.MonkeyPatch, shop: Index, asked: str, locale: str) -> None:
+    # Answered questions whose nearest line is only loosely related (below 0.65) but within
+    # 0.10 of the article: counting from below the article's best for them would hand them over.
+    kind, confidence = _decide_with(monkeypatch, shop, asked, locale)
+    everywhere_kind, everywhere = _decide_with(monkeypatch, shop, asked, locale, not_answered_near=0.0)
+    assert kind != "handoff" and everywhere_kind == "handoff" and everywhere < confidence
