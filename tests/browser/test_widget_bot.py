@@ -64,12 +64,12 @@ def test_talk_to_a_person_button_hands_over(shop, visitor, artifacts):
 
 
 def test_a_hand_over_offers_articles_to_read_while_waiting(shop, visitor, artifacts):
-    """A question its article does not answer (how many will come back) is handed over; the closest
+    """A question its article does not answer (where the next batch is made) is handed over; the closest
     articles come as buttons under the hand-over message, one opens in the panel (nothing is
     sent), and the visitor can say it answered the question."""
     visitor.goto()
     frame = visitor.open()
-    visitor.send("how many of the green hoodies will you have when they come back")
+    visitor.send("sold out green hoodie, will the next batch be made in the same factory")
     frame.wait_for_selector("li.m.them .kb-actions .kb-read")
     handoff = [b for b in visitor.bubbles() if not b["mine"]][-1]
     assert handoff["text"].startswith("I'm bringing in a member of our team")
