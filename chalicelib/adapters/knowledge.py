@@ -170,7 +170,8 @@ class DynamoBot(BotRepository):
         q = question
         KnowledgeItem(q.tenant_id, f"u#{q.created_at:013d}#{q.question_id}", data_json=json.dumps(
             {"question_id": q.question_id, "text": q.text, "locale": q.locale, "conversation_id": q.conversation_id,
-             "reason": q.reason, "created_at": q.created_at}, ensure_ascii=False)).save()
+             "reason": q.reason, "created_at": q.created_at, "article_id": q.article_id},
+            ensure_ascii=False)).save()
 
     def unanswered(self, tenant_id: str, limit: int) -> list[UnansweredQuestion]:
         return [UnansweredQuestion(tenant_id=tenant_id, **json.loads(i.data_json or "{}"))

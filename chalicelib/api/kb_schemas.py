@@ -192,6 +192,8 @@ class UnansweredOut(BaseModel):
     conversation_id: str
     reason: str
     created_at: int
+    article_id: str = Field("", description="the article the bot answered it with, when the visitor said that "
+                                            "did not help (reason not_helpful); empty otherwise")
 
 
 class UnansweredGroup(BaseModel):
@@ -208,6 +210,9 @@ class TeachIn(Body):
     question_ids: list[Annotated[str, Field(min_length=1, max_length=64)]] = Field(
         min_length=1, max_length=50, description="unanswered questions (from GET /v1/kb/unanswered) this article answers")
     version: int = Field(ge=1, description="the article's version the agent saw (409 article_changed if stale)")
+    answers: bool = Field(True, description="false: the article does NOT answer these questions; they join its "
+                                            "not_answered list (the bot hands such questions over) instead of its "
+                                            "phrasings")
 
 
 class UnansweredList(BaseModel):

@@ -138,7 +138,7 @@ def teach_article(article_id: str) -> Response:
     identity = _agent()
     body = parse_body(knowledge.current_request, ks.TeachIn)
     return json_response(_article_out(services().knowledge.teach(identity, article_id, body.question_ids,
-                                                                 body.version)))
+                                                                 body.version, answers=body.answers)))
 
 
 @knowledge.route("/v1/kb/unanswered", methods=["GET"])
@@ -148,7 +148,7 @@ def unanswered_questions() -> Response:
     return json_response(ks.UnansweredList(
         groups=[ks.UnansweredGroup(representative=g.representative, count=g.count, locale=g.locale, topic=g.topic, questions=[
             ks.UnansweredOut(question_id=q.question_id, text=q.text, conversation_id=q.conversation_id, reason=q.reason,
-                             created_at=q.created_at) for q in g.questions]) for g in groups],
+                             created_at=q.created_at, article_id=q.article_id) for q in g.questions]) for g in groups],
         counters=services().knowledge.bot_counters(identity)))
 
 

@@ -67,6 +67,10 @@ class UnansweredQuestion:
     conversation_id: str
     reason: str
     created_at: int
+    # The article the bot answered it with, when the visitor said that did not help
+    # (reason "not_helpful"): the workbench offers to list the question as one that article
+    # does not answer.
+    article_id: str = ""
 
 
 @dataclass

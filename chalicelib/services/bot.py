@@ -351,7 +351,7 @@ class BotService:
                 # the others, as a candidate for a new article or a wording to teach.
                 self._repo.add_unanswered(UnansweredQuestion(
                     conversation.tenant_id, new_id("q"), state.last_question, state.locale,
-                    conversation.conversation_id, "not_helpful", self._clock.now_ms()))
+                    conversation.conversation_id, "not_helpful", self._clock.now_ms(), state.last_article_id))
             return self._failed(conversation, state, "", locale)
         state.last_article_id, state.failures, state.resolved_by_bot = None, 0, True
         if not self._save(state):

@@ -452,14 +452,20 @@ class KnowledgeService:
         return [QuestionGroup(g[3][0].text, len(g[3]), g[3][:20], g[3][0].locale,
                               _topic(g[1], g[2], encoders.get(g[2]))) for g in groups]
 
-    def teach(self, identity: Identity, article_id: str, question_ids: list[str], expected_version: int) -> Article:
+    def teach(self, identity: Identity, article_id: str, question_ids: list[str], expected_version: int,
+              answers: bool = True) -> Article:
         """An agent says these unanswered questions are answered by this article: they become
         its alternate phrasings (a new version, in its history; vectors recomputed), so the
-        bot matches that wording from now on, and they leave the unanswered list.
+        bot matches that wording from now on, and they leave the unanswered list. With
+        `answers` False the agent says the article does NOT answer them (the visitor said its
+        answer did not help, or it is the nearest article but lacks that detail): they join
+        its `not_answered` list instead, so the bot hands such questions over rather than
+        answering with it.
 
         Only questions still on the list (`not_found` otherwise), in the article's language;
-        wordings it already has are not added twice; at most MAX_PHRASINGS in all (a clear
-        error, nothing changed, if they would not fit). `expected_version` as for `update`."""
+        wordings it already has are not added twice; at most MAX_PHRASINGS (MAX_NOT_ANSWERED)
+        in all, and a question that is one of its phrasings is never listed as not answered (a
+        clear error, nothing changed). `expected_version` as for `update`."""
         _require_agent(identity)
         wanted = list(dict.fromkeys(question_ids))
         if not wanted:
@@ -474,24 +480,32 @@ class KnowledgeService:
         if foreign:
             raise InvalidFrame(f"these questions are not in the article's language ({current.locale})",
                                {"questions": foreign[:5]})
-        known = {_wording(p) for p in (current.title, *current.phrasings)}
-        added: list[str] = []
-        for q in questions:
-            text = " ".join(q.text.split())[:MAX_PHRASING_CHARS]
-            if _wording(text) not in known:
-                known.add(_wording(text))
-                added.append(text)
-        phrasings = [*current.phrasings, *added]
-        if len(phrasings) > MAX_PHRASINGS:
-            raise InvalidFrame(f"the article would have {len(phrasings)} alternate phrasings, at most "
-                               f"{MAX_PHRASINGS}: remove some in the editor first")
-        article = current  # every wording is there already: nothing to save
-        if added:
+        texts = _lines(q.text[:MAX_PHRASING_CHARS] for q in questions)
+        said = {_wording(p) for p in (current.title, *current.phrasings)}
+        phrasings, not_answered = list(current.phrasings), list(current.not_answered)
+        if answers:
+            phrasings += [t for t in texts if _wording(t) not in said]
+            if len(phrasings) > MAX_PHRASINGS:
+                raise InvalidFrame(f"the article would have {len(phrasings)} alternate phrasings, at most "
+                                   f"{MAX_PHRASINGS}: remove some in the editor first")
             # A question taught as answered is no longer one the article says it does not answer.
-            not_answered = tuple(q for q in current.not_answered if _wording(q) not in known)
+            taught = {_wording(t) for t in texts}
+            not_answered = [q for q in not_answered if _wording(q) not in taught]
+        else:
+            own = [t for t in texts if _wording(t) in said]
+            if own:
+                raise InvalidFrame("the article has these as its own phrasings: take them out of its phrasings "
+                                   "in the editor first", {"questions": own[:5]})
+            listed_already = {_wording(q) for q in not_answered}
+            not_answered += [t for t in texts if _wording(t) not in listed_already]
+            if len(not_answered) > MAX_NOT_ANSWERED:
+                raise InvalidFrame(f"the article would list {len(not_answered)} questions it does not answer, at "
+                                   f"most {MAX_NOT_ANSWERED}: remove some in the editor first")
+        article = current  # every wording is there already: nothing to save
+        if (phrasings, not_answered) != (list(current.phrasings), list(current.not_answered)):
             article = self.update(identity, article_id, ArticleFields(
                 current.title, current.body, current.locale, current.category, tuple(phrasings), current.status,
-                not_answered), expected_version)
+                tuple(not_answered)), expected_version)
         self._bot.remove_unanswered(questions)
         return article
 

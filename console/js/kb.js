@@ -330,7 +330,8 @@ function unansweredGroup(g) {
     h("strong", { text: `${g.count} × ${g.representative}` }),
     // What the bot's background names it (a question web shops are commonly asked), if any.
     g.topic ? h("p", { class: "muted kb-topic", text: `Shops are often asked: “${g.topic}”` }) : null,
-    h("ul", {}, g.questions.slice(0, 5).map((q) => h("li", { text: `${q.text} (${when(q.created_at)})` }))),
+    h("ul", {}, g.questions.slice(0, 5).map((q) => h("li", {
+      text: `${q.text} (${when(q.created_at)}${q.reason === "not_helpful" ? "; the bot's answer did not help" : ""})` }))),
     h("button", { class: "btn btn-ghost", type: "button", text: "Write an article for this", on: { click: () => {
       state.article = { id: "", title: g.topic || g.representative, body: "", locale: g.locale === "zh" ? "zh" : "en", category: "",
         phrasings: g.questions.map((q) => q.text).slice(0, 10), status: "draft", version: 0 };
@@ -339,35 +340,54 @@ function unansweredGroup(g) {
       renderDetail();
     } } }),
     h("button", { class: "btn btn-ghost", type: "button", text: "An article answers this…",
-      on: { click: () => offerArticles(g, teachPane) } }),
+      on: { click: () => offerArticles(g, teachPane, true) } }),
+    h("button", { class: "btn btn-ghost", type: "button", text: "An article does not answer this…",
+      on: { click: () => offerArticles(g, teachPane, false) } }),
     teachPane);
 }
 
-/** The closest articles in the group's language; picking one teaches the bot the group's wordings. */
-async function offerArticles(g, pane) {
+/** The articles to offer for a group: for "does not answer", first those the bot answered its
+ * questions with (the visitor said they did not help); then the closest in the group's language. */
+async function offerArticles(g, pane, answers) {
   mount(pane, h("p", { class: "muted", text: "Looking for the closest articles…" }));
   try {
     const locale = g.locale === "zh" ? "zh" : "en";
+    const given = answers ? [] : [...new Set(g.questions.map((q) => q.article_id).filter(Boolean))];
+    const offered = [];
+    for (const id of given) {
+      try {
+        offered.push(await api.request("GET", `/v1/kb/articles/${encodeURIComponent(id)}`));
+      } catch (error) {
+        if (error.status !== 404) throw error;  // deleted since: the search below still offers others
+      }
+    }
     const found = await api.request("GET", `/v1/kb/search?limit=5&locale=${locale}&q=${encodeURIComponent(g.representative.slice(0, 500))}`);
-    const hits = found.results.filter((a) => a.locale === locale).slice(0, 3);
+    for (const a of found.results) {
+      if (a.locale === locale && !offered.some((o) => o.id === a.id)) offered.push(a);
+    }
+    const hits = offered.slice(0, 3);
+    const what = answers ? "Add these questions to an article's alternate phrasings, so the bot answers them:"
+      : "List these questions as ones an article does not answer, so the bot hands them over instead of answering with it:";
     mount(pane,
-      h("p", { class: "muted", text: hits.length ? "Add these questions to an article's alternate phrasings, so the bot answers them:"
-        : "No article in this language comes close: write one instead." }),
-      hits.map((a) => h("button", { class: "tk-chip", type: "button", text: a.title,
-        on: { click: (event) => teach(g, a, event.currentTarget) } })));
+      h("p", { class: "muted", text: hits.length ? what : "No article in this language comes close: write one instead." }),
+      hits.map((a) => h("button", { class: "tk-chip", type: "button",
+        text: !answers && given.includes(a.id) ? `${a.title} (the answer given)` : a.title,
+        on: { click: (event) => teach(g, a, event.currentTarget, answers) } })));
   } catch (error) {
     mount(pane, h("p", { class: "kb-error", role: "alert", text: error.message }));
   }
 }
 
-async function teach(g, hit, button) {
+async function teach(g, hit, button, answers) {
   button.disabled = true;
   try {
     const article = await api.request("GET", `/v1/kb/articles/${encodeURIComponent(hit.id)}`);
     const taught = await api.request("POST", `/v1/kb/articles/${encodeURIComponent(hit.id)}/teach`,
-      { question_ids: g.questions.map((q) => q.question_id), version: article.version });
-    const added = taught.version === article.version ? "already had these wordings" : `now has them (version ${taught.version})`;
-    await showUnanswered(`“${taught.title}” ${added}: the bot answers them from it.`);
+      { question_ids: g.questions.map((q) => q.question_id), version: article.version, answers });
+    const same = taught.version === article.version;
+    await showUnanswered(answers
+      ? `“${taught.title}” ${same ? "already had these wordings" : `now has them (version ${taught.version})`}: the bot answers them from it.`
+      : `“${taught.title}” ${same ? "already listed these" : `now lists them as questions it does not answer (version ${taught.version})`}: the bot hands them over.`);
   } catch (error) {
     button.disabled = false;
     const pane = button.closest(".kb-teach");

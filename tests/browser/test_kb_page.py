@@ -132,6 +132,37 @@ def test_teaching_the_bot_that_an_article_answers_an_unanswered_question(chromiu
     assert article["phrasings"] == ["how do i track my order", "where can i watch my box travel"]
 
 
+def test_saying_the_answer_given_does_not_answer_a_question(chromium: Any, stack: Any, tenant: TenantInfo) -> None:
+    """A question whose answer the visitor said did not help: the workbench offers the article
+    given first; one click lists the question as one that article does not answer."""
+    from chalicelib import bootstrap
+    from chalicelib.domain.knowledge import UnansweredQuestion
+
+    page, token = _signed_in_page(chromium, stack, tenant)
+    for article_id, title in (("delivery", "How long does delivery take?"), ("express", "Express delivery")):
+        status, _ = http_json("POST", f"{stack.url}/v1/kb/articles", {
+            "id": article_id, "title": title, "body": "Standard 3-5 working days; express 1-2.", "locale": "en",
+            "phrasings": [f"{title} please"], "status": "published"}, token)
+        assert status == 201
+    repo = bootstrap.services().knowledge._bot
+    repo.add_unanswered(UnansweredQuestion(tenant.tenant_id, "q_sat", "does express <b>deliver</b> on saturdays",
+                                           "en", "c_x", "not_helpful", 3000, "express"))
+    page.goto(f"{stack.url}/console/kb.html")
+    page.get_by_role("button", name="Unanswered questions").click()
+    group = page.locator(".kb-group", has_text="does express <b>deliver</b> on saturdays")  # as text, not HTML
+    expect(group.locator("li")).to_contain_text("the bot's answer did not help")
+    group.get_by_role("button", name="An article does not answer this…").click()
+    chips = group.locator(".kb-teach .tk-chip")
+    expect(chips.first).to_have_text("Express delivery (the answer given)")
+    chips.first.click()
+    expect(page.locator(".kb-notice")).to_contain_text(
+        "“Express delivery” now lists them as questions it does not answer (version 2): the bot hands them over.")
+    expect(page.locator(".kb-group", has_text="saturdays")).to_have_count(0)
+    status, article = http_json("GET", f"{stack.url}/v1/kb/articles/express", token=token)
+    assert article["not_answered"] == ["does express <b>deliver</b> on saturdays"]
+    assert article["phrasings"] == ["Express delivery please"]
+
+
 @pytest.mark.parametrize("page_name, what", [("kb.html", "the knowledge base"), ("tickets.html", "the tickets"),
                                              ("supervisor.html", "the supervisor view")])
 def test_side_pages_without_a_session_point_back_to_the_console(chromium: Any, stack: Any, page_name: str,

@@ -178,8 +178,26 @@ async def test_two_failed_answers_hand_over(api: Api, tenant: Tenant) -> None:
     await visitor.close()
     # Questions the bot could not answer after all are listed for the workbench, with why.
     groups = (await api.get("/v1/kb/unanswered", agent_token)).json()["groups"]
-    listed = {q["text"]: q["reason"] for g in groups for q in g["questions"]}
-    assert listed == {"do you accept paypal?": "not_helpful", "my card was declined at checkout": "not_helpful"}
+    listed = {q["text"]: (q["reason"], q["article_id"]) for g in groups for q in g["questions"]}
+    assert listed == {"do you accept paypal?": ("not_helpful", "payment-methods.en"),
+                      "my card was declined at checkout": ("not_helpful", "payment-failed.en")}
+    # The agent says the answer given does not answer the first: it joins that article's list of
+    # questions it does not answer (a new version), and leaves the unanswered list.
+    [paypal] = [q for g in groups for q in g["questions"] if q["text"] == "do you accept paypal?"]
+    article = (await api.get("/v1/kb/articles/payment-methods.en", agent_token)).json()
+    told = await api.http.post("/v1/kb/articles/payment-methods.en/teach", headers=auth(agent_token), json={
+        "question_ids": [paypal["question_id"]], "version": article["version"], "answers": False})
+    assert told.status_code == 200, told.text
+    assert told.json()["version"] == article["version"] + 1
+    assert told.json()["not_answered"][-1] == "do you accept paypal?"
+    assert told.json()["phrasings"] == article["phrasings"]
+    groups = (await api.get("/v1/kb/unanswered", agent_token)).json()["groups"]
+    assert [q["text"] for g in groups for q in g["questions"]] == ["my card was declined at checkout"]
+    # A wrong type for the flag is a clear 400, nothing changed.
+    [declined] = [q for g in groups for q in g["questions"]]
+    bad = await api.http.post("/v1/kb/articles/payment-failed.en/teach", headers=auth(agent_token), json={
+        "question_ids": [declined["question_id"]], "version": 1, "answers": "perhaps"})
+    assert bad.status_code == 400 and bad.json()["error"]["code"] == "invalid_frame"
 
 
 async def test_unanswered_questions_are_listed_for_agents(api: Api, tenant: Tenant) -> None:

@@ -153,8 +153,10 @@ def test_two_failed_answers_hand_over(scene: Scene) -> None:
                                     "seq": seq, "helpful": False})
     assert scene.state().handed_off and scene.state().handoff_reason == "two_failed_answers"
     # Both questions were ones the bot could not answer after all: listed for the workbench.
-    listed = {q.text: q.reason for q in scene.kb.repo.unanswered(scene.tenant.tenant_id, 50)}
-    assert listed == {"how long does shipping take": "not_helpful", "can i pay with paypal": "not_helpful"}
+    # With the article each was answered with, which the workbench offers to say does not answer it.
+    listed = {q.text: (q.reason, q.article_id) for q in scene.kb.repo.unanswered(scene.tenant.tenant_id, 50)}
+    assert listed == {"how long does shipping take": ("not_helpful", "shipping-time.en"),
+                      "can i pay with paypal": ("not_helpful", "payment-methods.en")}
 
 
 def test_a_chosen_candidate_that_did_not_help_lists_the_question_asked(scene: Scene) -> None:
@@ -536,6 +538,55 @@ def test_a_wording_taught_as_answered_leaves_the_questions_the_article_does_not_
     assert taught.not_answered == ["can the courier leave it with a neighbour"]
     assert knowledge.history(scene.agent, article.article_id)[1].not_answered == (
         "Where can I watch my box travel?", "can the courier leave it with a neighbour")
+
+
+def test_an_agent_says_the_answer_given_does_not_answer_the_question(scene: Scene) -> None:
+    """The visitor says the answer did not help; the agent lists the question as one that article
+    does not answer (a new version, in its history), and the bot hands it over from then on."""
+    world, knowledge = scene.kb.world, scene.kb.knowledge
+    asked = "will express delivery come on a saturday"
+    scene.say(asked)
+    [prompt] = scene.prompts()
+    assert (prompt["kind"], prompt["article"]["id"]) == ("feedback", "shipping-time.en")  # answered
+    scene.say("no")
+    [listed] = scene.kb.repo.unanswered(scene.tenant.tenant_id, 50)
+    assert (listed.text, listed.reason, listed.article_id) == (asked, "not_helpful", "shipping-time.en")
+    article = knowledge.get(scene.agent, "shipping-time.en")
+
+    told = knowledge.teach(scene.agent, article.article_id, [listed.question_id], article.version, answers=False)
+    assert told.version == article.version + 1 and told.not_answered[-1] == asked
+    assert told.phrasings == article.phrasings
+    assert knowledge.history(scene.agent, article.article_id)[0].not_answered[-1] == asked
+    assert not scene.kb.repo.unanswered(scene.tenant.tenant_id, 50)
+
+    world.clock.advance(11_000)  # the bot's containers see the new version (REVISION_CHECK_MS)
+    tab = world.connect_visitor(world.add_visitor(scene.tenant))
+    world.send(tab, {"action": "message.send", "client_msg_id": "q1", "text": asked})
+    replies = [f["message"] for f in world.gateway.frames(tab.connection_id, "message.new")
+               if f["message"]["sender_role"] == "bot"]
+    assert replies[0]["text"].startswith("I'm bringing in")  # handed over, not answered
+    assert all(p["kind"] != "feedback" for p in world.gateway.frames(tab.connection_id, "bot.prompt"))
+
+    # The same wording again is not listed twice; one of the article's own phrasings is refused.
+    again = replace(listed, question_id="q_again", text="Will EXPRESS delivery come on a Saturday?!")
+    own = replace(listed, question_id="q_own", text=told.phrasings[0])
+    scene.kb.repo.add_unanswered(again)
+    scene.kb.repo.add_unanswered(own)
+    assert knowledge.teach(scene.agent, told.article_id, [again.question_id], told.version, answers=False) == told
+    with pytest.raises(InvalidFrame, match="own phrasings"):
+        knowledge.teach(scene.agent, told.article_id, [own.question_id], told.version, answers=False)
+    # Past 30 questions it does not answer: a clear error, nothing changed, the question still listed.
+    full = knowledge.update(scene.agent, told.article_id, ArticleFields(
+        told.title, told.body, "en", told.category, tuple(told.phrasings), "published",
+        tuple(f"detail {i}" for i in range(30))), told.version)
+    one_more = replace(listed, question_id="q_more", text="can express come on a sunday")
+    scene.kb.repo.add_unanswered(one_more)
+    with pytest.raises(InvalidFrame, match="at most 30"):
+        knowledge.teach(scene.agent, told.article_id, [one_more.question_id], full.version, answers=False)
+    assert knowledge.get(scene.agent, told.article_id).version == full.version
+    still = {q.question_id: (q.text, q.reason) for q in scene.kb.repo.unanswered(scene.tenant.tenant_id, 50)}
+    assert still.pop("q_own")[1] == still.pop("q_more")[1] == "not_helpful"
+    assert list(still.values()) == [(asked, "no_answer")]  # the second visitor's, handed over
 
 
 def test_an_agent_teaches_the_bot_a_wording_from_the_unanswered_list(scene: Scene) -> None:
