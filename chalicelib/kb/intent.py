@@ -51,13 +51,15 @@ _ANGER_ZH = {
 }
 ANGER_THRESHOLD = 2.0
 # Strong words about the visitor or the item, not the shop: "they look awful on me", "like an
-# idiot" (the visitor of themself), "tried it on and hate it". Taken out before scoring. ("烂"
+# idiot" (the visitor of themself), "tried it on and hate it", and 垃圾 in the spam folder or the
+# bin ("垃圾邮件", "垃圾箱"). Taken out before scoring. ("烂"
 # alone is the plain word for broken or crushed — "箱子压烂了" — and counts only half: its angry
 # uses are the compounds above.)
 _NOT_AT_US = re.compile(
     r"\b(look|looks|looked|fit|fits|fitted|feel|feels|felt)( so| really| just| kinda| pretty)? "
     r"(awful|terrible|horrible)\b|\b(awful|terrible|horrible) on me\b|"
-    r"\b(like|such) an idiot\b|\bi('| a)?m (such )?an idiot\b|\b(and|i|just) hate (it|them)\b")
+    r"\b(like|such) an idiot\b|\bi('| a)?m (such )?an idiot\b|\b(and|i|just) hate (it|them)\b|"
+    r"垃圾(邮件|邮箱|箱|桶|短信|信息|信|分类|袋)")
 
 
 @dataclass(frozen=True)

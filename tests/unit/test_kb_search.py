@@ -122,6 +122,8 @@ def test_anger_in_both_languages() -> None:
     "im such an idiot i typed the wrong email",
     "箱子被压烂了 里面鞋子也变形了",  # 烂: broken, crushed
     "收到嘅外套拉鏈係爛嘅，點算？",
+    "验证码邮件是不是进了垃圾箱",  # 垃圾: the spam folder, the bin
+    "密碼郵件會唔會喺垃圾郵件度？",
 ])
 def test_strong_words_about_the_item_or_oneself_are_not_anger(text: str) -> None:
     assert not signals(text).angry
@@ -129,7 +131,7 @@ def test_strong_words_about_the_item_or_oneself_are_not_anger(text: str) -> None
 
 @pytest.mark.parametrize("text", [
     "I hate your shop", "this service is awful", "what a crap shop, i hate it", "you idiots",
-    "烂透了你们", "什么烂网站", "太烂了吧", "垃圾店",
+    "烂透了你们", "什么烂网站", "太烂了吧", "垃圾店", "你们太垃圾了，邮件都发不出来",
 ])
 def test_strong_words_at_the_shop_are_anger(text: str) -> None:
     assert signals(text).angry
