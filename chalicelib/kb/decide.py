@@ -19,9 +19,13 @@ DecisionKind = Literal["answer", "clarify", "handoff", "greet", "thanks"]
 HANDOFF_REASONS = ("asked_for_human", "complaint", "angry", "no_answer", "two_failed_answers",
                    "integration_failed", "not_helpful")
 
+# A greeting, with or without asking after the bot ("hi how r u doing today", "你好，最近好吗"):
+# greeted back, never matched against the articles (small talk is not a question about one).
+_HOW_ARE_YOU = (r"(how (are|r) (you|u|ya)( doing| going)?( today)?|how('?s| is) it going|how('?s| is) your day|"
+                r"what'?s up|sup|你好吗|最近好吗|今天好吗|过得怎么样)")
 _GREETING = re.compile(
-    r"^\s*(hi+|hello+|hey+|yo|good (morning|afternoon|evening)|你好|您好|嗨|哈喽|在吗|在不在|有人吗)"
-    r"[\s!.,?~]*(there|guys|all)?[\s!.,?~]*$")
+    rf"^\s*((hi+|hello+|hey+|yo|good (morning|afternoon|evening)|你好|您好|嗨|哈喽|在吗|在不在|有人吗)"
+    rf"[\s!.,?~，！？]*(there|guys|all)?[\s!.,?~，！？]*{_HOW_ARE_YOU}?|{_HOW_ARE_YOU})[\s!.,?~，！？。]*$")
 # Closing chit-chat: answered politely, never handed over as "no answer".
 _THANKS = re.compile(
     r"^\s*((ok|okay|k|cool|great|perfect|got it|alright|fine)[\s,.!]*)?(thanks?( you)?( a lot| so much| very much)?|thx|ty|"

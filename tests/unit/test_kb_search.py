@@ -177,6 +177,17 @@ def test_decisions(index: Index) -> None:
     assert decide("你好", index).kind == "greet"
 
 
+@pytest.mark.parametrize("text", ["hello!", "你好", "hi there, how are you?", "hey how r u doing today", "how's it going",
+                                  "您好，最近好吗？", "你好吗"])
+def test_greetings_and_small_talk_are_greeted_back(index: Index, text: str) -> None:
+    assert decide(text, index).kind == "greet"
+
+
+@pytest.mark.parametrize("text", ["hi how do i return a shirt", "hello, how are you shipping my order", "你好，退款多久到账"])
+def test_a_question_after_a_greeting_is_a_question(index: Index, text: str) -> None:
+    assert decide(text, index).kind != "greet"
+
+
 @pytest.mark.parametrize("text", ["thanks", "Thank you so much!", "ok, got it", "bye", "好的谢谢", "谢谢！"])
 def test_closing_chit_chat_is_not_handed_over(index: Index, text: str) -> None:
     assert decide(text, index).kind == "thanks"
