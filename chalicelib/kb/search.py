@@ -32,7 +32,7 @@ from .lexicon import is_common, is_real_word
 if TYPE_CHECKING:
     from .embed import _Cached as Encoder
 from .synonyms import CONCEPTS
-from .text import Tokens, detect_locale, normalize, stem, tokenize
+from .text import Tokens, detect_locale, mandarin, normalize, stem, tokenize
 
 K1 = 1.2
 B = 0.75
@@ -134,13 +134,16 @@ def generic_products(text: str, locale: str) -> str:
 
 def spans(query: str, locale: str) -> list[str]:
     """What is embedded of a message in `locale`: the message first (it alone ranks), then
-    its clauses (`Semantic.span_chars`) and each of those with its products as items
-    (`Semantic.generic_products`), which may only raise the certainty."""
+    its clauses (`Semantic.span_chars`), those in Mandarin when written in Cantonese
+    (`text.mandarin`: the articles are written in Mandarin), and each of those with its
+    products as items (`Semantic.generic_products`), which may only raise the certainty."""
     semantic = SEMANTIC[locale]
     found = [query]
     if semantic.span_chars is not None:
         clauses = [c.strip() for c in _CLAUSE.split(query) if len(c.strip()) >= semantic.span_chars]
         found += clauses if len(clauses) >= 2 else []
+    if locale == "zh":
+        found += [m for m in dict.fromkeys(mandarin(f) for f in found) if m not in found]
     if semantic.generic_products:
         found += [g for g in dict.fromkeys(generic_products(f, locale) for f in found) if g not in found]
     return found

@@ -5,12 +5,13 @@ Targets (issue 6): top-1 ≥ 0.90, unanswerable handed off ≥ 0.90, answerable 
 and 16 phrasings per article (since 2026-12-05), every part meets top-1. Since the
 background (chalicelib/kb/background.py) the held-out and development parts and all
 questions together meet all three; since session 15 (the not_answered lines' reach) the fresh
-part (questions_fresh5-20.txt, each written by a new hand that saw only the articles, first
-measured once, for a change or, fresh 13, 18 and 19, with none) does too: 0.960 / 0.905 /
-0.064. Measured once each: questions_fresh17.txt, for that change, 0.961 / 0.918 / 0.045; 18,
+part (questions_fresh5-21.txt, each written by a new hand that saw only the articles, first
+measured once, for a change or, fresh 13, 18 and 19, with none) does too: 0.961 / 0.902 /
+0.052. Measured once each: questions_fresh17.txt, for that change, 0.961 / 0.918 / 0.045; 18,
 19 and 20, with the bot's figures unchanged after it, 0.978 / 0.842 / 0.045, 0.968 / 0.898 /
-0.038 and 0.983 / 0.864 / 0.092 — on unseen questions the unanswerable hand-off is near the
-target (175 of 199 over the four, 0.879), not safely over it. Those figures are
+0.038 and 0.983 / 0.864 / 0.092; 21, for written Cantonese read as Mandarin, 0.994 / 0.873 /
+0.038 — on unseen questions the unanswerable hand-off is near the target (230 of 262 over the
+five, 0.878), not safely over it. Those figures are
 guarded by floors a little below what was measured (docs/architecture.md, "Meaning
 matching", "The background", "How near a line must come"); the cut-offs were chosen on the
 development part only, before any fresh measurement, and the reach on every part then seen.
@@ -65,9 +66,9 @@ def test_development_part(outcomes: dict[str, dict[str, float]]) -> None:
 
 def test_all_questions_and_held_out_floors(outcomes: dict[str, dict[str, float]]) -> None:
     everything, held = outcomes["all"], outcomes["held_out"]
-    assert everything["top1_accuracy"] >= 0.95  # 0.963 over all 5,563 (0.946 with 16 phrasings)
-    assert everything["wrong_handoff"] <= 0.07  # 0.057 (0.049 before the reach; 0.084 with 16 phrasings)
-    assert everything["handoff_correct"] >= 0.91  # 0.924 (0.903 before the reach; 0.884 before the background)
+    assert everything["top1_accuracy"] >= 0.95  # 0.964 over all 5,786 (0.946 with 16 phrasings)
+    assert everything["wrong_handoff"] <= 0.07  # 0.049 (0.057 before Cantonese as Mandarin; 0.084 with 16 phrasings)
+    assert everything["handoff_correct"] >= 0.91  # 0.921 (0.903 before the reach; 0.884 before the background)
     assert held["answered_wrong"] <= 0.01
 
 
@@ -84,12 +85,12 @@ def test_held_out_part(outcomes: dict[str, dict[str, float]]) -> None:
 
 
 def test_the_next_fresh_batch_is_ready_and_not_yet_in_the_set() -> None:
-    """questions_fresh21.txt waits, unmeasured, for the next change of the bot: well formed,
+    """questions_fresh22.txt waits, unmeasured, for the next change of the bot: well formed,
     every label an article topic or "handoff", and no question of the set (read, not run)."""
     from tests.kb_eval import DATA
 
     topics = {a["topic"] for a in load_articles()} | {"handoff"}
-    text = (DATA / "questions_fresh21.txt").read_text(encoding="utf-8")
+    text = (DATA / "questions_fresh22.txt").read_text(encoding="utf-8")
     lines = [line for line in text.splitlines() if line.strip() and not line.startswith("#")]
     pairs = [tuple(part.strip() for part in line.split("|", 1)) for line in lines]
     assert len(pairs) >= 180 and all(len(p) == 2 and p[0] in topics and p[1] for p in pairs)
@@ -134,10 +135,13 @@ def test_fresh_part_floors(outcomes: dict[str, dict[str, float]]) -> None:
     many near-subject details), with no change of the bot: 0.978 / 0.842 / 0.045 and 0.968 /
     0.898 / 0.038 (19: 0.973 / 0.898 / 0.032 with the spam folder's 垃圾 no longer anger).
     questions_fresh20.txt (218), for a change that did not land (answer cut-offs chosen on every
-    seen part; these figures are the same with and without it): 0.983 / 0.864 / 0.092. All
-    sixteen now (3,721): 0.960 / 0.905 / 0.064, answered wrong 0.003."""
+    seen part; these figures are the same with and without it): 0.983 / 0.864 / 0.092; the
+    sixteen then (3,721): 0.960 / 0.905 / 0.064. questions_fresh21.txt (223), for written
+    Cantonese read as Mandarin: 0.994 / 0.873 / 0.081 → 0.994 / 0.873 / 0.038 (fresh 5-20
+    0.960 / 0.905 / 0.064 → 0.959 / 0.904 / 0.053). All seventeen now (3,944): 0.961 / 0.902 /
+    0.052, answered wrong 0.003."""
     fresh = outcomes["fresh"]
     assert fresh["top1_accuracy"] >= 0.94
     assert fresh["handoff_correct"] >= 0.90
-    assert fresh["wrong_handoff"] <= 0.08
+    assert fresh["wrong_handoff"] <= 0.07
     assert fresh["answered_wrong"] <= 0.01

@@ -1,7 +1,9 @@
 """Text handling for the knowledge base: normalisation, English and Chinese tokens."""
 from __future__ import annotations
 
-from chalicelib.kb.text import detect_locale, normalize, tokenize, trigrams
+import pytest
+
+from chalicelib.kb.text import detect_locale, mandarin, normalize, tokenize, trigrams
 
 
 def test_full_width_folds_to_half_width_and_case() -> None:
@@ -11,6 +13,28 @@ def test_full_width_folds_to_half_width_and_case() -> None:
 def test_traditional_chinese_folds_to_simplified() -> None:
     assert normalize("我的訂單什麼時候發貨") == "我的订单什么时候发货"
     assert tokenize("退貨").words == tokenize("退货").words
+
+
+@pytest.mark.parametrize(("cantonese", "mandarin_text"), [
+    ("呢件衫冇貨喇，幾時補返？", "这件衣服没有货了,什么时候补返?"),
+    ("話送咗但係我冇收到喎", "话送了但是我没有收到"),
+    ("張卡俾人拒咗，點解㗎？", "张卡给人拒了,为什么?"),
+    ("收據喺邊度搵到？", "收据在哪里找到?"),
+    ("可唔可以幫我換過另一個碼？", "可不可以帮我换过另一个码?"),
+])
+def test_written_cantonese_reads_as_mandarin(cantonese: str, mandarin_text: str) -> None:
+    assert normalize(cantonese) == mandarin_text
+
+
+@pytest.mark.parametrize("text", ["我们的关系很好", "联系客服", "这件衬衫怎么洗", "旁边的快递柜", "仲裁", "这个喇叭坏了",
+                                  "退货要自己出运费吗", "where is my order"])
+def test_mandarin_and_english_are_left_as_they_are(text: str) -> None:
+    assert mandarin(text) == text
+
+
+def test_mandarins_colloquial_za_is_how_and_cantonese_final_za_a_particle() -> None:
+    assert mandarin("发错货了咋办") == "发错货了怎么办"
+    assert mandarin("得一件咋") == "得一件"
 
 
 def test_chinese_is_segmented_into_words_not_characters() -> None:

@@ -1,0 +1,44 @@
+"""Written Cantonese: visitors from Hong Kong and Guangdong write 嘅, 喺, 冇, 咗, 點解 where the
+articles (in Mandarin) write 的, 在, 没有, 了, 为什么 (kb.text.mandarin). Read as Mandarin, such a
+question finds its article as surely as the Mandarin one does."""
+from __future__ import annotations
+
+import pytest
+
+from chalicelib.kb import search, text
+from chalicelib.kb.decide import decide
+from chalicelib.kb.search import Index
+from tests.kb_eval import load_index
+
+
+@pytest.fixture(scope="module")
+def shop() -> Index:
+    return load_index()
+
+
+@pytest.mark.parametrize(("asked", "article", "kind"), [
+    ("我嘅包裹話送咗，但係我冇收到", "missing-package.zh", "answer"),
+    ("張卡俾人拒咗，點算好？", "payment-failed.zh", "clarify"),
+    ("啲錢幾時退返俾我？", "refund-time.zh", "clarify"),
+])
+def test_a_cantonese_question_is_answered_or_asked_about_not_handed_over(
+        monkeypatch: pytest.MonkeyPatch, shop: Index, asked: str, article: str, kind: str) -> None:
+    decision = decide(asked, shop)
+    assert (decision.kind, decision.hits[0].doc_id) == (kind, article)
+    # Read as it is written, the same question was handed over for want of certainty.
+    with monkeypatch.context() as m:
+        m.setattr(text, "mandarin", lambda t: t)
+        m.setattr(search, "mandarin", lambda t: t)
+        plain = decide(asked, shop)
+    assert plain.kind == "handoff" and plain.reason == "no_answer"
+
+
+def test_the_mandarin_reading_is_one_more_span_and_never_replaces_the_message(monkeypatch: pytest.MonkeyPatch) -> None:
+    spans = search.spans("我嘅包裹話送咗，但係我冇收到", "zh")
+    assert spans[0] == "我嘅包裹話送咗，但係我冇收到"  # the message as written ranks
+    assert "我的包裹話送了，但是我没有收到" in spans
+    mandarin_spans = search.spans("我的包裹说送了，但是我没有收到", "zh")
+    with monkeypatch.context() as m:
+        m.setattr(search, "mandarin", lambda t: t)
+        assert search.spans("我的包裹说送了，但是我没有收到", "zh") == mandarin_spans  # nothing added
+        assert len(search.spans("我嘅包裹話送咗，但係我冇收到", "zh")) < len(spans)
