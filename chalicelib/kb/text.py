@@ -122,9 +122,10 @@ _IN_CONTEXT = (  # (pattern, Mandarin)
     (r"(?<![關关聯联體体維维干幹])係", "是"), (r"呢(?=[個个度件啲些款隻只條条對对張张])", "这"),
     (r"點(?=[做用搞知處处辦办])", "怎么"), (r"仲(?![裁夏介])", "还"), (r"(?<![衬襯])衫", "衣服"),
     (r"咋(?=[\u4e00-\u9fff])", "怎么"), (r"咋", ""), (r"喇(?![叭嘛])", "了"))
-_CANTONESE_RE = re.compile("|".join(
-    [*sorted(map(re.escape, _CANTONESE), key=len, reverse=True), *(f"(?:{p})" for p, _ in _IN_CONTEXT)]))
-_COMPILED_CONTEXT = [(re.compile(p), m) for p, m in _IN_CONTEXT]
+# The table's words longest first, then each in-context form as a named group (c0, c1, ...),
+# so a match says which one it was.
+_CANTONESE_RE = re.compile("|".join([*sorted(map(re.escape, _CANTONESE), key=len, reverse=True),
+                                      *(f"(?P<c{i}>{p})" for i, (p, _) in enumerate(_IN_CONTEXT))]))
 
 
 def mandarin(text: str) -> str:
@@ -133,11 +134,9 @@ def mandarin(text: str) -> str:
         return text
 
     def swap(match: re.Match[str]) -> str:
-        found = match.group(0)
-        if found in _CANTONESE:
-            return _CANTONESE[found]
-        # One of _IN_CONTEXT: the first whose pattern matches here.
-        return next(m for p, m in _COMPILED_CONTEXT if p.match(match.string, match.start()))
+        if match.lastgroup:  # one of _IN_CONTEXT
+            return _IN_CONTEXT[int(match.lastgroup[1:])][1]
+        return _CANTONESE[match.group(0)]
 
     return _CANTONESE_RE.sub(swap, text)
 
