@@ -32,7 +32,7 @@ from .lexicon import is_common, is_real_word
 if TYPE_CHECKING:
     from .embed import _Cached as Encoder
 from .synonyms import CONCEPTS
-from .text import Tokens, detect_locale, mandarin, normalize, stem, tokenize
+from .text import Tokens, detect_locale, mandarin, normalize, simplified, stem, tokenize
 
 K1 = 1.2
 B = 0.75
@@ -135,7 +135,9 @@ def generic_products(text: str, locale: str) -> str:
 def spans(query: str, locale: str) -> list[str]:
     """What is embedded of a message in `locale`: the message first (it alone ranks), then
     its clauses (`Semantic.span_chars`), those in Mandarin when written in Cantonese
-    (`text.mandarin`: the articles are written in Mandarin), and each of those with its
+    (`text.mandarin`: the articles are written in Mandarin), those in simplified characters
+    when written in traditional ones (`text.simplified`: the articles are written in simplified;
+    the encoder reads both, but a passage's own script is nearer), and each of those with its
     products as items (`Semantic.generic_products`), which may only raise the certainty."""
     semantic = SEMANTIC[locale]
     found = [query]
@@ -144,6 +146,7 @@ def spans(query: str, locale: str) -> list[str]:
         found += clauses if len(clauses) >= 2 else []
     if locale == "zh":
         found += [m for m in dict.fromkeys(mandarin(f) for f in found) if m not in found]
+        found += [m for m in dict.fromkeys(simplified(f) for f in found) if m not in found]
     if semantic.generic_products:
         found += [g for g in dict.fromkeys(generic_products(f, locale) for f in found) if g not in found]
     return found

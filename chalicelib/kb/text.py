@@ -104,24 +104,28 @@ _VARIANTS = str.maketrans({"帐": "账"})
 # traditional and simplified forms), so that "呢件衫冇貨喇，幾時補返？" meets articles written
 # in Mandarin as "这件衣服没货了，什么时候补货？" does. Only forms that are not also Mandarin
 # words, or only where they are not: 係 (是) not inside 關係 / 联系 / 體系, 呢 (这) only before a
-# measure word, 點 (怎么) only in its Cantonese phrases and before a verb, 仲 (还) not in 仲裁,
+# measure word, 點 (怎么) only in its Cantonese phrases and before a verb (點先 not after a number:
+# "三點先落單" is "ordered only at three"), 仲 (还) not in 仲裁,
 # 衫 (衣服) not in 衬衫, 咋 a final particle but Mandarin's 怎么 before a word ("咋办").
 _CANTONESE = {
     "係咪": "是不是", "系咪": "是不是", "係唔係": "是不是", "系唔系": "是不是", "唔係": "不是", "唔系": "不是",
     "有冇": "有没有", "可唔可以": "可不可以", "得唔得": "行不行", "使唔使": "用不用", "要唔要": "要不要",
     "點解": "为什么", "点解": "为什么", "點樣": "怎样", "点样": "怎样", "點算": "怎么办", "点算": "怎么办",
-    "點先": "怎样才", "点先": "怎样才", "幾時": "什么时候", "几时": "什么时候", "幾耐": "多久", "几耐": "多久",
+    "幾時": "什么时候", "几时": "什么时候", "幾耐": "多久", "几耐": "多久",
     "幾多": "多少", "几多": "多少", "邊度": "哪里", "边度": "哪里", "邊處": "哪里", "边处": "哪里",
     "邊個": "哪个", "边个": "哪个", "邊間": "哪家", "边间": "哪家",
     "而家": "现在", "依家": "现在", "乜嘢": "什么", "乜": "什么", "咩": "什么", "賣晒": "卖完", "卖晒": "卖完",
     "嘅": "的", "喺": "在", "唔": "不", "冇": "没有", "咗": "了", "俾": "给", "畀": "给", "啲": "些", "嘢": "东西",
     "睇": "看", "搵": "找", "揾": "找", "佢哋": "他们", "佢": "他", "哋": "们", "嚟": "来", "噉": "这样",
     "咁": "这么", "嗰": "那", "攞": "拿", "啱": "对", "㗎": "", "喎": "", "啩": "", "嘞": "", "囉": "",
+    "聽日": "明天", "听日": "明天", "尋日": "昨天", "寻日": "昨天", "琴日": "昨天", "今朝": "今天早上",
+    "下晝": "下午", "下昼": "下午", "朝早": "早上", "落單": "下单", "落单": "下单",
 }
 _IN_CONTEXT = (  # (pattern, Mandarin)
     (r"(?<![關关聯联體体維维干幹])係", "是"), (r"呢(?=[個个度件啲些款隻只條条對对張张])", "这"),
     (r"點(?=[做用搞知處处辦办])", "怎么"), (r"仲(?![裁夏介])", "还"), (r"(?<![衬襯])衫", "衣服"),
-    (r"咋(?=[\u4e00-\u9fff])", "怎么"), (r"咋", ""), (r"喇(?![叭嘛])", "了"))
+    (r"咋(?=[\u4e00-\u9fff])", "怎么"), (r"咋", ""), (r"喇(?![叭嘛])", "了"),
+    (r"(?<![0-9０-９一二三四五六七八九十兩两幾几半])[點点]先", "怎样才"))
 # The table's words longest first, then each in-context form as a named group (c0, c1, ...),
 # so a match says which one it was.
 _CANTONESE_RE = re.compile("|".join([*sorted(map(re.escape, _CANTONESE), key=len, reverse=True),
@@ -139,6 +143,11 @@ def mandarin(text: str) -> str:
         return _CANTONESE[match.group(0)]
 
     return _CANTONESE_RE.sub(swap, text)
+
+
+def simplified(text: str) -> str:
+    """`text` with traditional Chinese characters put as simplified (OpenCC t2s); other text unchanged."""
+    return _t2s().convert(text) if has_cjk(text) else text
 
 
 def normalize(text: str) -> str:

@@ -42,3 +42,19 @@ def test_the_mandarin_reading_is_one_more_span_and_never_replaces_the_message(mo
         m.setattr(search, "mandarin", lambda t: t)
         assert search.spans("我的包裹说送了，但是我没有收到", "zh") == mandarin_spans  # nothing added
         assert len(search.spans("我嘅包裹話送咗，但係我冇收到", "zh")) < len(spans)
+
+
+def test_a_traditional_message_is_also_read_in_simplified_script(monkeypatch: pytest.MonkeyPatch, shop: Index) -> None:
+    """The articles are written in simplified characters; the encoder reads both scripts, but a
+    passage's own script is nearer. The message as written still ranks; its simplified reading is
+    one more span, which may only raise the certainty."""
+    asked = "訂單已經出貨了，還能取消嗎？"
+    spans = search.spans(asked, "zh")
+    assert spans[0] == asked and "订单已经出货了，还能取消吗？" in spans
+    assert search.spans("订单已经出货了，还能取消吗？", "zh") == ["订单已经出货了，还能取消吗？", "订单已经出货了", "还能取消吗"]
+    decision = decide(asked, shop)
+    assert (decision.kind, decision.hits[0].doc_id) == ("answer", "cancel-order.zh")
+    with monkeypatch.context() as m:
+        m.setattr(search, "simplified", lambda t: t)
+        as_written = decide(asked, shop)
+    assert as_written.kind == "clarify" and as_written.hits[0].doc_id == "cancel-order.zh"

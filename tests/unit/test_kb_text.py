@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from chalicelib.kb.text import detect_locale, mandarin, normalize, tokenize, trigrams
+from chalicelib.kb.text import detect_locale, mandarin, normalize, simplified, tokenize, trigrams
 
 
 def test_full_width_folds_to_half_width_and_case() -> None:
@@ -21,6 +21,9 @@ def test_traditional_chinese_folds_to_simplified() -> None:
     ("張卡俾人拒咗，點解㗎？", "张卡给人拒了,为什么?"),
     ("收據喺邊度搵到？", "收据在哪里找到?"),
     ("可唔可以幫我換過另一個碼？", "可不可以帮我换过另一个码?"),
+    ("點先可以退貨？", "怎样才可以退货?"),
+    ("聽日會唔會到？尋日落單㗎", "明天会不会到?昨天下单"),
+    ("我下晝三點先落單，今日仲會唔會寄出？", "我下午三点先下单,今日还会不会寄出?"),
 ])
 def test_written_cantonese_reads_as_mandarin(cantonese: str, mandarin_text: str) -> None:
     assert normalize(cantonese) == mandarin_text
@@ -30,6 +33,18 @@ def test_written_cantonese_reads_as_mandarin(cantonese: str, mandarin_text: str)
                                   "退货要自己出运费吗", "where is my order"])
 def test_mandarin_and_english_are_left_as_they_are(text: str) -> None:
     assert mandarin(text) == text
+
+
+@pytest.mark.parametrize("text", ["三點先落", "3點先", "幾點先有人", "两点先"])
+def test_a_time_before_dim_sin_is_not_how(text: str) -> None:
+    """點先 is "how (then)" only where 點 is not a clock hour: "三點先落單" is "ordered only at three"."""
+    assert "怎样" not in mandarin(text)
+
+
+def test_simplified_puts_traditional_characters_only() -> None:
+    assert simplified("訂單已經出貨了，還能取消嗎？") == "订单已经出货了，还能取消吗？"  # punctuation as written
+    assert simplified("订单已经出货了") == "订单已经出货了"
+    assert simplified("Where is my order") == "Where is my order"
 
 
 def test_mandarins_colloquial_za_is_how_and_cantonese_final_za_a_particle() -> None:
