@@ -45,7 +45,7 @@ test-browser: $(STAMP) $(BACKGROUND) browser
 	$(PY) -m pytest tests/browser
 
 ## Figures: each script prints one JSON object on its last line.
-bench: $(STAMP) $(BACKGROUND)
+bench: $(STAMP) $(BACKGROUND) browser  # bench/widget_load.py loads the widget in headless Chromium
 	@set -e; for script in bench/[!_]*.py; do echo "== $$script"; $(PY) $$script; done
 
 typecheck: $(STAMP)
