@@ -76,6 +76,12 @@ class Semantic:
     # background".
     background: float = 0.0
     background_keep: float = 1.0
+    # A background question within `background_keep` of a passage is kept all the same when
+    # the words of its nearest article cover less than this of it (`Index._coverage`): near
+    # the article's subject, asking what its text does not say ("能在别的门店退货吗" beside the
+    # return policy). None: the nearness alone decides (architecture.md, "What the words
+    # leave out").
+    background_cover: float | None = None
     # Subtracted from an article's certainty times how much nearer the message (or a span) is
     # to one of the questions the article says it does not answer (`Document.not_answered`)
     # than to the article itself; a line at least `not_answered_near` close counts from
@@ -92,7 +98,7 @@ SEMANTIC = {"en": Semantic(share=0.8, handoff=0.61, answer=0.74, span_chars=12, 
                            background=2.0, background_keep=0.70, not_answered=2.0,
                            not_answered_near=0.65, not_answered_reach=0.10),
             "zh": Semantic(share=0.5, handoff=0.41, answer=0.565, span_chars=4,
-                           background=2.0, background_keep=0.75, not_answered=2.0,
+                           background=2.0, background_keep=0.75, background_cover=0.55, not_answered=2.0,
                            not_answered_near=0.65, not_answered_reach=0.10)}
 _CLAUSE = re.compile(r"[.?!;。！？；\n]+|,\s+|，")
 SEMANTIC_CANDIDATES = 8
@@ -391,11 +397,7 @@ class Index:
     def search(self, query: str, locale: str | None = None, limit: int = 5) -> list[Hit]:
         """Best articles for `query`, best first. `locale` (detected from the query when
         None) is preferred: other locales are searched only if it has no article."""
-        tokens = analyse(query)
-        words = self.correct(tokens.words, tokens.surface)
-        if words != tokens.words:  # a corrected word may be a thesaurus word too
-            words = list(dict.fromkeys(words + _concepts("", words)))
-        grams = tokens.grams
+        words, grams, surface = self._read(query)
         if not words and not grams:
             return []
         locale = locale or detect_locale(query)
@@ -413,9 +415,9 @@ class Index:
                 scored.append((-score, document.doc_id))
         scored.sort()
         if locale in self.encoders and locale in SEMANTIC and any(d.locale == locale for d in candidates):
-            return self._semantic(query, candidates, scored, q_words, q_grams, tokens.surface, limit)
+            return self._semantic(query, candidates, scored, q_words, q_grams, surface, limit)
         # Confidence only for the articles returned: it costs more than the ranking.
-        return [Hit(doc_id, -negative, self.confidence(doc_id, q_words, q_grams, tokens.surface))
+        return [Hit(doc_id, -negative, self.confidence(doc_id, q_words, q_grams, surface))
                 for negative, doc_id in scored[:limit]]
 
     def vectors(self, document: Document) -> Any:
@@ -441,8 +443,9 @@ class Index:
 
     def background(self, locale: str) -> Any:
         """The background questions' vectors (`background.py`) that no passage of this
-        index's articles in `locale` is within `Semantic.background_keep` of: what shops are
-        asked that this base does not answer. Computed once per index."""
+        index's articles in `locale` is within `Semantic.background_keep` of, or whose
+        nearest article's words cover less than `Semantic.background_cover` of them: what
+        shops are asked that this base does not answer. Computed once per index."""
         found = self._backgrounds.get(locale)
         if found is None:
             import numpy as np
@@ -450,13 +453,34 @@ class Index:
             from . import background
 
             found = background.vectors(locale, self.encoders[locale])
-            passages = [self.vectors(d) for d in self.documents.values() if d.locale == locale]
-            passages = [p for p in passages if len(p)]
-            if len(found) and passages:
-                closest = (found @ np.vstack(passages).T).max(axis=1)
-                found = found[closest < SEMANTIC[locale].background_keep]
+            semantic = SEMANTIC[locale]
+            documents = [d for d in self.documents.values() if d.locale == locale and len(self.vectors(d))]
+            if len(found) and documents:
+                # Each background question's nearness to each article (its best passage).
+                near = np.column_stack([(found @ self.vectors(d).T).max(axis=1) for d in documents])
+                keep = near.max(axis=1) < semantic.background_keep
+                if semantic.background_cover is not None:
+                    texts = background.texts(locale)
+                    for i in np.flatnonzero(~keep):
+                        nearest = documents[int(near[i].argmax())].doc_id
+                        keep[i] = self._question_coverage(nearest, texts[i]) < semantic.background_cover
+                found = found[keep]
             self._backgrounds[locale] = found
         return found
+
+    def _question_coverage(self, doc_id: str, text: str) -> float:
+        """How much of `text`'s words the article covers (`_coverage`, words read as a
+        message's are)."""
+        words, grams, surface = self._read(text)
+        return self._coverage(doc_id, set(words), set(grams), surface)
+
+    def _read(self, text: str) -> tuple[list[str], list[str], dict[str, str]]:
+        """A message's words (typos corrected to the base's words), n-grams and surface forms."""
+        tokens = analyse(text)
+        words = self.correct(tokens.words, tokens.surface)
+        if words != tokens.words:  # a corrected word may be a thesaurus word too
+            words = list(dict.fromkeys(words + _concepts("", words)))
+        return words, tokens.grams, tokens.surface
 
     def _semantic(self, query: str, candidates: list[Document], scored: list[tuple[float, str]],
                   q_words: set[str], q_grams: set[str], surface: dict[str, str], limit: int) -> list[Hit]:

@@ -54,7 +54,8 @@ def test_files_that_fix_their_part_keep_it() -> None:
 
 def test_development_part(outcomes: dict[str, dict[str, float]]) -> None:
     dev = outcomes["dev"]
-    """Measured 0.971 / 0.956 / 0.041, answered wrong 0.003 (1,607 questions; 0.971 / 0.947 /
+    """Measured 0.971 / 0.962 / 0.042, answered wrong 0.003 (1,607 questions; 0.971 / 0.956 / 0.041
+    before the Chinese background's cover; 0.971 / 0.947 /
     0.033 before the not_answered lines' reach, 0.965 / 0.941 /
     0.060 with 16 phrasings an article, 0.965 / 0.939 / 0.056 before the articles' lists of what
     they do not answer, 0.961 / 0.894 / 0.085 before the background)."""
@@ -66,18 +67,19 @@ def test_development_part(outcomes: dict[str, dict[str, float]]) -> None:
 
 def test_all_questions_and_held_out_floors(outcomes: dict[str, dict[str, float]]) -> None:
     everything, held = outcomes["all"], outcomes["held_out"]
-    assert everything["top1_accuracy"] >= 0.95  # 0.964 over all 6,795 (0.946 with 16 phrasings)
-    assert everything["wrong_handoff"] <= 0.07  # 0.049 (0.057 before Cantonese as Mandarin; 0.084 with 16 phrasings)
-    assert everything["handoff_correct"] >= 0.91  # 0.915 (0.903 before the reach; 0.884 before the background)
+    assert everything["top1_accuracy"] >= 0.95  # 0.964 over all 7,040 (0.946 with 16 phrasings)
+    assert everything["wrong_handoff"] <= 0.07  # 0.053 (0.050 before the Chinese background's cover; 0.057 before Cantonese as Mandarin; 0.084 with 16 phrasings)
+    assert everything["handoff_correct"] >= 0.91  # 0.925 (0.915 before the Chinese background's cover; 0.903 before the reach; 0.884 before the background)
     assert held["answered_wrong"] <= 0.01
 
 
 def test_held_out_part(outcomes: dict[str, dict[str, float]]) -> None:
-    """Measured 0.977 / 0.932 / 0.045 with 28 phrasings an article (answered wrong 1 of 176; the
+    """Measured 0.977 / 0.949 / 0.045 with the Chinese background's cover (56 of 59 unanswerable;
+    answered wrong 1 of 176); 0.977 / 0.932 / 0.045 with 28 phrasings an article (the
     same with the not_answered lines' reach);
     0.977 / 0.932 / 0.051 since the background's third hand (0.977 / 0.932 / 0.045
     with two, 0.977 / 0.915 / 0.062 with the first, 0.977 / 0.864 / 0.028 before it; 0.955 /
-    0.864 / 0.102 with words alone): all three targets met, the unanswerable hand-off 55 of 59."""
+    0.864 / 0.102 with words alone): all three targets met."""
     held = outcomes["held_out"]
     assert held["top1_accuracy"] >= 0.95
     assert held["handoff_correct"] >= 0.90
@@ -85,12 +87,12 @@ def test_held_out_part(outcomes: dict[str, dict[str, float]]) -> None:
 
 
 def test_the_next_fresh_batch_is_ready_and_not_yet_in_the_set() -> None:
-    """questions_fresh26.txt waits, unmeasured, for the next change of the bot: well formed,
+    """questions_fresh27.txt waits, unmeasured, for the next change of the bot: well formed,
     every label an article topic or "handoff", and no question of the set (read, not run)."""
     from tests.kb_eval import DATA
 
     topics = {a["topic"] for a in load_articles()} | {"handoff"}
-    text = (DATA / "questions_fresh26.txt").read_text(encoding="utf-8")
+    text = (DATA / "questions_fresh27.txt").read_text(encoding="utf-8")
     lines = [line for line in text.splitlines() if line.strip() and not line.startswith("#")]
     pairs = [tuple(part.strip() for part in line.split("|", 1)) for line in lines]
     assert len(pairs) >= 180 and all(len(p) == 2 and p[0] in topics and p[1] for p in pairs)
@@ -148,9 +150,12 @@ def test_fresh_part_floors(outcomes: dict[str, dict[str, float]]) -> None:
     simplified too: 0.970 / 0.819 / 0.102 → 0.970 / 0.833 / 0.102 (fresh 5-23 0.961 / 0.904 / 0.051
     → 0.961 / 0.906 / 0.049); the twenty then (4,698): 0.962 / 0.901 / 0.052. questions_fresh25.txt
     (255), for a change that did not land (English in plain spelling; no decision changed): a plain
-    reading 0.962 / 0.847 / 0.077. All twenty-one now (4,953): 0.962 / 0.897 / 0.053, answered wrong
-    0.003 — the unanswerable hand-off below the issue's 0.90 on the fresh part since fresh 25 (the
-    floor below is a guard against falling further, not the target)."""
+    reading 0.962 / 0.847 / 0.077; the twenty-one then (4,953): 0.962 / 0.897 / 0.053.
+    questions_fresh26.txt (245), for keeping Chinese background questions near an article whose
+    words leave them out (22's change, measured again): 0.959 / 0.905 / 0.047 → 0.959 / 0.919 /
+    0.047 (fresh 5-25 0.962 / 0.897 / 0.053 → 0.962 / 0.909 / 0.057). All twenty-two now (5,198):
+    0.962 / 0.909 / 0.056, answered wrong 0.003 (the floor below is a guard against falling, not
+    the target: the part was at 0.897 before this change)."""
     fresh = outcomes["fresh"]
     assert fresh["top1_accuracy"] >= 0.94
     assert fresh["handoff_correct"] >= 0.89

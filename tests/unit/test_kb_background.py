@@ -143,3 +143,36 @@ def _kept(index: Index, vectors: np.ndarray) -> bool:
     """Whether any of `vectors` (background rows) is among what `index` keeps."""
     kept = index.background("en")
     return bool(len(kept)) and bool((vectors @ kept.T).max() > 0.999)
+
+
+def test_a_near_question_the_articles_words_leave_out_is_kept(shop: Index, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Chinese: a background question within the keep of some passage stays in the background
+    when its nearest article's words cover less than `background_cover` of it — on the return
+    policy's subject, asking what its text does not say (returning at another store, a pick-up)."""
+    detail = ("能在别的门店退货吗", "退货能上门取件吗")
+    answered = "退款多久到账"  # the refund article says how long, in its words
+    assert all(t in background.texts("zh") for t in (*detail, answered))
+    assert all(_kept_zh(shop, t) for t in detail) and not _kept_zh(shop, answered)
+    asked = "能不能在你们的实体店退货"
+    decision = decide(asked, shop)
+    assert decision.kind == "handoff" and decision.reason == "no_answer"
+    # With nearness alone deciding, both were taken out (a passage is near them) and the return
+    # policy was offered as a "did you mean" for the store question.
+    nearness_only = {locale: dataclasses.replace(s, background_cover=None)
+                     for locale, s in search_module.SEMANTIC.items()}
+    monkeypatch.setattr(search_module, "SEMANTIC", nearness_only)
+    before = load_index()
+    assert not any(_kept_zh(before, t) for t in detail)
+    plain = decide(asked, before)
+    assert plain.kind == "clarify" and plain.hits[0].doc_id == "return-policy.zh"
+
+
+def test_english_keeps_by_nearness_alone() -> None:
+    assert search_module.SEMANTIC["en"].background_cover is None
+
+
+def _kept_zh(index: Index, text: str) -> bool:
+    encoder = embed.load("zh")
+    assert encoder is not None
+    kept = index.background("zh")
+    return bool(len(kept)) and bool((encoder.encode([text]) @ kept.T).max() > 0.999)
