@@ -155,7 +155,7 @@ def normalize(text: str) -> str:
     simplified Chinese."""
     text = unicodedata.normalize("NFKC", text).casefold()
     if has_cjk(text):
-        text = _t2s().convert(mandarin(text)).translate(_VARIANTS)
+        text = simplified(mandarin(text)).translate(_VARIANTS)
     return text
 
 
