@@ -139,9 +139,9 @@ def _vectors_of(texts: tuple[str, ...], phrase: str) -> np.ndarray:
     return encoder.encode(chosen)
 
 
-def _kept(index: Index, vectors: np.ndarray) -> bool:
+def _kept(index: Index, vectors: np.ndarray, locale: str = "en") -> bool:
     """Whether any of `vectors` (background rows) is among what `index` keeps."""
-    kept = index.background("en")
+    kept = index.background(locale)
     return bool(len(kept)) and bool((vectors @ kept.T).max() > 0.999)
 
 
@@ -174,5 +174,4 @@ def test_english_keeps_by_nearness_alone() -> None:
 def _kept_zh(index: Index, text: str) -> bool:
     encoder = embed.load("zh")
     assert encoder is not None
-    kept = index.background("zh")
-    return bool(len(kept)) and bool((encoder.encode([text]) @ kept.T).max() > 0.999)
+    return _kept(index, encoder.encode([text]), "zh")
