@@ -231,7 +231,7 @@ class WebhookIn(Body):
 class BotSettingsIn(Body):
     enabled: bool = True
     answer_threshold: float = Field(default=0.45, ge=0, le=1)
-    clarify_threshold: float = Field(default=0.36, ge=0, le=1)
+    clarify_threshold: float = Field(default=0.39, ge=0, le=1)
     margin: float = Field(default=0.1, ge=0, le=1)
     greeting_en: str = Field(default="", max_length=500)
     greeting_zh: str = Field(default="", max_length=500)

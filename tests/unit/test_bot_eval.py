@@ -11,7 +11,10 @@ measured once, for a change or, fresh 13, 18 and 19, with none) does too: 0.961 
 19 and 20, with the bot's figures unchanged after it, 0.978 / 0.842 / 0.045, 0.968 / 0.898 /
 0.038 and 0.983 / 0.864 / 0.092; 21, for written Cantonese read as Mandarin, 0.994 / 0.873 /
 0.038 — on unseen questions the unanswerable hand-off is near the target (230 of 262 over the
-five, 0.878), not safely over it. Those figures are
+five, 0.878), not safely over it. Session 17 raised the clarify threshold 0.36 → 0.39 (the bot
+hands over below it), for the most room to both hand-off targets on the first runs of 22-26:
+more unanswerable questions handed off, more answerable ones too, the answers unchanged
+(architecture.md, "Where the bot hands over"). Those figures are
 guarded by floors a little below what was measured (docs/architecture.md, "Meaning
 matching", "The background", "How near a line must come"); the cut-offs were chosen on the
 development part only, before any fresh measurement, and the reach on every part then seen.
@@ -54,28 +57,28 @@ def test_files_that_fix_their_part_keep_it() -> None:
 
 def test_development_part(outcomes: dict[str, dict[str, float]]) -> None:
     dev = outcomes["dev"]
-    """Measured 0.971 / 0.962 / 0.042, answered wrong 0.003 (1,607 questions; 0.971 / 0.956 / 0.041
-    before the Chinese background's cover; 0.971 / 0.947 /
+    """Measured 0.971 / 0.964 / 0.059, answered wrong 0.003 (1,607 questions; 0.971 / 0.962 / 0.042
+    with the clarify threshold at 0.36; 0.971 / 0.956 / 0.041 before the Chinese background's cover; 0.971 / 0.947 /
     0.033 before the not_answered lines' reach, 0.965 / 0.941 /
     0.060 with 16 phrasings an article, 0.965 / 0.939 / 0.056 before the articles' lists of what
     they do not answer, 0.961 / 0.894 / 0.085 before the background)."""
     assert dev["top1_accuracy"] >= 0.94
     assert dev["handoff_correct"] >= 0.90
-    assert dev["wrong_handoff"] <= 0.07
+    assert dev["wrong_handoff"] <= 0.08
     assert dev["answered_wrong"] <= 0.01
 
 
 def test_all_questions_and_held_out_floors(outcomes: dict[str, dict[str, float]]) -> None:
     everything, held = outcomes["all"], outcomes["held_out"]
-    assert everything["top1_accuracy"] >= 0.95  # 0.964 over all 7,040 (0.946 with 16 phrasings)
-    assert everything["wrong_handoff"] <= 0.07  # 0.053 (0.050 before the Chinese background's cover; 0.057 before Cantonese as Mandarin; 0.084 with 16 phrasings)
-    assert everything["handoff_correct"] >= 0.91  # 0.925 (0.915 before the Chinese background's cover; 0.903 before the reach; 0.884 before the background)
+    assert everything["top1_accuracy"] >= 0.95  # 0.964 over all 7,284 (0.946 with 16 phrasings)
+    assert everything["wrong_handoff"] <= 0.09  # 0.077 (0.054 with the clarify threshold at 0.36; 0.050 before the Chinese background's cover; 0.057 before Cantonese as Mandarin; 0.084 with 16 phrasings)
+    assert everything["handoff_correct"] >= 0.92  # 0.936 (0.919 with the clarify threshold at 0.36; 0.915 before the Chinese background's cover; 0.903 before the reach; 0.884 before the background)
     assert held["answered_wrong"] <= 0.01
 
 
 def test_held_out_part(outcomes: dict[str, dict[str, float]]) -> None:
-    """Measured 0.977 / 0.949 / 0.045 with the Chinese background's cover (56 of 59 unanswerable;
-    answered wrong 1 of 176); 0.977 / 0.932 / 0.045 with 28 phrasings an article (the
+    """Measured 0.977 / 0.966 / 0.062 with the clarify threshold at 0.39 (57 of 59 unanswerable;
+    answered wrong 1 of 176); 0.977 / 0.949 / 0.045 with the Chinese background's cover; 0.977 / 0.932 / 0.045 with 28 phrasings an article (the
     same with the not_answered lines' reach);
     0.977 / 0.932 / 0.051 since the background's third hand (0.977 / 0.932 / 0.045
     with two, 0.977 / 0.915 / 0.062 with the first, 0.977 / 0.864 / 0.028 before it; 0.955 /
@@ -83,16 +86,16 @@ def test_held_out_part(outcomes: dict[str, dict[str, float]]) -> None:
     held = outcomes["held_out"]
     assert held["top1_accuracy"] >= 0.95
     assert held["handoff_correct"] >= 0.90
-    assert held["wrong_handoff"] <= 0.07
+    assert held["wrong_handoff"] <= 0.08
 
 
 def test_the_next_fresh_batch_is_ready_and_not_yet_in_the_set() -> None:
-    """questions_fresh27.txt waits, unmeasured, for the next change of the bot: well formed,
+    """questions_fresh28.txt waits, unmeasured, for the next change of the bot: well formed,
     every label an article topic or "handoff", and no question of the set (read, not run)."""
     from tests.kb_eval import DATA
 
     topics = {a["topic"] for a in load_articles()} | {"handoff"}
-    text = (DATA / "questions_fresh27.txt").read_text(encoding="utf-8")
+    text = (DATA / "questions_fresh28.txt").read_text(encoding="utf-8")
     lines = [line for line in text.splitlines() if line.strip() and not line.startswith("#")]
     pairs = [tuple(part.strip() for part in line.split("|", 1)) for line in lines]
     assert len(pairs) >= 180 and all(len(p) == 2 and p[0] in topics and p[1] for p in pairs)
@@ -153,11 +156,14 @@ def test_fresh_part_floors(outcomes: dict[str, dict[str, float]]) -> None:
     reading 0.962 / 0.847 / 0.077; the twenty-one then (4,953): 0.962 / 0.897 / 0.053.
     questions_fresh26.txt (245), for keeping Chinese background questions near an article whose
     words leave them out (22's change, measured again): 0.959 / 0.905 / 0.047 → 0.959 / 0.919 /
-    0.047 (fresh 5-25 0.962 / 0.897 / 0.053 → 0.962 / 0.909 / 0.057). All twenty-two now (5,198):
-    0.962 / 0.909 / 0.056, answered wrong 0.003 (the floor below is a guard against falling, not
-    the target: the part was at 0.897 before this change)."""
+    0.047 (fresh 5-25 0.962 / 0.897 / 0.053 → 0.962 / 0.909 / 0.057); the twenty-two then (5,198):
+    0.962 / 0.909 / 0.056. questions_fresh27.txt (244), for the clarify threshold 0.36 → 0.39
+    (session 17, chosen on the first runs of 22-26): 0.960 / 0.771 / 0.080 → 0.960 / 0.843 / 0.132,
+    answered wrong 0 → 0 (fresh 5-26 0.962 / 0.909 / 0.056 → 0.962 / 0.929 / 0.081). All
+    twenty-three now (5,442): 0.962 / 0.924 / 0.083, answered wrong 0.003 (0.962 / 0.902 / 0.057
+    at 0.36)."""
     fresh = outcomes["fresh"]
     assert fresh["top1_accuracy"] >= 0.94
-    assert fresh["handoff_correct"] >= 0.89
-    assert fresh["wrong_handoff"] <= 0.07
+    assert fresh["handoff_correct"] >= 0.91
+    assert fresh["wrong_handoff"] <= 0.095
     assert fresh["answered_wrong"] <= 0.01

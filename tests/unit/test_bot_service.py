@@ -637,3 +637,16 @@ def test_an_agent_teaches_the_bot_a_wording_from_the_unanswered_list(scene: Scen
     assert knowledge.get(scene.agent, article.article_id).version == full.version
     assert one_more.question_id in {q.question_id for q in scene.kb.repo.unanswered(scene.tenant.tenant_id, 50)}
     assert again.question_id not in {q.question_id for q in scene.kb.repo.unanswered(scene.tenant.tenant_id, 50)}
+
+
+def test_a_tenant_s_default_thresholds_are_the_bot_s() -> None:
+    # The stored settings, the REST body's defaults and decide()'s defaults are one choice
+    # (the clarify threshold 0.39 since session 17): a tenant that never saved settings gets
+    # what the evaluation measured.
+    from chalicelib.api.kb_schemas import BotSettingsIn
+    from chalicelib.kb.decide import Thresholds
+
+    stored, body, bot = BotSettings("t"), BotSettingsIn(), Thresholds()
+    assert stored.clarify_threshold == body.clarify_threshold == bot.clarify == 0.39
+    assert stored.answer_threshold == body.answer_threshold == bot.answer
+    assert stored.margin == body.margin == bot.margin

@@ -7,7 +7,7 @@ import dataclasses
 import numpy as np
 import pytest
 
-from chalicelib.kb.decide import decide
+from chalicelib.kb.decide import Thresholds, decide
 from chalicelib.kb.search import SEMANTIC, Index
 from tests.kb_eval import load_index
 
@@ -58,10 +58,16 @@ def test_the_lines_are_embedded_with_the_article_and_never_matched_as_its_passag
     assert np.allclose(plain.vectors(plain.documents["shipping-time.en"]), passages, atol=1e-5)
 
 
+# The reach was chosen with the clarify threshold at 0.36 (session 15); its effect on the
+# decision is shown there. Since session 17 the default is 0.39 (architecture.md, "Where the
+# bot hands over"), which moves a few of these over the line by itself.
+AT_REACH = Thresholds(clarify=0.36)
+
+
 def _decide_with(monkeypatch: pytest.MonkeyPatch, shop: Index, asked: str, locale: str, **changes: float) -> tuple[str, float]:
     with monkeypatch.context() as m:
         m.setitem(SEMANTIC, locale, dataclasses.replace(SEMANTIC[locale], **changes))
-        decision = decide(asked, shop)
+        decision = decide(asked, shop, AT_REACH)
     return decision.kind, decision.hits[0].confidence
 
 
@@ -91,3 +97,5 @@ def test_a_line_that_is_not_near_in_itself_does_not_reach(
     kind, confidence = _decide_with(monkeypatch, shop, asked, locale)
     everywhere_kind, everywhere = _decide_with(monkeypatch, shop, asked, locale, not_answered_near=0.0)
     assert kind != "handoff" and everywhere_kind == "handoff" and everywhere < confidence
+    # (At the default 0.39 both sit just under the line, 0.38-0.39: handed over with the right
+    # article offered first to read while waiting, the price of the higher threshold.)
