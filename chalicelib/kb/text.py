@@ -106,7 +106,11 @@ _VARIANTS = str.maketrans({"帐": "账"})
 # words, or only where they are not: 係 (是) not inside 關係 / 联系 / 體系, 呢 (这) only before a
 # measure word, 點 (怎么) only in its Cantonese phrases and before a verb (點先 not after a number:
 # "三點先落單" is "ordered only at three"), 仲 (还) not in 仲裁,
-# 衫 (衣服) not in 衬衫, 咋 a final particle but Mandarin's 怎么 before a word ("咋办").
+# 衫 (衣服) not in 衬衫, 咋 a final particle but Mandarin's 怎么 before a word ("咋办"), 著 (穿)
+# only before a size or clothes (not 著名, 等著), 細 (小) only by a size word (not 仔細), 蚊 (元)
+# only after a numeral. Since session 17 also Cantonese vocabulary (唔該 is "please", not 不该;
+# 窿, 頸巾, 碌卡 ...) and Taiwan's words for what the mainland says otherwise (保固, 簡訊, 登入 ...):
+# architecture.md, "Regional words".
 _CANTONESE = {
     "係咪": "是不是", "系咪": "是不是", "係唔係": "是不是", "系唔系": "是不是", "唔係": "不是", "唔系": "不是",
     "有冇": "有没有", "可唔可以": "可不可以", "得唔得": "行不行", "使唔使": "用不用", "要唔要": "要不要",
@@ -120,12 +124,23 @@ _CANTONESE = {
     "咁": "这么", "嗰": "那", "攞": "拿", "啱": "对", "㗎": "", "喎": "", "啩": "", "嘞": "", "囉": "",
     "聽日": "明天", "听日": "明天", "尋日": "昨天", "寻日": "昨天", "琴日": "昨天", "今朝": "今天早上",
     "下晝": "下午", "下昼": "下午", "朝早": "早上", "落單": "下单", "落单": "下单",
+    "唔該": "请", "唔该": "请", "唔好": "不要", "有冇得": "能不能", "冇得": "不能", "幾錢": "多少钱", "几钱": "多少钱",
+    "撳": "点击", "窿": "洞", "頸巾": "围巾", "颈巾": "围巾", "波鞋": "运动鞋", "報數": "报销", "报数": "报销",
+    "屋企": "家", "搞掂": "搞定", "唔使": "不用", "唔得": "不行", "唔記得": "忘了", "唔记得": "忘了", "咁耐": "这么久",
+    "俾錢": "付钱", "畀錢": "付钱", "俾钱": "付钱", "畀钱": "付钱", "碌卡": "刷卡", "速遞": "快递", "速递": "快递",
+    "埋單": "结账", "埋单": "结账", "電郵": "邮件", "电邮": "邮件",
+    # Taiwan's words for what the mainland says otherwise
+    "保固": "保修", "公分": "厘米", "簡訊": "短信", "简讯": "短信", "折價券": "优惠券", "折价券": "优惠券",
+    "超商": "便利店", "宅配": "送货上门", "帳號": "账号", "帐号": "账号", "登入": "登录", "訊息": "消息", "讯息": "消息",
+    "統一編號": "税号", "统一编号": "税号", "統編": "税号", "统编": "税号",
 }
 _IN_CONTEXT = (  # (pattern, Mandarin)
     (r"(?<![關关聯联體体維维干幹])係", "是"), (r"呢(?=[個个度件啲些款隻只條条對对張张])", "这"),
     (r"點(?=[做用搞知處处辦办])", "怎么"), (r"仲(?![裁夏介])", "还"), (r"(?<![衬襯])衫", "衣服"),
     (r"咋(?=[\u4e00-\u9fff])", "怎么"), (r"咋", ""), (r"喇(?![叭嘛])", "了"),
-    (r"(?<![0-9０-９一二三四五六七八九十兩两幾几半])[點点]先", "怎样才"))
+    (r"(?<![0-9０-９一二三四五六七八九十兩两幾几半])[點点]先", "怎样才"),
+    (r"著(?=\s*(開|开|[衫鞋褲裤裙]|[smlxSMLX]{1,3}(?![a-zA-Z])|[0-9]))", "穿"), (r"(?<=[偏好太較较])細|細(?=[件碼码號号])", "小"),
+    (r"(?<=[0-9０-９十百千])蚊", "元"))
 # The table's words longest first, then each in-context form as a named group (c0, c1, ...),
 # so a match says which one it was.
 _CANTONESE_RE = re.compile("|".join([*sorted(map(re.escape, _CANTONESE), key=len, reverse=True),
@@ -133,7 +148,8 @@ _CANTONESE_RE = re.compile("|".join([*sorted(map(re.escape, _CANTONESE), key=len
 
 
 def mandarin(text: str) -> str:
-    """`text` with written Cantonese put as Mandarin (`_CANTONESE`); other text unchanged."""
+    """`text` with written Cantonese and Taiwan's own words put as mainland Mandarin
+    (`_CANTONESE`); other text unchanged."""
     if not _HAS_CJK.search(text):
         return text
 

@@ -70,9 +70,9 @@ def test_development_part(outcomes: dict[str, dict[str, float]]) -> None:
 
 def test_all_questions_and_held_out_floors(outcomes: dict[str, dict[str, float]]) -> None:
     everything, held = outcomes["all"], outcomes["held_out"]
-    assert everything["top1_accuracy"] >= 0.95  # 0.964 over all 7,284 (0.946 with 16 phrasings)
-    assert everything["wrong_handoff"] <= 0.09  # 0.077 (0.054 with the clarify threshold at 0.36; 0.050 before the Chinese background's cover; 0.057 before Cantonese as Mandarin; 0.084 with 16 phrasings)
-    assert everything["handoff_correct"] >= 0.92  # 0.936 (0.919 with the clarify threshold at 0.36; 0.915 before the Chinese background's cover; 0.903 before the reach; 0.884 before the background)
+    assert everything["top1_accuracy"] >= 0.95  # 0.964 over all 7,840 (0.946 with 16 phrasings)
+    assert everything["wrong_handoff"] <= 0.09  # 0.077 (0.080 before regional words; 0.054 with the clarify threshold at 0.36; 0.050 before the Chinese background's cover; 0.057 before Cantonese as Mandarin; 0.084 with 16 phrasings)
+    assert everything["handoff_correct"] >= 0.92  # 0.932 (0.931 before regional words; 0.919 with the clarify threshold at 0.36; 0.915 before the Chinese background's cover; 0.903 before the reach; 0.884 before the background)
     assert held["answered_wrong"] <= 0.01
 
 
@@ -90,12 +90,12 @@ def test_held_out_part(outcomes: dict[str, dict[str, float]]) -> None:
 
 
 def test_the_next_fresh_batch_is_ready_and_not_yet_in_the_set() -> None:
-    """questions_fresh28.txt waits, unmeasured, for the next change of the bot: well formed,
+    """questions_fresh30.txt waits, unmeasured, for the next change of the bot: well formed,
     every label an article topic or "handoff", and no question of the set (read, not run)."""
     from tests.kb_eval import DATA
 
     topics = {a["topic"] for a in load_articles()} | {"handoff"}
-    text = (DATA / "questions_fresh28.txt").read_text(encoding="utf-8")
+    text = (DATA / "questions_fresh30.txt").read_text(encoding="utf-8")
     lines = [line for line in text.splitlines() if line.strip() and not line.startswith("#")]
     pairs = [tuple(part.strip() for part in line.split("|", 1)) for line in lines]
     assert len(pairs) >= 180 and all(len(p) == 2 and p[0] in topics and p[1] for p in pairs)
@@ -159,9 +159,13 @@ def test_fresh_part_floors(outcomes: dict[str, dict[str, float]]) -> None:
     0.047 (fresh 5-25 0.962 / 0.897 / 0.053 → 0.962 / 0.909 / 0.057); the twenty-two then (5,198):
     0.962 / 0.909 / 0.056. questions_fresh27.txt (244), for the clarify threshold 0.36 → 0.39
     (session 17, chosen on the first runs of 22-26): 0.960 / 0.771 / 0.080 → 0.960 / 0.843 / 0.132,
-    answered wrong 0 → 0 (fresh 5-26 0.962 / 0.909 / 0.056 → 0.962 / 0.929 / 0.081). All
-    twenty-three now (5,442): 0.962 / 0.924 / 0.083, answered wrong 0.003 (0.962 / 0.902 / 0.057
-    at 0.36)."""
+    answered wrong 0 → 0 (fresh 5-26 0.962 / 0.909 / 0.056 → 0.962 / 0.929 / 0.081); the
+    twenty-three then (5,442): 0.962 / 0.924 / 0.083. questions_fresh28.txt (288), with no change:
+    0.943 / 0.818 / 0.147 (at 0.36 it would have read 0.943 / 0.766 / 0.076). questions_fresh29.txt
+    (268), for regional words (Cantonese and Taiwan usage) read as the articles write them: 0.963 /
+    0.935 / 0.079 → 0.963 / 0.948 / 0.073, answered wrong 0 (fresh 5-28 0.961 / 0.918 / 0.086 →
+    0.961 / 0.919 / 0.083). All twenty-five now (5,998): 0.961 / 0.921 / 0.083, answered wrong
+    0.003."""
     fresh = outcomes["fresh"]
     assert fresh["top1_accuracy"] >= 0.94
     assert fresh["handoff_correct"] >= 0.91

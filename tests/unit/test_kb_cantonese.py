@@ -58,3 +58,31 @@ def test_a_traditional_message_is_also_read_in_simplified_script(monkeypatch: py
         m.setattr(search, "simplified", lambda t: t)
         as_written = decide(asked, shop)
     assert as_written.kind == "clarify" and as_written.hits[0].doc_id == "cancel-order.zh"
+
+
+@pytest.mark.parametrize(("written", "mandarin"), [
+    ("唔該唔好再send email俾我", "请不要再send email给我"),  # not "不该不好": please, don't
+    ("有冇得用PayPal俾錢？", "能不能用PayPal付钱？"),
+    ("我平時著M，偏細定偏大？", "我平時穿M，偏小定偏大？"),  # 著 before a size is "wear", 細 by a size is "small"
+    ("買滿五十蚊係咪唔使運費", "買滿五十元是不是不用運費"),
+    ("收到嘅外套有個窿", "收到的外套有個洞"),
+    ("保固期多久？簡訊收不到", "保修期多久？短信收不到"),  # Taiwan's words
+    ("登入不了，帳號被鎖", "登录不了，账号被鎖"),
+])
+def test_regional_words_are_read_as_the_articles_write_them(written: str, mandarin: str) -> None:
+    assert text.mandarin(written) == mandarin
+
+
+@pytest.mark.parametrize("unchanged", ["著名品牌", "等著收貨", "穿著舒服嗎", "细节", "仔細看"])
+def test_the_same_characters_in_their_mandarin_sense_are_left_alone(unchanged: str) -> None:
+    assert text.mandarin(unchanged) == unchanged
+
+
+@pytest.mark.parametrize(("asked", "article"), [
+    ("收到嘅外套有個窿，點算？", "damaged-item.zh"),  # was handed over to the return policy
+    ("保固期是多久？要附發票嗎？", "warranty.zh"),  # was handed over
+    ("唔該唔好再send email俾我", "newsletter.zh"),
+])
+def test_a_question_in_regional_words_is_answered(shop: Index, asked: str, article: str) -> None:
+    decision = decide(asked, shop)
+    assert (decision.kind, decision.hits[0].doc_id) == ("answer", article)
