@@ -8,10 +8,12 @@ from typing import Any
 
 import pytest
 
+from chalicelib.api.kb_schemas import BotSettingsIn
 from chalicelib.domain.clock import FixedClock
 from chalicelib.domain.errors import ArticleChanged, Forbidden, InvalidFrame
 from chalicelib.domain.knowledge import BotSettings, Webhook
 from chalicelib.domain.model import Connection, Identity, Role, Tenant
+from chalicelib.kb.decide import Thresholds
 from chalicelib.services.knowledge import ArticleFields
 from tests.fakes import build_services, with_routing
 from tests.fakes_kb import BotWorld, failing_webhook, with_bot
@@ -643,9 +645,6 @@ def test_a_tenant_s_default_thresholds_are_the_bot_s() -> None:
     # The stored settings, the REST body's defaults and decide()'s defaults are one choice
     # (the clarify threshold 0.39 since session 17): a tenant that never saved settings gets
     # what the evaluation measured.
-    from chalicelib.api.kb_schemas import BotSettingsIn
-    from chalicelib.kb.decide import Thresholds
-
     stored, body, bot = BotSettings("t"), BotSettingsIn(), Thresholds()
     assert stored.clarify_threshold == body.clarify_threshold == bot.clarify == 0.39
     assert stored.answer_threshold == body.answer_threshold == bot.answer

@@ -62,6 +62,7 @@ def test_a_traditional_message_is_also_read_in_simplified_script(monkeypatch: py
 
 @pytest.mark.parametrize(("written", "mandarin"), [
     ("唔該唔好再send email俾我", "请不要再send email给我"),  # not "不该不好": please, don't
+    ("唔好意思，寄嚟嘅size唔啱，換件好唔好？", "不好意思，寄来的size不对，換件好不好？"),  # sorry; OK or not
     ("有冇得用PayPal俾錢？", "能不能用PayPal付钱？"),
     ("我平時著M，偏細定偏大？", "我平時穿M，偏小定偏大？"),  # 著 before a size is "wear", 細 by a size is "small"
     ("買滿五十蚊係咪唔使運費", "買滿五十元是不是不用運費"),

@@ -1,12 +1,14 @@
 """Ranking, confidence, intents, sentiment, question type and the bot's decision."""
 from __future__ import annotations
 
+from typing import cast
+
 import pytest
 
 from chalicelib.kb.classify import classify_question
 from chalicelib.kb.decide import Thresholds, decide
 from chalicelib.kb.intent import anger, asks_when, is_complaint, signals, wants_human
-from chalicelib.kb.search import Document, Index, _edit_distance
+from chalicelib.kb.search import Document, Hit, Index, _edit_distance
 
 DOCS = [
     Document("refund.en", "When will I get my refund?", "We refund within 5 working days to your card.",
@@ -203,19 +205,15 @@ class _Ranked:
     """Stands in for an Index: the same hits, whatever the question (decide only searches)."""
 
     def __init__(self, *confidences: float) -> None:
-        from chalicelib.kb.search import Hit
-
         self.hits = [Hit(f"a{i}.en", 1.0 - 0.01 * i, c) for i, c in enumerate(confidences)]
 
-    def search(self, text: str, limit: int = 10) -> list:
+    def search(self, text: str, limit: int = 10) -> list[Hit]:
         return self.hits[:limit]
 
 
 def test_below_the_default_clarify_threshold_the_bot_hands_over_offering_what_it_found() -> None:
     # 0.39 since session 17 (architecture.md, "Where the bot hands over"): a best article at
     # 0.37 no longer makes a "did you mean" but a hand-off that offers it to read meanwhile.
-    from typing import cast
-
     unsure = decide("is there a size chart in inches", cast(Index, _Ranked(0.37, 0.30, 0.1)))
     assert (unsure.kind, unsure.reason) == ("handoff", "no_answer")
     assert [h.doc_id for h in unsure.suggestions] == ["a0.en", "a1.en"]
