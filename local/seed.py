@@ -90,6 +90,8 @@ def seed_knowledge_demo(tenant_id: str, agent_id: str, base_url: str) -> int:
     import json
 
     from chalicelib import bootstrap
+    from chalicelib.adapters.knowledge import DynamoBot
+    from chalicelib.domain.knowledge import BotSettings, Webhook
     from chalicelib.domain.model import Identity, Role
     from chalicelib.services.knowledge import ArticleFields
 
@@ -102,8 +104,9 @@ def seed_knowledge_demo(tenant_id: str, agent_id: str, base_url: str) -> int:
                                                                     tuple(raw.get("not_answered", ())))))
     services = bootstrap.services()
     services.knowledge.import_articles(agent, items)
-    services.bot.save_settings(agent, {"webhooks": [
-        {"name": "order-status", "pattern": ORDER_PATTERN, "url": f"{base_url}/_local/order-status"}]})
+    # Straight into the table: the seed is not a supervisor's edit (no role check, no merge).
+    DynamoBot().save_settings(BotSettings(tenant_id, webhooks=[
+        Webhook("order-status", ORDER_PATTERN, f"{base_url}/_local/order-status")]))
     return len(items)
 def seed_demo_routing(tenant_id: str, agents: list[dict[str, str]]) -> None:
     """Groups, rules and profiles that make routing visible with two demo agents: Alice is a

@@ -22,6 +22,7 @@ from chalicelib.domain.knowledge import (
     Webhook,
     WebhookCaller,
 )
+from chalicelib.domain.model import Identity
 from chalicelib.services.bot import BotService
 from chalicelib.services.knowledge import KnowledgeService
 from tests.fakes import FakeServices
@@ -88,8 +89,14 @@ class FakeBotRepository(BotRepository):
     def settings(self, tenant_id: str, max_age_ms: int = 0) -> BotSettings:
         return copy.deepcopy(self.settings_by_tenant.get(tenant_id) or BotSettings(tenant_id))
 
-    def save_settings(self, settings: BotSettings) -> None:
-        self.settings_by_tenant[settings.tenant_id] = copy.deepcopy(settings)
+    def save_settings(self, settings: BotSettings, expected_version: int | None = None) -> bool:
+        with self._lock:
+            stored = self.settings_by_tenant.get(settings.tenant_id)
+            if expected_version is not None and (stored.version if stored else 0) != expected_version:
+                return False
+            settings.version = (expected_version if expected_version is not None else settings.version) + 1
+            self.settings_by_tenant[settings.tenant_id] = copy.deepcopy(settings)
+            return True
 
     def state(self, tenant_id: str, conversation_id: str) -> BotState:
         return copy.deepcopy(self.states.get((tenant_id, conversation_id)) or BotState(tenant_id, conversation_id))
@@ -171,8 +178,14 @@ def with_bot(world: FakeServices) -> BotWorld:
     articles, repo, webhooks, vectors_job = FakeArticles(), FakeBotRepository(), FakeWebhooks(), FakeVectorsJob()
     knowledge = KnowledgeService(articles, repo, world.tenant_repo, world.clock, vectors_job)
     priorities: dict[str, str] = {}
+
+    def is_supervisor(identity: Identity) -> bool:
+        agent = world.agent_repo.get(identity.tenant_id, identity.principal_id)
+        return agent is not None and agent.role in ("supervisor", "admin")
+
     bot = BotService(knowledge, repo, world.chat, world.chat._notifier, world.clock, webhooks,
-                     lambda _t, conversation_id, priority: priorities.__setitem__(conversation_id, priority))
+                     lambda _t, conversation_id, priority: priorities.__setitem__(conversation_id, priority),
+                     is_supervisor=is_supervisor)
     world.chat.after_visitor_message.append(bot.after_visitor_message)
     world.chat.frame_handlers.update({"bot.handoff": bot.handle_handoff, "bot.feedback": bot.handle_feedback,
                                       "bot.choose": bot.handle_choose, "bot.solved": bot.handle_solved})

@@ -131,14 +131,30 @@ class DynamoBot(BotRepository):
             return BotSettings(tenant_id)
         data = json.loads(item.data_json or "{}")
         webhooks = [Webhook(**w) for w in data.pop("webhooks", [])]
-        data.pop("tenant_id", None)
-        return BotSettings(tenant_id, webhooks=webhooks, **data)
+        for key in ("tenant_id", "version"):
+            data.pop(key, None)
+        return BotSettings(tenant_id, webhooks=webhooks, version=int(item.version or 0), **data)
 
-    def save_settings(self, settings: BotSettings) -> None:
-        item = KnowledgeItem(settings.tenant_id, BOT_SETTINGS,
-                             data_json=json.dumps(asdict(settings), ensure_ascii=False))
-        item.save()
+    def save_settings(self, settings: BotSettings, expected_version: int | None = None) -> bool:
+        data = asdict(settings)
+        for key in ("tenant_id", "version"):
+            data.pop(key)
+        version = (expected_version if expected_version is not None else settings.version) + 1
+        item = KnowledgeItem(settings.tenant_id, BOT_SETTINGS, data_json=json.dumps(data, ensure_ascii=False),
+                             version=version)
+        # Settings stored before they had a version count as version 0.
+        condition = (None if expected_version is None
+                     else (KnowledgeItem.item_key.does_not_exist() | KnowledgeItem.version.does_not_exist())
+                     if expected_version == 0 else KnowledgeItem.version == expected_version)
+        try:
+            item.save(condition=condition)
+        except PutError as error:
+            if _conditional_failed(error):
+                return False
+            raise
+        settings.version = version
         CACHE.put(item)
+        return True
 
     def state(self, tenant_id: str, conversation_id: str) -> BotState:
         try:

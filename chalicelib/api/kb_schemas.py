@@ -225,21 +225,86 @@ class WebhookIn(Body):
     pattern: str = Field(min_length=1, max_length=200,
                          description="regular expression on the visitor's message; group 1 is sent as `value`")
     url: str = Field(pattern=r"^(https://|http://(127\.0\.0\.1|localhost)(:\d+)?/)", max_length=500)
-    secret: str = Field(default="", max_length=200, description="signs the body: X-Kefu-Signature (HMAC-SHA256)")
+    secret: str | None = Field(default=None, max_length=200,
+                               description="signs the body: X-Kefu-Signature (HMAC-SHA256). Left out: the secret "
+                                           "stored for a webhook of this name is kept; \"\": none")
+
+
+class WebhookOut(BaseModel):
+    name: str
+    pattern: str
+    url: str
+    has_secret: bool = Field(description="a secret is stored (secrets are never sent back)")
 
 
 class BotSettingsIn(Body):
-    enabled: bool = True
-    answer_threshold: float = Field(default=0.45, ge=0, le=1)
-    clarify_threshold: float = Field(default=0.39, ge=0, le=1)
-    margin: float = Field(default=0.1, ge=0, le=1)
-    greeting_en: str = Field(default="", max_length=500)
-    greeting_zh: str = Field(default="", max_length=500)
-    webhooks: list[WebhookIn] = Field(default_factory=list, max_length=10)
+    """Fields left out (or null) keep their current values."""
+
+    enabled: bool | None = None
+    answer_threshold: float | None = Field(default=None, ge=0, le=1,
+                                           description="confidence to answer outright (0.45 by default)")
+    clarify_threshold: float | None = Field(
+        default=None, ge=0, le=1, description="least confidence to offer articles to choose from; below it the bot "
+                                              "hands over (0.39 by default; not above answer_threshold)")
+    margin: float | None = Field(default=None, ge=0, le=1,
+                                 description="how far the best article must lead the second to answer without "
+                                             "asking (0.1 by default)")
+    greeting_en: str | None = Field(default=None, max_length=500, description='"": the default greeting')
+    greeting_zh: str | None = Field(default=None, max_length=500, description='"": the default greeting')
+    webhooks: list[WebhookIn] | None = Field(default=None, max_length=10,
+                                             description="the whole list (left out: unchanged)")
+    version: int | None = Field(default=None, ge=0, description="the settings' version the editor saw (409 "
+                                "settings_changed if someone saved since); left out: merged into the current ones")
 
 
-class BotSettingsOut(BotSettingsIn):
-    model_config = ConfigDict(extra="ignore")
+class BotDefaults(BaseModel):
+    answer_threshold: float
+    clarify_threshold: float
+    margin: float
+    greeting_en: str
+    greeting_zh: str
+
+
+class BotSettingsOut(BaseModel):
+    enabled: bool
+    answer_threshold: float
+    clarify_threshold: float
+    margin: float
+    greeting_en: str
+    greeting_zh: str
+    webhooks: list[WebhookOut]
+    version: int = Field(description="0 until first saved")
+    updated_at: int
+    updated_by: str
+    defaults: BotDefaults
+
+
+class BotTryIn(Body):
+    text: str = Field(min_length=1, max_length=2000, description="a question as a visitor would write it")
+    answer_threshold: float | None = Field(default=None, ge=0, le=1, description="left out: the stored one")
+    clarify_threshold: float | None = Field(default=None, ge=0, le=1, description="left out: the stored one")
+    margin: float | None = Field(default=None, ge=0, le=1, description="left out: the stored one")
+
+
+class BotTryArticle(BaseModel):
+    id: str
+    title: str
+    locale: str
+    confidence: float
+
+
+class BotTryOut(BaseModel):
+    action: Literal["answer", "clarify", "handoff", "greet", "thanks", "integration", "nothing_to_answer_from"] = \
+        Field(description="what the bot would do with it as a visitor's question")
+    reason: str | None = Field(default=None, description="why it would hand over (as the agent's hand-off note says)")
+    locale: str
+    best_confidence: float | None = Field(default=None, description="the closest article's confidence, 0-1")
+    articles: list[BotTryArticle] = Field(description="the answer; the articles it would offer to choose from; or, "
+                                                      "handing over, those it would offer to read while waiting")
+    webhook: str | None = Field(default=None, description="the site integration whose pattern matches")
+    answer_threshold: float
+    clarify_threshold: float
+    margin: float
 
 
 AGENT = "agent"
@@ -262,7 +327,10 @@ KB_ENDPOINTS: dict[tuple[str, str], tuple[type[BaseModel] | None, type[BaseModel
         TeachIn, ArticleOut, "Teach the bot: unanswered questions become the article's alternate phrasings "
                              "(a new version) and leave the unanswered list", AGENT),
     ("GET", "/v1/kb/bot"): (None, BotSettingsOut, "The bot's settings: thresholds, greetings, webhooks", AGENT),
-    ("PUT", "/v1/kb/bot"): (BotSettingsIn, BotSettingsOut, "Change the bot's settings", AGENT),
+    ("PUT", "/v1/kb/bot"): (BotSettingsIn, BotSettingsOut,
+                            "Change the bot's settings (supervisors and admins; fields left out are kept)", AGENT),
+    ("POST", "/v1/kb/bot/try"): (BotTryIn, BotTryOut, "What the bot would do with a question, at the stored "
+                                                      "thresholds or at trial ones (nothing is written)", AGENT),
     ("GET", "/v1/kb/public/articles"): (PublicQuery, PublicArticleList, "Published articles (FAQ browse)", PUBLIC),
     ("GET", "/v1/kb/public/articles/{article_id}"): (PublicQuery, PublicArticle, "One published article", PUBLIC),
     ("GET", "/v1/kb/public/search"): (PublicSearchQuery, PublicSearchResults,

@@ -9,7 +9,7 @@ from chalice.app import Response
 
 from ..bootstrap import services
 from ..domain.errors import NotFound
-from ..domain.knowledge import Article
+from ..domain.knowledge import Article, BotSettings
 from ..domain.model import Identity
 from .errors import Routes
 from .http import bearer_token, json_response, parse_body, parse_query
@@ -152,18 +152,48 @@ def unanswered_questions() -> Response:
         counters=services().knowledge.bot_counters(identity)))
 
 
+def _settings_out(settings: BotSettings) -> Any:
+    defaults = BotSettings(settings.tenant_id)
+    return ks.BotSettingsOut(
+        enabled=settings.enabled, answer_threshold=settings.answer_threshold,
+        clarify_threshold=settings.clarify_threshold, margin=settings.margin, greeting_en=settings.greeting_en,
+        greeting_zh=settings.greeting_zh, version=settings.version, updated_at=settings.updated_at,
+        updated_by=settings.updated_by,
+        webhooks=[ks.WebhookOut(name=w.name, pattern=w.pattern, url=w.url, has_secret=bool(w.secret))
+                  for w in settings.webhooks],
+        defaults=ks.BotDefaults(answer_threshold=defaults.answer_threshold,
+                                clarify_threshold=defaults.clarify_threshold, margin=defaults.margin,
+                                greeting_en=defaults.greeting_en, greeting_zh=defaults.greeting_zh))
+
+
 @knowledge.route("/v1/kb/bot", methods=["GET"])
 def bot_settings() -> Response:
-    settings = services().bot.settings(_agent())
-    return json_response(ks.BotSettingsOut.model_validate(settings, from_attributes=True))
+    return json_response(_settings_out(services().bot.settings(_agent())))
 
 
 @knowledge.route("/v1/kb/bot", methods=["PUT"])
 def change_bot_settings() -> Response:
     identity = _agent()
     body = parse_body(knowledge.current_request, ks.BotSettingsIn)
-    settings = services().bot.save_settings(identity, body.model_dump())
-    return json_response(ks.BotSettingsOut.model_validate(settings, from_attributes=True))
+    data = body.model_dump(exclude_none=True, exclude={"version"})
+    if body.webhooks is not None:  # a secret left out (None) is kept: not the same as ""
+        data["webhooks"] = [w.model_dump() for w in body.webhooks]
+    return json_response(_settings_out(services().bot.save_settings(identity, data, version=body.version)))
+
+
+@knowledge.route("/v1/kb/bot/try", methods=["POST"])
+def try_the_bot() -> Response:
+    identity = _agent()
+    body = parse_body(knowledge.current_request, ks.BotTryIn)
+    trial = services().bot.try_question(identity, body.text, body.answer_threshold, body.clarify_threshold,
+                                        body.margin)
+    return json_response(ks.BotTryOut(
+        action=trial.kind, reason=trial.reason, locale=trial.locale, webhook=trial.webhook,
+        best_confidence=None if trial.best_confidence is None else round(trial.best_confidence, 4),
+        articles=[ks.BotTryArticle(id=i, title=t, locale=loc, confidence=round(c, 4))
+                  for i, t, loc, c in trial.articles],
+        answer_threshold=trial.thresholds.answer, clarify_threshold=trial.thresholds.clarify,
+        margin=trial.thresholds.margin))
 
 
 # ------------------------------------------------------------------ visitors (the widget)

@@ -130,6 +130,12 @@ class ArticleChanged(Conflict):
     code = "article_changed"
 
 
+class BotSettingsChanged(Conflict):
+    """Someone saved the bot's settings since the version the editor started from."""
+
+    code = "settings_changed"
+
+
 class IntegrationFailed(KefuError):
     """A tenant's webhook did not answer usably (the bot hands over to a person)."""
 

@@ -97,6 +97,8 @@ class BotSettings:
     greeting_zh: str = "您好！我是智能助手，有问题请直接问我；需要人工请输入“转人工”。"
     webhooks: list[Webhook] = field(default_factory=list)
     updated_at: int = 0
+    updated_by: str = ""
+    version: int = 0  # bumped by every save (`BotRepository.save_settings` writes conditionally)
 
 
 @dataclass
@@ -158,7 +160,10 @@ class BotRepository(abc.ABC):
         """The tenant's bot settings; `max_age_ms` > 0: a copy read that recently will do."""
 
     @abc.abstractmethod
-    def save_settings(self, settings: BotSettings) -> None: ...
+    def save_settings(self, settings: BotSettings, expected_version: int | None = None) -> bool:
+        """Store `settings` as version `expected_version + 1` if the stored ones are still
+        `expected_version` (0: none stored yet); False, and nothing written, if someone saved
+        in between. `expected_version` None writes whatever is stored (seeding)."""
 
     @abc.abstractmethod
     def state(self, tenant_id: str, conversation_id: str) -> BotState: ...

@@ -14,12 +14,12 @@ from __future__ import annotations
 
 import logging
 import re
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any, Callable
 
 from ..domain import protocol as p
 from ..domain.clock import Clock
-from ..domain.errors import Forbidden, IntegrationFailed, InvalidFrame
+from ..domain.errors import BotSettingsChanged, Forbidden, IntegrationFailed, InvalidFrame
 from ..domain.ids import new_id
 from ..domain.knowledge import (
     BotRepository,
@@ -104,6 +104,22 @@ class Handoff:
     last_text: str
 
 
+@dataclass(frozen=True)
+class Trial:
+    """What the bot would do with a question (`BotService.try_question`): `kind` is a
+    decision kind, "integration" (a webhook's pattern matches) or "nothing_to_answer_from"
+    (no published article); `articles` are (id, title, locale, confidence) of what it would
+    answer with, offer to choose from, or offer to read while the visitor waits."""
+
+    kind: str
+    reason: str | None
+    locale: str
+    thresholds: Any  # kb.decide.Thresholds
+    articles: list[tuple[str, str, str, float]] = field(default_factory=list)
+    best_confidence: float | None = None
+    webhook: str | None = None
+
+
 PriorityRaiser = Callable[[str, str, str], None]  # (tenant_id, conversation_id, priority)
 # An optional answer writer (e.g. an LLM such as Amazon Bedrock, grounded on the article):
 # (visitor's question, article title, article text, locale) → the answer to send, or None
@@ -114,7 +130,8 @@ AnswerWriter = Callable[[str, str, str, str], "str | None"]
 class BotService:
     def __init__(self, knowledge: KnowledgeService, repo: BotRepository, chat: ChatService, notifier: Notifier,
                  clock: Clock, webhooks: WebhookCaller, raise_priority: PriorityRaiser | None = None,
-                 answer_writer: AnswerWriter | None = None) -> None:
+                 answer_writer: AnswerWriter | None = None,
+                 is_supervisor: Callable[[Identity], bool] | None = None) -> None:
         self._knowledge = knowledge
         self._repo = repo
         self._chat = chat
@@ -123,6 +140,7 @@ class BotService:
         self._webhooks = webhooks
         self._raise_priority = raise_priority
         self._answer_writer = answer_writer
+        self._supervisor = is_supervisor
         self.on_handoff: list[Callable[[Handoff], None]] = []
 
     # ------------------------------------------------------------ settings (REST)
@@ -132,23 +150,91 @@ class BotService:
             raise Forbidden("only agents see the bot's settings")
         return self._repo.settings(identity.tenant_id)
 
-    def save_settings(self, identity: Identity, data: dict[str, Any]) -> BotSettings:
+    def save_settings(self, identity: Identity, data: dict[str, Any], version: int | None = None) -> BotSettings:
+        """Change the fields in `data`; those left out keep their current values. A webhook
+        sent without a secret keeps the secret stored under its name; an empty greeting is
+        the default one. With `version` (the settings the editor saw) the save fails with
+        BotSettingsChanged if someone saved since; without, the change is merged into what
+        is stored at the moment of writing (a conditional write, retried), so two partial
+        changes at once both land. Supervisors and admins only: webhooks send visitors'
+        words to a URL."""
         if not identity.is_agent:
             raise Forbidden("only agents change the bot's settings")
-        current = self._repo.settings(identity.tenant_id)
-        webhooks = [Webhook(**w) for w in data.pop("webhooks", [])]
-        for webhook in webhooks:
-            try:
-                re.compile(webhook.pattern)
-            except re.error as error:
-                raise InvalidFrame(f"webhook {webhook.name}: the pattern is not a regular expression: {error}") from None
-        data = {k: v for k, v in data.items() if v != "" or not k.startswith("greeting")}
-        updated = BotSettings(**{**asdict(current), **data, "webhooks": webhooks,
-                                 "tenant_id": identity.tenant_id, "updated_at": self._clock.now_ms()})
+        if not self._is_supervisor(identity):
+            raise Forbidden("only supervisors and admins change the bot's settings")
+        for _attempt in range(MAX_STATE_ATTEMPTS):
+            current = self._repo.settings(identity.tenant_id)
+            if version is not None and current.version != version:
+                raise BotSettingsChanged("someone changed the bot's settings meanwhile: reload them")
+            updated = self._merged(current, data, identity)
+            if self._repo.save_settings(updated, current.version):
+                return updated
+        raise BotSettingsChanged("the bot's settings kept changing while saving: try again")
+
+    def _merged(self, current: BotSettings, data: dict[str, Any], identity: Identity) -> BotSettings:
+        defaults = BotSettings(current.tenant_id)
+        changes = {k: v for k, v in data.items() if v is not None and k != "webhooks"}
+        for greeting in ("greeting_en", "greeting_zh"):
+            if changes.get(greeting, None) == "":
+                changes[greeting] = getattr(defaults, greeting)
+        webhooks = current.webhooks
+        if data.get("webhooks") is not None:
+            secrets = {w.name: w.secret for w in current.webhooks}
+            webhooks = []
+            for w in data["webhooks"]:
+                secret = w.get("secret")
+                webhooks.append(Webhook(w["name"], w["pattern"], w["url"],
+                                        secrets.get(w["name"], "") if secret is None else secret))
+            names = [w.name for w in webhooks]
+            if len(set(names)) != len(names):
+                raise InvalidFrame("webhook names must differ from each other")
+            for webhook in webhooks:
+                try:
+                    re.compile(webhook.pattern)
+                except re.error as error:
+                    raise InvalidFrame(f"webhook {webhook.name}: the pattern is not a regular expression: "
+                                       f"{error}") from None
+        updated = BotSettings(**{**asdict(current), **changes, "webhooks": webhooks,
+                                 "tenant_id": current.tenant_id, "updated_at": self._clock.now_ms(),
+                                 "updated_by": identity.display_name or identity.principal_id})
         if updated.clarify_threshold > updated.answer_threshold:
-            raise InvalidFrame("clarify_threshold must not be above answer_threshold")
-        self._repo.save_settings(updated)
+            raise InvalidFrame(f"the clarify threshold ({updated.clarify_threshold:g}) must not be above the answer "
+                               f"threshold ({updated.answer_threshold:g})")
         return updated
+
+    def try_question(self, identity: Identity, text: str, answer_threshold: float | None = None,
+                     clarify_threshold: float | None = None, margin: float | None = None) -> Trial:
+        """What the bot would do with `text` as a visitor's first question, at the stored
+        thresholds or at those given (to try before saving). Writes nothing."""
+        from ..kb.decide import Thresholds, decide
+        from ..kb.text import detect_locale
+
+        if not identity.is_agent:
+            raise Forbidden("only agents try the bot")
+        settings = self._repo.settings(identity.tenant_id)
+        answer = settings.answer_threshold if answer_threshold is None else answer_threshold
+        clarify = settings.clarify_threshold if clarify_threshold is None else clarify_threshold
+        if clarify > answer:
+            raise InvalidFrame(f"the clarify threshold ({clarify:g}) must not be above the answer threshold "
+                               f"({answer:g})")
+        thresholds = Thresholds(answer, clarify, settings.margin if margin is None else margin)
+        locale = detect_locale(text)
+        for webhook in settings.webhooks:
+            if re.search(webhook.pattern, text, re.IGNORECASE):
+                return Trial("integration", None, locale, thresholds, webhook=webhook.name)
+        index = self._knowledge.index(identity.tenant_id)
+        if len(index) == 0:
+            return Trial("nothing_to_answer_from", None, locale, thresholds)
+        decision = decide(text, index, thresholds)
+        shown = decision.suggestions if decision.kind == "handoff" else decision.hits
+        confidence = {h.doc_id: h.confidence for h in shown}
+        articles = [(a.article_id, a.title, a.locale, confidence[a.article_id])
+                    for a in self._published(identity.tenant_id, [h.doc_id for h in shown])]
+        best = decision.hits[0].confidence if decision.hits else None
+        return Trial(decision.kind, decision.reason, locale, thresholds, articles=articles, best_confidence=best)
+
+    def _is_supervisor(self, identity: Identity) -> bool:
+        return self._supervisor is not None and self._supervisor(identity)
 
     def _tenant_settings(self, tenant_id: str) -> BotSettings:
         # A copy up to SETTINGS_TTL_MS old will do; the repository keeps it fresh by fetching it

@@ -520,7 +520,7 @@ class RoutingService:
         identity = self._agent_identity(connection)
         conversation = self._conversation(identity, frame.conversation_id)
         current = conversation.assignee_id
-        if current not in (None, identity.principal_id) and not self._is_supervisor(identity):
+        if current not in (None, identity.principal_id) and not self.is_supervisor(identity):
             raise Forbidden("only the assignee or a supervisor transfers a conversation")
         now = self._clock.now_ms()
         if frame.to_agent_id:
@@ -709,13 +709,13 @@ class RoutingService:
             raise Forbidden("this needs an agent")
         return identity
 
-    def _is_supervisor(self, identity: Identity) -> bool:
+    def is_supervisor(self, identity: Identity) -> bool:
         agent = self._agents.get(identity.tenant_id, identity.principal_id)
         return agent is not None and agent.role in SUPERVISORS
 
     def _require_supervisor(self, identity: Identity) -> None:
         self._agent_identity_of(identity)
-        if not self._is_supervisor(identity):
+        if not self.is_supervisor(identity):
             raise Forbidden("only supervisors change routing")
 
     def _conversation(self, identity: Identity, conversation_id: str) -> Conversation:

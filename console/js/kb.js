@@ -2,10 +2,12 @@
 // publish), a text preview, import (JSON or Markdown files, checked whole before any part is
 // written) and export (JSON, or Markdown files in a .zip), and the questions the bot could not answer,
 // grouped, each one click away from a new article or from teaching the bot that an
-// existing article answers them (they become its alternate phrasings). Uses the console's session (signed in
+// existing article answers them (they become its alternate phrasings), and the bot's settings
+// (js/kb-bot.js). Uses the console's session (signed in
 // at index.html) and REST client. Everything from the server is rendered as text (dom.js's h()).
 import { Api, ApiError } from "./api.js";
 import { h, mount } from "./dom.js";
+import { showBotSettings } from "./kb-bot.js";
 import { readSession, showSignedOut } from "./session.js";
 import { zipFiles } from "./zip.js";
 
@@ -412,6 +414,8 @@ function start() {
         on: { input: (event) => { clearTimeout(timer); state.query = event.target.value; timer = setTimeout(() => loadList(), 250); } } }),
       h("button", { class: "btn btn-primary", type: "button", text: "New article", on: { click: () => select(null) } }),
       h("button", { class: "tk-chip", type: "button", text: "Unanswered questions", on: { click: () => showUnanswered() } }),
+      h("button", { class: "tk-chip", type: "button", text: "Bot settings",
+        on: { click: () => showBotSettings(api, root.querySelector(".tk-detail")) } }),
       h("button", { class: "tk-chip", type: "button", text: "Import…", title: "One JSON file (as Export JSON writes) or Markdown files",
         on: { click: () => files.click() } }),
       files,

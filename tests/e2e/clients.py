@@ -176,6 +176,18 @@ class Tenant:
     password: str
 
 
+def make_supervisor(tenant: Tenant, index: int = 0) -> str:
+    """Give the tenant's agent `index` the supervisor role (in the table, as an admin would);
+    returns the agent's id."""
+    from chalicelib.adapters.repositories import DynamoAgents
+    from chalicelib.adapters.tables import AgentItem
+
+    agent = DynamoAgents().get_by_email(tenant.agent_emails[index])
+    assert agent is not None
+    AgentItem(agent.tenant_id, agent.agent_id).update(actions=[AgentItem.role.set("supervisor")])
+    return agent.agent_id
+
+
 class Api:
     """The REST API and WebSocket endpoint of one local stack."""
 

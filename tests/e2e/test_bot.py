@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.clients import Api, Tenant, WsClient, action_is
+from tests.e2e.clients import Api, Tenant, WsClient, action_is, make_supervisor
 from tests.kb_eval import load_articles
 
 pytestmark = pytest.mark.anyio
@@ -103,6 +103,7 @@ async def test_answers_in_english_and_chinese_with_feedback(api: Api, tenant: Te
 
 
 async def test_clarifying_question_then_choice(api: Api, tenant: Tenant) -> None:
+    make_supervisor(tenant)
     agent_token = await import_shop(api, tenant)
     # A strict tenant: answer only on a near-certain match, so a vague question gets a clarifying one.
     response = await api.http.put("/v1/kb/bot", json={"answer_threshold": 1.0, "clarify_threshold": 0.2,
@@ -306,6 +307,7 @@ async def test_order_status_webhook_answers_and_its_failure_hands_over(api: Api,
     (`/_local/order-status`: orders ending in 0 are unknown → 404)."""
     from local.seed import ORDER_PATTERN
 
+    make_supervisor(tenant)
     agent_token = await import_shop(api, tenant)
     response = await api.http.put("/v1/kb/bot", headers=auth(agent_token), json={"webhooks": [
         {"name": "order-status", "pattern": ORDER_PATTERN, "url": f"{api.base_url}/_local/order-status",
@@ -322,6 +324,78 @@ async def test_order_status_webhook_answers_and_its_failure_hands_over(api: Api,
     note = await handoff_note(api, agent_token, found["conversation_id"])
     assert "a site integration failed" in note["text"] and "HTTP 404" in note["text"]
     await visitor.close()
+
+
+async def test_bot_settings_over_rest_keep_what_a_change_leaves_out_and_hide_secrets(api: Api, tenant: Tenant) -> None:
+    agent_token = await import_shop(api, tenant)
+    response = await api.http.put("/v1/kb/bot", headers=auth(agent_token), json={"enabled": False})
+    assert response.status_code == 403 and "supervisors and admins" in response.json()["error"]["message"]
+    make_supervisor(tenant)
+    hook = {"name": "orders", "pattern": r"order (\d+)", "url": "https://shop.example/kefu", "secret": "s3cret"}
+    response = await api.http.put("/v1/kb/bot", headers=auth(agent_token),
+                                  json={"answer_threshold": 0.6, "webhooks": [hook]})
+    assert response.status_code == 200, response.text
+    response = await api.http.put("/v1/kb/bot", headers=auth(agent_token), json={"clarify_threshold": 0.3})
+    shown = response.json()
+    assert (shown["answer_threshold"], shown["clarify_threshold"], shown["margin"]) == (0.6, 0.3, 0.1)
+    assert shown["webhooks"] == [{"name": "orders", "pattern": r"order (\d+)", "url": "https://shop.example/kefu",
+                                  "has_secret": True}]
+    assert "s3cret" not in response.text and "s3cret" not in (await api.get("/v1/kb/bot", agent_token)).text
+    assert shown["defaults"]["clarify_threshold"] == 0.39 and shown["version"] == 2
+    # Bad input: a clear error naming the field, nothing changed.
+    for body, said in (({"clarify_threshold": 0.7}, "must not be above the answer threshold"),
+                       ({"margin": 2}, "margin"), ({"webhooks": [{**hook, "pattern": "("}]}, "not a regular expression"),
+                       ({"version": 1, "margin": 0.2}, "meanwhile")):
+        response = await api.http.put("/v1/kb/bot", headers=auth(agent_token), json=body)
+        assert response.status_code in (400, 409) and said in response.text, (body, response.text)
+    assert (await api.get("/v1/kb/bot", agent_token)).json() == shown
+
+
+async def test_two_settings_changes_at_once_both_land_or_the_stale_one_is_refused(api: Api, tenant: Tenant) -> None:
+    """Two supervisors' saves race through the gateway's parallel handler threads into the
+    same DynamoDB item: partial changes are merged by conditional writes (both land); two
+    edits of the same version: one saves, the other gets 409 settings_changed."""
+    make_supervisor(tenant)
+    token = await api.agent_token(tenant)
+
+    async def put(body: dict[str, Any]) -> Any:
+        return await api.http.put("/v1/kb/bot", headers=auth(token), json=body)
+
+    for round_ in range(3):
+        fields = [{"answer_threshold": 0.5 + round_ / 100}, {"margin": 0.2 + round_ / 100},
+                  {"greeting_en": f"Hello {round_}"}, {"greeting_zh": f"你好 {round_}"}]
+        responses = await asyncio.gather(*(put(body) for body in fields))
+        assert [r.status_code for r in responses] == [200] * 4, [r.text for r in responses]
+        stored = (await api.get("/v1/kb/bot", token)).json()
+        for body in fields:
+            assert {k: stored[k] for k in body} == body, (round_, stored)
+    version = stored["version"]
+    responses = await asyncio.gather(put({"margin": 0.31, "version": version}), put({"margin": 0.32, "version": version}))
+    assert sorted(r.status_code for r in responses) == [200, 409], [r.text for r in responses]
+    won = next(r for r in responses if r.status_code == 200).json()
+    assert next(r for r in responses if r.status_code == 409).json()["error"]["code"] == "settings_changed"
+    assert (await api.get("/v1/kb/bot", token)).json()["margin"] == won["margin"]
+
+
+async def test_trying_the_bot_over_rest(api: Api, tenant: Tenant) -> None:
+    token = await import_shop(api, tenant)
+
+    async def try_(body: dict[str, Any]) -> Any:
+        response = await api.http.post("/v1/kb/bot/try", headers=auth(token), json=body)
+        assert response.status_code == 200, response.text
+        return response.json()
+
+    answer = await try_({"text": "退款多久到账"})
+    assert (answer["action"], answer["locale"], answer["articles"][0]["id"]) == ("answer", "zh", "refund-time.zh")
+    strict = await try_({"text": "退款多久到账", "answer_threshold": 1, "clarify_threshold": 1})
+    assert (strict["action"], strict["reason"], strict["clarify_threshold"]) == ("handoff", "no_answer", 1)
+    assert (await try_({"text": "what's your favourite colour"}))["action"] == "handoff"
+    response = await api.http.post("/v1/kb/bot/try", json={"text": "refund"})
+    assert response.status_code == 401
+    response = await api.http.post("/v1/kb/bot/try", headers=auth(token), json={"text": ""})
+    assert response.status_code == 400 and "text" in response.text
+    counters = (await api.get("/v1/kb/unanswered", token)).json()
+    assert counters["groups"] == []  # trying writes nothing
 
 
 async def test_english_articles_keep_their_vectors_and_the_bot_matches_meaning(

@@ -11,7 +11,7 @@ from typing import Any
 import boto3
 import pytest
 
-from tests.e2e.clients import Api, Tenant
+from tests.e2e.clients import Api, Tenant, make_supervisor
 
 pytestmark = [pytest.mark.anyio, pytest.mark.slow]  # real Wait states: seconds per test
 
@@ -30,15 +30,10 @@ def anyio_backend() -> str:
 @pytest.fixture
 async def desk(api: Api, tenant: Tenant) -> dict[str, Any]:
     """The tenant with the fast policy; its first agent (a supervisor) signed in."""
-    from chalicelib.adapters.repositories import DynamoAgents
-    from chalicelib.adapters.tables import AgentItem
-
-    agent = DynamoAgents().get_by_email(tenant.agent_emails[0])
-    assert agent is not None
-    AgentItem(agent.tenant_id, agent.agent_id).update(actions=[AgentItem.role.set("supervisor")])
+    agent_id = make_supervisor(tenant)
     token = await api.agent_token(tenant)
     await _call(api, "PUT", "/v1/ticket-settings/sla", token, FAST)
-    return {"api": api, "tenant": tenant, "token": token, "agent_id": agent.agent_id}
+    return {"api": api, "tenant": tenant, "token": token, "agent_id": agent_id}
 
 
 async def _call(api: Api, method: str, path: str, token: str, body: Any = None) -> Any:

@@ -16,7 +16,7 @@ from typing import Any
 import boto3
 import pytest
 
-from tests.e2e.clients import Api, Tenant, action_is, start_chat
+from tests.e2e.clients import Api, Tenant, action_is, make_supervisor, start_chat
 
 pytestmark = pytest.mark.anyio
 
@@ -42,15 +42,10 @@ async def _call(api: Api, method: str, path: str, token: str | None, body: Any =
 
 async def _supervisor(api: Api, tenant: Tenant) -> tuple[str, str]:
     """Tenant's first agent, made supervisor, with the short SLA policy; (token, agent id)."""
-    from chalicelib.adapters.repositories import DynamoAgents
-    from chalicelib.adapters.tables import AgentItem
-
-    agent = DynamoAgents().get_by_email(tenant.agent_emails[0])
-    assert agent is not None
-    AgentItem(agent.tenant_id, agent.agent_id).update(actions=[AgentItem.role.set("supervisor")])
+    agent_id = make_supervisor(tenant)
     token = await api.agent_token(tenant)
     await _call(api, "PUT", "/v1/ticket-settings/sla", token, SLA)
-    return token, agent.agent_id
+    return token, agent_id
 
 
 def _sfn() -> tuple[Any, str]:

@@ -642,10 +642,100 @@ def test_an_agent_teaches_the_bot_a_wording_from_the_unanswered_list(scene: Scen
 
 
 def test_a_tenant_s_default_thresholds_are_the_bot_s() -> None:
-    # The stored settings, the REST body's defaults and decide()'s defaults are one choice
-    # (the clarify threshold 0.39 since session 17): a tenant that never saved settings gets
-    # what the evaluation measured.
-    stored, body, bot = BotSettings("t"), BotSettingsIn(), Thresholds()
-    assert stored.clarify_threshold == body.clarify_threshold == bot.clarify == 0.39
-    assert stored.answer_threshold == body.answer_threshold == bot.answer
-    assert stored.margin == body.margin == bot.margin
+    # The stored settings, the defaults REST shows (the workbench's "Restore defaults") and
+    # decide()'s defaults are one choice (the clarify threshold 0.39 since session 17): a
+    # tenant that never saved settings gets what the evaluation measured.
+    from chalicelib.api.knowledge import _settings_out
+
+    stored, shown, bot = BotSettings("t"), _settings_out(BotSettings("t")).defaults, Thresholds()
+    assert stored.clarify_threshold == shown.clarify_threshold == bot.clarify == 0.39
+    assert stored.answer_threshold == shown.answer_threshold == bot.answer
+    assert stored.margin == shown.margin == bot.margin
+    assert "0.39 by default" in (BotSettingsIn.model_fields["clarify_threshold"].description or "")
+
+
+def _supervisor(scene: Scene) -> Identity:
+    key = (scene.tenant.tenant_id, scene.agent.principal_id)
+    scene.kb.world.agent_repo.items[key] = replace(scene.kb.world.agent_repo.items[key], role="supervisor")
+    return scene.agent
+
+
+def test_only_supervisors_and_admins_change_the_bot_s_settings(scene: Scene) -> None:
+    with pytest.raises(Forbidden, match="supervisors and admins"):
+        scene.kb.bot.save_settings(scene.agent, {"enabled": False})
+    assert scene.kb.bot.settings(scene.agent).enabled is True  # an agent reads them
+    saved = scene.kb.bot.save_settings(_supervisor(scene), {"enabled": False})
+    assert (saved.enabled, saved.version, saved.updated_by) == (False, 1, "Ann")
+    with pytest.raises(Forbidden):
+        scene.kb.bot.settings(Identity(scene.tenant.tenant_id, Role.VISITOR, "v_1", "Visitor"))
+
+
+def test_a_change_keeps_what_it_leaves_out_and_a_webhook_s_secret(scene: Scene) -> None:
+    supervisor = _supervisor(scene)
+    bot = scene.kb.bot
+    hook = {"name": "orders", "pattern": r"order (\d+)", "url": "https://shop.example/kefu", "secret": "s3cret"}
+    bot.save_settings(supervisor, {"answer_threshold": 0.6, "greeting_en": "Hello from the shop", "webhooks": [hook]})
+    saved = bot.save_settings(supervisor, {"clarify_threshold": 0.3})
+    assert (saved.answer_threshold, saved.clarify_threshold, saved.greeting_en) == (0.6, 0.3, "Hello from the shop")
+    assert [(w.name, w.secret) for w in saved.webhooks] == [("orders", "s3cret")]
+    # The form sends the list back without secrets (it never sees them): kept by name.
+    saved = bot.save_settings(supervisor, {"webhooks": [{**hook, "secret": None, "pattern": r"order #?(\d+)"},
+                                                        {**hook, "name": "returns", "secret": None}]})
+    assert [(w.name, w.pattern, w.secret) for w in saved.webhooks] == [("orders", r"order #?(\d+)", "s3cret"),
+                                                                      ("returns", r"order (\d+)", "")]
+    saved = bot.save_settings(supervisor, {"greeting_en": "", "webhooks": [{**hook, "secret": ""}]})
+    assert saved.greeting_en == BotSettings("t").greeting_en  # empty: the default greeting
+    assert [(w.name, w.secret) for w in saved.webhooks] == [("orders", "")]  # "": the secret removed
+    assert scene.kb.bot.settings(scene.agent) == saved
+
+
+def test_bad_settings_are_refused_with_what_is_wrong_and_nothing_changes(scene: Scene) -> None:
+    supervisor = _supervisor(scene)
+    bot = scene.kb.bot
+    before = bot.save_settings(supervisor, {"answer_threshold": 0.5})
+    with pytest.raises(InvalidFrame, match=r"clarify threshold \(0.6\) must not be above the answer threshold \(0.5\)"):
+        bot.save_settings(supervisor, {"clarify_threshold": 0.6})
+    hook = {"name": "orders", "pattern": "order (", "url": "https://shop.example/kefu", "secret": None}
+    with pytest.raises(InvalidFrame, match="webhook orders: the pattern is not a regular expression"):
+        bot.save_settings(supervisor, {"webhooks": [hook]})
+    with pytest.raises(InvalidFrame, match="names must differ"):
+        bot.save_settings(supervisor, {"webhooks": [{**hook, "pattern": "a"}, {**hook, "pattern": "b"}]})
+    assert bot.settings(scene.agent) == before
+
+
+def test_a_stale_edit_of_the_settings_is_refused(scene: Scene) -> None:
+    from chalicelib.domain.errors import BotSettingsChanged
+
+    supervisor = _supervisor(scene)
+    first = scene.kb.bot.save_settings(supervisor, {"margin": 0.2}, version=0)
+    scene.kb.bot.save_settings(supervisor, {"margin": 0.3}, version=first.version)
+    with pytest.raises(BotSettingsChanged, match="meanwhile"):
+        scene.kb.bot.save_settings(supervisor, {"margin": 0.4}, version=first.version)
+    assert scene.kb.bot.settings(scene.agent).margin == 0.3
+
+
+def test_trying_a_question_says_what_the_bot_would_do_and_writes_nothing(scene: Scene) -> None:
+    bot = scene.kb.bot
+    answer = bot.try_question(scene.agent, "how long does a refund take?")
+    assert (answer.kind, [a[0] for a in answer.articles]) == ("answer", ["refund-time.en"])
+    assert answer.best_confidence is not None and answer.best_confidence >= answer.thresholds.answer
+    # The same question at trial thresholds no article reaches: handed over, nothing saved.
+    strict = bot.try_question(scene.agent, "how long does a refund take?", answer_threshold=1.0,
+                              clarify_threshold=1.0)
+    assert (strict.kind, strict.reason) == ("handoff", "no_answer")
+    assert "refund-time.en" in [a[0] for a in strict.articles]  # offered to read while waiting
+    vague = bot.try_question(scene.agent, "return", answer_threshold=1.0, clarify_threshold=0.2, margin=1.0)
+    assert vague.kind == "clarify" and 2 <= len(vague.articles) <= 3
+    assert bot.try_question(scene.agent, "I want to talk to a human").reason == "asked_for_human"
+    assert bot.try_question(scene.agent, "你好").kind == "greet"
+    assert bot.settings(scene.agent).version == 0 and not scene.kb.repo.unanswered(scene.tenant.tenant_id, 10)
+    with pytest.raises(InvalidFrame, match="must not be above"):
+        bot.try_question(scene.agent, "refund", answer_threshold=0.3, clarify_threshold=0.5)
+
+
+def test_trying_a_question_names_the_webhook_that_would_answer_it(scene: Scene) -> None:
+    hook = Webhook("order-status", r"order\s*#?\s*(\d{4,})", "https://shop.example/kefu")
+    scene.kb.repo.save_settings(BotSettings(scene.tenant.tenant_id, webhooks=[hook]))
+    trial = scene.kb.bot.try_question(scene.agent, "where is order #12345")
+    assert (trial.kind, trial.webhook) == ("integration", "order-status")
+    assert scene.kb.webhooks.calls == []  # named, not called
