@@ -147,9 +147,37 @@ _CANTONESE_RE = re.compile("|".join([*sorted(map(re.escape, _CANTONESE), key=len
                                       *(f"(?P<c{i}>{p})" for i, (p, _) in enumerate(_IN_CONTEXT))]))
 
 
+# English shop words in a Chinese message ("想cancel點搞", "tracking number會send去我email定係..."),
+# as Hong Kong, Singapore and Malaysia write: put in the Mandarin the articles use. Shop
+# vocabulary only (names — app, iphone, paypal — stay as they are); phrases before their words.
+_MIXED = {
+    "tracking number": "快递单号", "tracking no": "快递单号", "tracking code": "快递单号", "order number": "订单号",
+    "order no": "订单号", "promo code": "优惠码", "discount code": "优惠码", "coupon code": "优惠码",
+    "voucher code": "优惠码", "gift card": "礼品卡", "credit card": "信用卡", "debit card": "借记卡",
+    "shipping fee": "运费", "delivery fee": "运费", "shipping cost": "运费", "free shipping": "包邮",
+    "free delivery": "包邮", "size chart": "尺码表", "size guide": "尺码表", "price drop": "降价",
+    "price protection": "价格保护", "sold out": "卖完", "out of stock": "缺货", "in stock": "有货",
+    "delete account": "注销账户", "customer service": "客服", "return label": "退货标签",
+    "verification code": "验证码", "log in": "登录", "sign in": "登录",
+    "cancel": "取消", "cancelled": "取消了", "canceled": "取消了", "refund": "退款", "refunded": "退款了",
+    "return": "退货", "exchange": "换货", "order": "订单", "tracking": "物流", "track": "查物流",
+    "express": "加急快递", "standard": "普通快递", "shipping": "配送", "delivery": "配送", "ship": "发货",
+    "shipped": "发货了", "delivered": "已送达", "parcel": "包裹", "package": "包裹", "size": "尺码",
+    "discount": "折扣", "coupon": "优惠券", "voucher": "优惠券", "promo": "优惠", "invoice": "发票",
+    "receipt": "收据", "warranty": "保修", "repair": "维修", "password": "密码", "login": "登录",
+    "account": "账户", "checkout": "结账", "payment": "付款", "pay": "付款", "declined": "被拒",
+    "decline": "被拒", "restock": "补货", "stock": "库存", "address": "地址", "email": "邮件", "e-mail": "邮件",
+    "sms": "短信", "otp": "验证码", "newsletter": "订阅邮件", "unsubscribe": "退订", "send": "发", "data": "数据",
+    "download": "下载", "price": "价格", "sale": "打折", "fee": "费用", "card": "卡",
+}
+_MIXED_RE = re.compile(r"(?<![a-z])(" + "|".join(map(re.escape, sorted(_MIXED, key=len, reverse=True)))
+                       + r")(?![a-z])", re.IGNORECASE)
+
+
 def mandarin(text: str) -> str:
     """`text` with written Cantonese and Taiwan's own words put as mainland Mandarin
-    (`_CANTONESE`); other text unchanged."""
+    (`_CANTONESE`), and English shop words in it as Chinese (`_MIXED`); text without Chinese
+    unchanged."""
     if not _HAS_CJK.search(text):
         return text
 
@@ -158,7 +186,8 @@ def mandarin(text: str) -> str:
             return _IN_CONTEXT[int(match.lastgroup[1:])][1]
         return _CANTONESE[match.group(0)]
 
-    return _CANTONESE_RE.sub(swap, text)
+    text = _CANTONESE_RE.sub(swap, text)
+    return _MIXED_RE.sub(lambda m: _MIXED[re.sub(r"\s+", " ", m.group(1).lower())], text)
 
 
 def simplified(text: str) -> str:

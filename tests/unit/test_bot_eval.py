@@ -57,7 +57,8 @@ def test_files_that_fix_their_part_keep_it() -> None:
 
 def test_development_part(outcomes: dict[str, dict[str, float]]) -> None:
     dev = outcomes["dev"]
-    """Measured 0.971 / 0.964 / 0.059, answered wrong 0.003 (1,607 questions; 0.971 / 0.962 / 0.042
+    """Measured 0.971 / 0.964 / 0.058, answered wrong 0.003 (1,607 questions; 0.971 / 0.964 / 0.059
+    before English shop words in Chinese were read as Mandarin; 0.971 / 0.962 / 0.042
     with the clarify threshold at 0.36; 0.971 / 0.956 / 0.041 before the Chinese background's cover; 0.971 / 0.947 /
     0.033 before the not_answered lines' reach, 0.965 / 0.941 /
     0.060 with 16 phrasings an article, 0.965 / 0.939 / 0.056 before the articles' lists of what
@@ -70,14 +71,15 @@ def test_development_part(outcomes: dict[str, dict[str, float]]) -> None:
 
 def test_all_questions_and_held_out_floors(outcomes: dict[str, dict[str, float]]) -> None:
     everything, held = outcomes["all"], outcomes["held_out"]
-    assert everything["top1_accuracy"] >= 0.95  # 0.964 over all 7,840 (0.946 with 16 phrasings)
-    assert everything["wrong_handoff"] <= 0.09  # 0.077 (0.080 before regional words; 0.054 with the clarify threshold at 0.36; 0.050 before the Chinese background's cover; 0.057 before Cantonese as Mandarin; 0.084 with 16 phrasings)
-    assert everything["handoff_correct"] >= 0.92  # 0.932 (0.931 before regional words; 0.919 with the clarify threshold at 0.36; 0.915 before the Chinese background's cover; 0.903 before the reach; 0.884 before the background)
+    assert everything["top1_accuracy"] >= 0.95  # 0.964 over all 8,408 (0.946 with 16 phrasings)
+    assert everything["wrong_handoff"] <= 0.09  # 0.080 (fresh 30 and 31 joined; on the 7,840 before them 0.076, 0.077 before English shop words in Chinese as Mandarin, 0.080 before regional words; 0.054 with the clarify threshold at 0.36; 0.050 before the Chinese background's cover; 0.057 before Cantonese as Mandarin; 0.084 with 16 phrasings)
+    assert everything["handoff_correct"] >= 0.92  # 0.927 (fresh 30 and 31 joined; 0.932 on the 7,840 before them, 0.931 before regional words; 0.919 with the clarify threshold at 0.36; 0.915 before the Chinese background's cover; 0.903 before the reach; 0.884 before the background)
     assert held["answered_wrong"] <= 0.01
 
 
 def test_held_out_part(outcomes: dict[str, dict[str, float]]) -> None:
-    """Measured 0.977 / 0.966 / 0.062 with the clarify threshold at 0.39 (57 of 59 unanswerable;
+    """Measured 0.983 / 0.966 / 0.062 since English shop words in Chinese are read as Mandarin
+    (0.977 / 0.966 / 0.062 before) with the clarify threshold at 0.39 (57 of 59 unanswerable;
     answered wrong 1 of 176); 0.977 / 0.949 / 0.045 with the Chinese background's cover; 0.977 / 0.932 / 0.045 with 28 phrasings an article (the
     same with the not_answered lines' reach);
     0.977 / 0.932 / 0.051 since the background's third hand (0.977 / 0.932 / 0.045
@@ -90,12 +92,12 @@ def test_held_out_part(outcomes: dict[str, dict[str, float]]) -> None:
 
 
 def test_the_next_fresh_batch_is_ready_and_not_yet_in_the_set() -> None:
-    """questions_fresh30.txt waits, unmeasured, for the next change of the bot: well formed,
+    """questions_fresh32.txt waits, unmeasured, for the next change of the bot: well formed,
     every label an article topic or "handoff", and no question of the set (read, not run)."""
     from tests.kb_eval import DATA
 
     topics = {a["topic"] for a in load_articles()} | {"handoff"}
-    text = (DATA / "questions_fresh30.txt").read_text(encoding="utf-8")
+    text = (DATA / "questions_fresh32.txt").read_text(encoding="utf-8")
     lines = [line for line in text.splitlines() if line.strip() and not line.startswith("#")]
     pairs = [tuple(part.strip() for part in line.split("|", 1)) for line in lines]
     assert len(pairs) >= 180 and all(len(p) == 2 and p[0] in topics and p[1] for p in pairs)
@@ -164,8 +166,12 @@ def test_fresh_part_floors(outcomes: dict[str, dict[str, float]]) -> None:
     0.943 / 0.818 / 0.147 (at 0.36 it would have read 0.943 / 0.766 / 0.076). questions_fresh29.txt
     (268), for regional words (Cantonese and Taiwan usage) read as the articles write them: 0.963 /
     0.935 / 0.079 → 0.963 / 0.948 / 0.073, answered wrong 0 (fresh 5-28 0.961 / 0.918 / 0.086 →
-    0.961 / 0.919 / 0.083). All twenty-five now (5,998): 0.961 / 0.921 / 0.083, answered wrong
-    0.003."""
+    0.961 / 0.919 / 0.083); the twenty-five then (5,998): 0.961 / 0.921 / 0.083. questions_fresh30.txt
+    (278), with no change (session 18): 0.940 / 0.910 / 0.165. questions_fresh31.txt (290), for
+    English shop words in a Chinese message read as the articles' Mandarin: 0.967 / 0.808 / 0.156 →
+    0.967 / 0.795 / 0.137, answered wrong 1 → 1 (fresh 5-30 0.960 / 0.920 / 0.086 → 0.961 / 0.920 /
+    0.083). All twenty-seven now (6,566): 0.962 / 0.914 / 0.085, answered wrong 0.003; the floor
+    for the hand-off is 0.91 (the two batches of session 18 read 0.910 and 0.808 unseen)."""
     fresh = outcomes["fresh"]
     assert fresh["top1_accuracy"] >= 0.94
     assert fresh["handoff_correct"] >= 0.91

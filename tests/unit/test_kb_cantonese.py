@@ -1,7 +1,11 @@
 """Written Cantonese: visitors from Hong Kong and Guangdong write 嘅, 喺, 冇, 咗, 點解 where the
 articles (in Mandarin) write 的, 在, 没有, 了, 为什么 (kb.text.mandarin). Read as Mandarin, such a
-question finds its article as surely as the Mandarin one does."""
+question finds its article as surely as the Mandarin one does. So do English shop words in a
+Chinese message ("想cancel點搞", "tracking number會send去我email"), read as the Mandarin the
+articles use (kb.text._MIXED, session 18)."""
 from __future__ import annotations
+
+import re
 
 import pytest
 
@@ -61,8 +65,8 @@ def test_a_traditional_message_is_also_read_in_simplified_script(monkeypatch: py
 
 
 @pytest.mark.parametrize(("written", "mandarin"), [
-    ("唔該唔好再send email俾我", "请不要再send email给我"),  # not "不该不好": please, don't
-    ("唔好意思，寄嚟嘅size唔啱，換件好唔好？", "不好意思，寄来的size不对，換件好不好？"),  # sorry; OK or not
+    ("唔該唔好再send email俾我", "请不要再发 邮件给我"),  # not "不该不好": please, don't
+    ("唔好意思，寄嚟嘅size唔啱，換件好唔好？", "不好意思，寄来的尺码不对，換件好不好？"),  # sorry; OK or not
     ("有冇得用PayPal俾錢？", "能不能用PayPal付钱？"),
     ("我平時著M，偏細定偏大？", "我平時穿M，偏小定偏大？"),  # 著 before a size is "wear", 細 by a size is "small"
     ("買滿五十蚊係咪唔使運費", "買滿五十元是不是不用運費"),
@@ -87,3 +91,34 @@ def test_the_same_characters_in_their_mandarin_sense_are_left_alone(unchanged: s
 def test_a_question_in_regional_words_is_answered(shop: Index, asked: str, article: str) -> None:
     decision = decide(asked, shop)
     assert (decision.kind, decision.hits[0].doc_id) == ("answer", article)
+
+
+@pytest.mark.parametrize(("written", "mandarin"), [
+    ("express同standard差幾多日？", "加急快递同普通快递差多少日？"),
+    ("想cancel個Order，點搞？", "想取消個订单，怎么搞？"),
+    ("tracking number會send去我email定係要自己去account睇？", "快递单号會发去我邮件定是要自己去账户看？"),
+    ("promo code用唔到，price drop咗可唔可以退差價", "优惠码用不到，降价了可不可以退差價"),
+    ("iPhone app 入面用 PayPal 俾唔到錢", "iPhone app 入面用 PayPal 给不到錢"),  # names stay
+])
+def test_english_shop_words_in_a_chinese_message_are_read_as_the_articles_write_them(written: str,
+                                                                                   mandarin: str) -> None:
+    assert text.mandarin(written) == mandarin
+
+
+@pytest.mark.parametrize("english", ["how do i cancel my order", "Tracking number please", "refund?"])
+def test_an_english_message_is_left_as_it_is(english: str) -> None:
+    assert text.mandarin(english) == english and text.normalize(english) == english.lower()
+
+
+@pytest.mark.parametrize(("asked", "article", "before"), [
+    ("我的order现在到哪儿了 咋查", "order-tracking.zh", "clarify"),
+    ("discount code 输进去没反应", "promo-code.zh", "clarify"),
+    ("件衫太大，可唔可以同我換細一個size？", "exchange.zh", "clarify"),
+])
+def test_a_chinese_question_with_english_shop_words_is_answered(monkeypatch: pytest.MonkeyPatch, shop: Index,
+                                                                asked: str, article: str, before: str) -> None:
+    decision = decide(asked, shop)
+    assert (decision.kind, decision.hits[0].doc_id) == ("answer", article)
+    with monkeypatch.context() as m:  # without the glossary the bot only asked which article
+        m.setattr(text, "_MIXED_RE", re.compile(r"(?!x)x"))
+        assert decide(asked, shop).kind == before
