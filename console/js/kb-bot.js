@@ -8,7 +8,8 @@
 // Everything from the server is rendered as text (dom.js's h()).
 import { h, mount } from "./dom.js";
 
-const pct = (x) => Math.round(x * 100);
+// Thresholds as percentages to one decimal: a value set over REST (0.385) survives a save of the form.
+const pct = (x) => Math.round(x * 1000) / 10;
 const ACTIONS = {
   answer: "Answers with",
   clarify: "Asks which of these the visitor means",
@@ -39,7 +40,7 @@ export async function showBotSettings(api, pane, notice = "") {
   const canSave = me.role === "supervisor" || me.role === "admin";
   const d = settings.defaults;
   const number = (name, value, label) => h("label", {}, label,
-    h("span", { class: "kb-pct" }, h("input", { class: "input", type: "number", name, min: "0", max: "100", step: "1",
+    h("span", { class: "kb-pct" }, h("input", { class: "input", type: "number", name, min: "0", max: "100", step: "0.1",
       value: String(pct(value)), required: true, disabled: !canSave, on: { input: () => explain() } }), "%"));
   const status = h("div", { role: "status", "aria-live": "polite" },
     notice ? h("p", { class: "kb-notice", text: notice }) : null);
@@ -99,7 +100,7 @@ export async function showBotSettings(api, pane, notice = "") {
     const bad = [t.answer_threshold, t.clarify_threshold, t.margin].some((x) => !Number.isFinite(x) || x < 0 || x > 1);
     const wrongWay = !bad && t.clarify_threshold > t.answer_threshold;
     meaning.classList.toggle("kb-error", bad || wrongWay);
-    meaning.textContent = bad ? "Each threshold is a whole number from 0 to 100."
+    meaning.textContent = bad ? "Each threshold is a percentage from 0 to 100."
       : wrongWay ? "The choose-from threshold must not be above the answer threshold."
         : `Matches of ${pct(t.answer_threshold)} % and more are answered (if the best leads the next by `
         + `${pct(t.margin)} %); from ${pct(t.clarify_threshold)} % the bot asks which article is meant; below `
@@ -109,7 +110,7 @@ export async function showBotSettings(api, pane, notice = "") {
   }
 
   async function save() {
-    if (!explain()) return;
+    if (!canSave || !explain()) return;
     const webhooks = [...hooks.querySelectorAll(".kb-hook")].map((row) => {
       const field = (name) => row.querySelector(`[name="${name}"]`);
       const secret = field("secret").value;

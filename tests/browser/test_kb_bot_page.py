@@ -115,6 +115,17 @@ def test_a_supervisor_tunes_the_bot_tries_a_question_and_saves(chromium: Any, st
     expect(page.locator(".kb-notice")).to_contain_text("Someone saved the bot's settings meanwhile")
     expect(page.locator("input[name=margin]")).to_have_value("20")
     expect(page.locator("input[name=answer_threshold]")).to_have_value("55")
+
+    # A threshold set over REST to a finer value is shown as it is and survives a save of the form.
+    status, _ = http_json("PUT", f"{stack.url}/v1/kb/bot", {"clarify_threshold": 0.385}, token)
+    assert status == 200
+    page.get_by_role("button", name="Bot settings").click()
+    expect(page.locator("input[name=clarify_threshold]")).to_have_value("38.5")
+    page.fill("textarea[name=greeting_en]", "")
+    page.get_by_role("button", name="Save settings").click()
+    expect(page.locator(".kb-notice")).to_contain_text("Saved")
+    status, saved = http_json("GET", f"{stack.url}/v1/kb/bot", token=token)
+    assert saved["clarify_threshold"] == 0.385 and saved["greeting_en"] == saved["defaults"]["greeting_en"]
     assert dialogs == [] and page.locator("img").count() == 0
 
 
