@@ -25,6 +25,7 @@ from chalicelib.domain.knowledge import (
 from chalicelib.domain.model import Identity
 from chalicelib.services.bot import BotService
 from chalicelib.services.knowledge import KnowledgeService
+from chalicelib.services.routing import SUPERVISORS
 from tests.fakes import FakeServices
 
 
@@ -181,7 +182,7 @@ def with_bot(world: FakeServices) -> BotWorld:
 
     def is_supervisor(identity: Identity) -> bool:
         agent = world.agent_repo.get(identity.tenant_id, identity.principal_id)
-        return agent is not None and agent.role in ("supervisor", "admin")
+        return agent is not None and agent.role in SUPERVISORS
 
     bot = BotService(knowledge, repo, world.chat, world.chat._notifier, world.clock, webhooks,
                      lambda _t, conversation_id, priority: priorities.__setitem__(conversation_id, priority),

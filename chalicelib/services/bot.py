@@ -197,9 +197,7 @@ class BotService:
         updated = BotSettings(**{**asdict(current), **changes, "webhooks": webhooks,
                                  "tenant_id": current.tenant_id, "updated_at": self._clock.now_ms(),
                                  "updated_by": identity.display_name or identity.principal_id})
-        if updated.clarify_threshold > updated.answer_threshold:
-            raise InvalidFrame(f"the clarify threshold ({updated.clarify_threshold:g}) must not be above the answer "
-                               f"threshold ({updated.answer_threshold:g})")
+        _check_thresholds(updated.answer_threshold, updated.clarify_threshold)
         return updated
 
     def try_question(self, identity: Identity, text: str, answer_threshold: float | None = None,
@@ -214,14 +212,12 @@ class BotService:
         settings = self._repo.settings(identity.tenant_id)
         answer = settings.answer_threshold if answer_threshold is None else answer_threshold
         clarify = settings.clarify_threshold if clarify_threshold is None else clarify_threshold
-        if clarify > answer:
-            raise InvalidFrame(f"the clarify threshold ({clarify:g}) must not be above the answer threshold "
-                               f"({answer:g})")
+        _check_thresholds(answer, clarify)
         thresholds = Thresholds(answer, clarify, settings.margin if margin is None else margin)
         locale = detect_locale(text)
-        for webhook in settings.webhooks:
-            if re.search(webhook.pattern, text, re.IGNORECASE):
-                return Trial("integration", None, locale, thresholds, webhook=webhook.name)
+        found = _webhook_for(settings, text)
+        if found is not None:
+            return Trial("integration", None, locale, thresholds, webhook=found[0].name)
         index = self._knowledge.index(identity.tenant_id)
         if len(index) == 0:
             return Trial("nothing_to_answer_from", None, locale, thresholds)
@@ -277,10 +273,9 @@ class BotService:
         choice = _CHOICE.match(text)
         if state.candidates and choice and int(choice.group(1)) <= len(state.candidates):
             return self._answer(conversation, state, state.candidates[int(choice.group(1)) - 1], locale, text)
-        for webhook in settings.webhooks:
-            match = re.search(webhook.pattern, text, re.IGNORECASE)
-            if match:
-                return self._integration(conversation, state, webhook, match, text, locale)
+        found = _webhook_for(settings, text)
+        if found is not None:
+            return self._integration(conversation, state, *found, text, locale)
 
         decision = decide(text, index, Thresholds(settings.answer_threshold, settings.clarify_threshold,
                                                   settings.margin))
@@ -554,6 +549,20 @@ class BotService:
                                           conversation.conversation_id)
         self._notifier.fan_out(current.watchers, p.BotPrompt(conversation_id=conversation.conversation_id, seq=seq,
                                                              kind=kind, **fields), current)  # type: ignore[arg-type]
+
+
+def _check_thresholds(answer: float, clarify: float) -> None:
+    if clarify > answer:
+        raise InvalidFrame(f"the clarify threshold ({clarify:g}) must not be above the answer threshold ({answer:g})")
+
+
+def _webhook_for(settings: BotSettings, text: str) -> tuple[Webhook, re.Match[str]] | None:
+    """The first site integration whose pattern the message matches, with the match."""
+    for webhook in settings.webhooks:
+        match = re.search(webhook.pattern, text, re.IGNORECASE)
+        if match:
+            return webhook, match
+    return None
 
 
 def state_locale(state: BotState) -> str:
