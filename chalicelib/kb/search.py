@@ -21,6 +21,7 @@ tenant's thresholds mean the same with or without an encoder.
 """
 from __future__ import annotations
 
+import functools
 import math
 import re
 from collections import Counter
@@ -203,21 +204,29 @@ class _Field:
     df: Counter[str] = field(default_factory=Counter)
     n: int = 0
     total_len: int = 0
+    # Each term's idf as asked (a question's words are asked of every article): cleared by add().
+    _idf: dict[str, float] = field(default_factory=dict, repr=False, compare=False)
 
     def add(self, terms: Sequence[str]) -> None:
         self.n += 1
         self.total_len += len(terms)
         self.df.update(set(terms))
+        self._idf.clear()
 
     @property
     def avg_len(self) -> float:
         return self.total_len / self.n if self.n else 1.0
 
     def idf(self, term: str) -> float:
-        df = self.df.get(term, 0)
-        return math.log(1 + (self.n - df + 0.5) / (df + 0.5))
+        found = self._idf.get(term)
+        if found is None:
+            df = self.df.get(term, 0)
+            found = self._idf[term] = math.log(1 + (self.n - df + 0.5) / (df + 0.5))
+        return found
 
     def bm25(self, query: Iterable[str], terms: Counter[str], length: int) -> float:
+        if isinstance(query, (set, frozenset)) and query.isdisjoint(terms):
+            return 0.0  # most passages share no term with a question: no loop for them
         score = 0.0
         norm = K1 * (1 - B + B * length / self.avg_len)
         for term in query:
@@ -244,17 +253,16 @@ def _concept_table() -> dict[str, tuple[set[str], tuple[str, ...]]]:
     return _CONCEPT_TABLE
 
 
-def concepts_of(word: str) -> set[str]:
-    """Thesaurus concepts a single word (stem or Chinese word) belongs to."""
-    found = set()
-    for name, (english, chinese) in _concept_table().items():
-        if word in english or any(c in word for c in chinese):
-            found.add(name)
-    return found
+@functools.lru_cache(maxsize=20_000)
+def concepts_of(word: str) -> frozenset[str]:
+    """Thesaurus concepts a single word (stem or Chinese word) belongs to (the thesaurus is a
+    constant: a word's concepts are looked up once per process, then remembered)."""
+    return frozenset(name for name, (english, chinese) in _concept_table().items()
+                     if word in english or any(c in word for c in chinese))
 
 
 def _concepts(text: str, words: Sequence[str]) -> list[str]:
-    found = set()
+    found: set[str] = set()
     for word in words:
         found |= concepts_of(word)
     for name, (_english, chinese) in _concept_table().items():

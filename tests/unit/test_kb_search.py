@@ -1,6 +1,8 @@
 """Ranking, confidence, intents, sentiment, question type and the bot's decision."""
 from __future__ import annotations
 
+import math
+from collections import Counter
 from typing import cast
 
 import pytest
@@ -8,7 +10,7 @@ import pytest
 from chalicelib.kb.classify import classify_question
 from chalicelib.kb.decide import Thresholds, decide
 from chalicelib.kb.intent import anger, asks_when, is_complaint, signals, wants_human
-from chalicelib.kb.search import Document, Hit, Index, _edit_distance
+from chalicelib.kb.search import Document, Hit, Index, _edit_distance, _Field, concepts_of
 
 DOCS = [
     Document("refund.en", "When will I get my refund?", "We refund within 5 working days to your card.",
@@ -277,3 +279,25 @@ def test_asking_for_a_person_now_hands_over_at_once(text: str) -> None:
     assert not asks_when(text)
     decision = decide(text, Index([*DOCS, *HOURS]))
     assert decision.kind == "handoff" and decision.reason == "asked_for_human" and decision.hits == []
+
+
+def test_a_fields_idf_follows_every_passage_added_and_bm25_is_the_same_for_any_query_form() -> None:
+    """idf is remembered per term (a question's words are asked of every article) and forgotten
+    when a passage is added; a set question that shares no term scores 0 without its loop."""
+    stats = _Field()
+    stats.add(["refund", "order"])
+    assert stats.idf("refund") == math.log(1 + (1 - 1 + 0.5) / (1 + 0.5))
+    stats.add(["shipping"])
+    stats.add(["shipping", "order"])
+    assert stats.idf("refund") == math.log(1 + (3 - 1 + 0.5) / (1 + 0.5))
+    assert stats.idf("order") == math.log(1 + (3 - 2 + 0.5) / (2 + 0.5))
+    passage = Counter(["refund", "order", "order"])
+    for query in (["order", "refund", "unknown"], ["shipping"], []):
+        assert stats.bm25(set(query), passage, 3) == stats.bm25(list(query), passage, 3)
+    assert stats.bm25({"order"}, passage, 3) > 0.0 and stats.bm25({"shipping"}, passage, 3) == 0.0
+
+
+def test_a_words_concepts_are_remembered_and_cannot_be_changed_by_a_caller() -> None:
+    first = concepts_of("refund")
+    assert first == {"~refund"} == concepts_of("退款") and isinstance(first, frozenset)
+    assert concepts_of("refund") is first and concepts_of("xyzzy") == frozenset()
