@@ -8,6 +8,11 @@ from typing import AsyncIterator, Callable, Iterator
 
 import pytest
 
+# One BLAS thread per process: two test workers share 2 cores, and OpenBLAS's threads spin
+# while they wait (two processes with two threads each ran the bot's evaluation 3x slower).
+# Set before any test module imports NumPy.
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+
 
 @pytest.fixture(scope="session")
 def stack() -> Iterator[object]:

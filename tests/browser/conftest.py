@@ -39,7 +39,8 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Everything under tests/browser drives a browser: mark it so `-m "not browser"` skips it,
     and run it last. Playwright's sync API keeps an event loop running in the main thread for
     as long as the session-wide `chromium` lives, and anyio's async tests (tests/e2e) cannot
-    start their own loop while it does."""
+    start their own loop while it does. With two test workers (pytest.ini) files are handed
+    out in this order (`--no-loadscope-reorder`), so each worker meets its browser files last."""
     browser = [item for item in items if "tests/browser" in str(item.fspath).replace("\\", "/")]
     for item in browser:
         item.add_marker(pytest.mark.browser)
