@@ -71,9 +71,9 @@ def test_development_part(outcomes: dict[str, dict[str, float]]) -> None:
 
 def test_all_questions_and_held_out_floors(outcomes: dict[str, dict[str, float]]) -> None:
     everything, held = outcomes["all"], outcomes["held_out"]
-    assert everything["top1_accuracy"] >= 0.95  # 0.964 over all 8,408 (0.946 with 16 phrasings)
-    assert everything["wrong_handoff"] <= 0.09  # 0.080 (fresh 30 and 31 joined; on the 7,840 before them 0.076, 0.077 before English shop words in Chinese as Mandarin, 0.080 before regional words; 0.054 with the clarify threshold at 0.36; 0.050 before the Chinese background's cover; 0.057 before Cantonese as Mandarin; 0.084 with 16 phrasings)
-    assert everything["handoff_correct"] >= 0.92  # 0.927 (fresh 30 and 31 joined; 0.932 on the 7,840 before them, 0.931 before regional words; 0.919 with the clarify threshold at 0.36; 0.915 before the Chinese background's cover; 0.903 before the reach; 0.884 before the background)
+    assert everything["top1_accuracy"] >= 0.95  # 0.964 over all 8,685 (0.946 with 16 phrasings)
+    assert everything["wrong_handoff"] <= 0.09  # 0.081 (fresh 32 joined; 0.080 on the 8,408 before it; fresh 30 and 31 joined; on the 7,840 before them 0.076, 0.077 before English shop words in Chinese as Mandarin, 0.080 before regional words; 0.054 with the clarify threshold at 0.36; 0.050 before the Chinese background's cover; 0.057 before Cantonese as Mandarin; 0.084 with 16 phrasings)
+    assert everything["handoff_correct"] >= 0.92  # 0.926 (fresh 32 joined; 0.927 on the 8,408 before it; fresh 30 and 31 joined; 0.932 on the 7,840 before them, 0.931 before regional words; 0.919 with the clarify threshold at 0.36; 0.915 before the Chinese background's cover; 0.903 before the reach; 0.884 before the background)
     assert held["answered_wrong"] <= 0.01
 
 
@@ -92,12 +92,12 @@ def test_held_out_part(outcomes: dict[str, dict[str, float]]) -> None:
 
 
 def test_the_next_fresh_batch_is_ready_and_not_yet_in_the_set() -> None:
-    """questions_fresh32.txt waits, unmeasured, for the next change of the bot: well formed,
+    """questions_fresh33.txt waits, unmeasured, for the next change of the bot: well formed,
     every label an article topic or "handoff", and no question of the set (read, not run)."""
     from tests.kb_eval import DATA
 
     topics = {a["topic"] for a in load_articles()} | {"handoff"}
-    text = (DATA / "questions_fresh32.txt").read_text(encoding="utf-8")
+    text = (DATA / "questions_fresh33.txt").read_text(encoding="utf-8")
     lines = [line for line in text.splitlines() if line.strip() and not line.startswith("#")]
     pairs = [tuple(part.strip() for part in line.split("|", 1)) for line in lines]
     assert len(pairs) >= 180 and all(len(p) == 2 and p[0] in topics and p[1] for p in pairs)
@@ -170,7 +170,9 @@ def test_fresh_part_floors(outcomes: dict[str, dict[str, float]]) -> None:
     (278), with no change (session 18): 0.940 / 0.910 / 0.165. questions_fresh31.txt (290), for
     English shop words in a Chinese message read as the articles' Mandarin: 0.967 / 0.808 / 0.156 →
     0.967 / 0.795 / 0.137, answered wrong 1 → 1 (fresh 5-30 0.960 / 0.920 / 0.086 → 0.961 / 0.920 /
-    0.083). All twenty-seven now (6,566): 0.962 / 0.914 / 0.085, answered wrong 0.003; the floor
+    0.083); the twenty-seven then (6,566): 0.962 / 0.914 / 0.085. questions_fresh32.txt (277), with
+    no change of the bot's decisions (session 19, a plain reading): 0.950 / 0.922 / 0.105, answered
+    wrong 0. All twenty-eight now (6,843): 0.961 / 0.914 / 0.086, answered wrong 0.003; the floor
     for the hand-off is 0.91 (the two batches of session 18 read 0.910 and 0.808 unseen)."""
     fresh = outcomes["fresh"]
     assert fresh["top1_accuracy"] >= 0.94
