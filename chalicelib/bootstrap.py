@@ -114,7 +114,8 @@ def build(settings: Settings | None = None) -> Services:
     routing.on_left_message.append(tickets.left_message)  # A7: a left message becomes a ticket
     tickets.use_tenant_hours(_tenant_hours(DynamoRouting()))  # one calendar: chat opening hours and SLA
     vectors_job = LambdaVectorsJob(settings.vectors_function, settings.region, settings.lambda_endpoint)
-    knowledge, bot = _knowledge_and_bot(tenants, chat, notifier, clock, tickets, vectors_job, routing.is_supervisor)
+    knowledge, bot = _knowledge_and_bot(tenants, chat, notifier, clock, tickets, vectors_job, routing.is_supervisor,
+                                        _article_judge(settings))
     bot.on_handoff.append(lambda h: routing.bot_handed_off(h.tenant_id, h.conversation_id, h.priority))
     return Services(settings=settings, auth=auth, chat=chat, visitors=visitor_service,
                     workspace=workspace, files=files, metrics=metrics, gateway=gateway, tickets=tickets,
@@ -122,8 +123,17 @@ def build(settings: Settings | None = None) -> Services:
                     routing=routing, vectors_job=vectors_job)
 
 
+def _article_judge(settings: Settings) -> Any:
+    """The optional language-model check of the bot's article (`LlmModelId`), or None."""
+    if not settings.llm_model_id:
+        return None
+    from .adapters.llm import BedrockJudge
+
+    return BedrockJudge(settings.llm_model_id, settings.region, settings.llm_endpoint)
+
+
 def _knowledge_and_bot(tenants: Any, chat: Any, notifier: Any, clock: Any, tickets: Any,
-                       vectors_job: Any, is_supervisor: Any) -> tuple[Any, Any]:
+                       vectors_job: Any, is_supervisor: Any, judge: Any = None) -> tuple[Any, Any]:
     """The knowledge base and the bot, hooked into the chat (its frames and visitor messages);
     a complaint or an angry visitor also opens (or escalates) an urgent ticket."""
     from .adapters.knowledge import DynamoArticles, DynamoBot, raise_conversation_priority
@@ -134,7 +144,7 @@ def _knowledge_and_bot(tenants: Any, chat: Any, notifier: Any, clock: Any, ticke
     bot_repo = DynamoBot()
     knowledge = KnowledgeService(DynamoArticles(), bot_repo, tenants, clock, vectors_job)
     bot = BotService(knowledge, bot_repo, chat, notifier, clock, HttpWebhooks(), raise_conversation_priority,
-                     is_supervisor=is_supervisor)
+                     is_supervisor=is_supervisor, judge=judge)
     chat.after_visitor_message.append(bot.after_visitor_message)
     chat.frame_handlers.update({
         "bot.handoff": bot.handle_handoff,

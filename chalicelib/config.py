@@ -46,6 +46,8 @@ class Settings:
     sla_state_machine_arn: str | None = None  # the SLA timer (infra/statemachines/sla.asl.json)
     mail_from: str = "support@kefu.local"  # the SES identity ticket mails come from
     public_url: str = ""  # where links in mails point (the REST API's base URL)
+    llm_model_id: str = ""  # a Bedrock model that checks the bot's article (adapters/llm.py); empty: off
+    llm_endpoint: str | None = None  # overrides the Bedrock runtime endpoint (e.g. a VPC endpoint)
     extra: dict[str, str] = field(default_factory=dict)
 
 
@@ -88,4 +90,6 @@ def load_settings() -> Settings:
         sla_state_machine_arn=os.environ.get("KEFU_SLA_STATE_MACHINE_ARN") or None,
         mail_from=_env("KEFU_MAIL_FROM", "support@kefu.local"),
         public_url=_env("KEFU_PUBLIC_URL", ""),
+        llm_model_id=_env("KEFU_LLM_MODEL_ID", "").strip(),
+        llm_endpoint=os.environ.get("KEFU_LLM_ENDPOINT") or None,
     )

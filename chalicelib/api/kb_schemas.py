@@ -302,6 +302,9 @@ class BotTryOut(BaseModel):
     articles: list[BotTryArticle] = Field(description="the answer; the articles it would offer to choose from; or, "
                                                       "handing over, those it would offer to read while waiting")
     webhook: str | None = Field(default=None, description="the site integration whose pattern matches")
+    model_check: Literal["answers", "does_not_answer"] | None = Field(
+        default=None, description="the optional language model's word on the article (stack parameter LlmModelId); "
+                                  "it overrules the bot: yes answers with the article, no hands over")
     answer_threshold: float
     clarify_threshold: float
     margin: float

@@ -189,6 +189,7 @@ def try_the_bot() -> Response:
                                         body.margin)
     return json_response(ks.BotTryOut(
         action=trial.kind, reason=trial.reason, locale=trial.locale, webhook=trial.webhook,
+        model_check=trial.model_check,
         best_confidence=None if trial.best_confidence is None else round(trial.best_confidence, 4),
         articles=[ks.BotTryArticle(id=i, title=t, locale=loc, confidence=round(c, 4))
                   for i, t, loc, c in trial.articles],

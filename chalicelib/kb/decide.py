@@ -103,3 +103,32 @@ def decide(text: str, index: Index, thresholds: Thresholds = Thresholds()) -> De
     if len(close) == 1 and best.confidence >= thresholds.answer:
         return Decision("answer", hits=hits[:1], signals=s, question_type=question_type)
     return Decision("clarify", hits=close, signals=s, question_type=question_type)
+
+
+def overrule(decision: Decision, candidate: Hit | None, answers: bool | None,
+             thresholds: Thresholds = Thresholds()) -> Decision:
+    """The decision after an optional reader (a language model, `adapters/llm.py`) said whether
+    `candidate` — the best article of an answer or a choice, or the closest one offered with a
+    hand-off — `answers` the message: yes answers with it, no hands over (the other articles
+    offered to read meanwhile), no opinion (None) changes nothing. Greetings, thanks and
+    hand-offs for a person, a complaint or anger are never overruled."""
+    if answers is None or candidate is None:
+        return decision
+    if answers and (decision.kind == "clarify" or decision.kind == "handoff" and decision.reason == "no_answer"):
+        return Decision("answer", hits=[candidate], signals=decision.signals, question_type=decision.question_type)
+    if not answers and decision.kind in ("answer", "clarify"):
+        floor = min(thresholds.suggest, thresholds.clarify)
+        others = [h for h in decision.hits if h.doc_id != candidate.doc_id and h.confidence >= floor]
+        return Decision("handoff", "no_answer", hits=decision.hits, signals=decision.signals,
+                        question_type=decision.question_type, suggestions=others[:thresholds.candidates])
+    return decision
+
+
+def candidate(decision: Decision) -> Hit | None:
+    """The article a reader is asked about: the best of an answer or a choice, or the closest
+    offered with a hand-off for want of an answer; None for anything else."""
+    if decision.kind in ("answer", "clarify"):
+        return decision.best
+    if decision.kind == "handoff" and decision.reason == "no_answer" and decision.suggestions:
+        return decision.suggestions[0]
+    return None

@@ -118,6 +118,7 @@ class Trial:
     articles: list[tuple[str, str, str, float]] = field(default_factory=list)
     best_confidence: float | None = None
     webhook: str | None = None
+    model_check: str | None = None  # the language model's word on the article: "answers" / "does_not_answer"
 
 
 PriorityRaiser = Callable[[str, str, str], None]  # (tenant_id, conversation_id, priority)
@@ -125,13 +126,18 @@ PriorityRaiser = Callable[[str, str, str], None]  # (tenant_id, conversation_id,
 # (visitor's question, article title, article text, locale) → the answer to send, or None
 # to send the article itself. Off unless bootstrap passes one; any failure falls back.
 AnswerWriter = Callable[[str, str, str, str], "str | None"]
+# An optional reader (adapters/llm.py, a model on Amazon Bedrock): (visitor's message, article
+# title, article text, locale) → True if the article answers it, False if not, None for no
+# opinion; it can overrule the bot's best article (kb.decide.overrule). Off unless configured.
+ArticleJudge = Callable[[str, str, str, str], "bool | None"]
 
 
 class BotService:
     def __init__(self, knowledge: KnowledgeService, repo: BotRepository, chat: ChatService, notifier: Notifier,
                  clock: Clock, webhooks: WebhookCaller, raise_priority: PriorityRaiser | None = None,
                  answer_writer: AnswerWriter | None = None,
-                 is_supervisor: Callable[[Identity], bool] | None = None) -> None:
+                 is_supervisor: Callable[[Identity], bool] | None = None,
+                 judge: ArticleJudge | None = None) -> None:
         self._knowledge = knowledge
         self._repo = repo
         self._chat = chat
@@ -141,6 +147,7 @@ class BotService:
         self._raise_priority = raise_priority
         self._answer_writer = answer_writer
         self._supervisor = is_supervisor
+        self._judge = judge
         self.on_handoff: list[Callable[[Handoff], None]] = []
 
     # ------------------------------------------------------------ settings (REST)
@@ -221,13 +228,32 @@ class BotService:
         index = self._knowledge.index(identity.tenant_id)
         if len(index) == 0:
             return Trial("nothing_to_answer_from", None, locale, thresholds)
-        decision = decide(text, index, thresholds)
+        decision, check = self._checked(decide(text, index, thresholds), text, index, thresholds)
         shown = decision.suggestions if decision.kind == "handoff" else decision.hits
         confidence = {h.doc_id: h.confidence for h in shown}
         articles = [(a.article_id, a.title, a.locale, confidence[a.article_id])
                     for a in self._published(identity.tenant_id, [h.doc_id for h in shown])]
         best = decision.hits[0].confidence if decision.hits else None
-        return Trial(decision.kind, decision.reason, locale, thresholds, articles=articles, best_confidence=best)
+        return Trial(decision.kind, decision.reason, locale, thresholds, articles=articles, best_confidence=best,
+                     model_check=check)
+
+    def _checked(self, decision: Decision, text: str, index: Any, thresholds: Any) -> tuple[Decision, str | None]:
+        """The decision after the optional reader's word on its article (none configured, no
+        article to ask about, or no opinion: unchanged), and that word."""
+        from ..kb.decide import candidate, overrule
+
+        hit = candidate(decision) if self._judge is not None else None
+        document = index.documents.get(hit.doc_id) if hit is not None else None
+        if self._judge is None or hit is None or document is None:
+            return decision, None
+        try:
+            answers = self._judge(text, document.title, document.body, document.locale)
+        except Exception:  # an optional reader never stops the bot
+            log.exception("the article check failed; deciding without it")
+            answers = None
+        if answers is None:
+            return decision, None
+        return overrule(decision, hit, answers, thresholds), "answers" if answers else "does_not_answer"
 
     def _is_supervisor(self, identity: Identity) -> bool:
         return self._supervisor is not None and self._supervisor(identity)
@@ -277,8 +303,12 @@ class BotService:
         if found is not None:
             return self._integration(conversation, state, *found, text, locale)
 
-        decision = decide(text, index, Thresholds(settings.answer_threshold, settings.clarify_threshold,
-                                                  settings.margin))
+        thresholds = Thresholds(settings.answer_threshold, settings.clarify_threshold, settings.margin)
+        first = decide(text, index, thresholds)
+        decision, _check = self._checked(first, text, index, thresholds)
+        if decision.kind != first.kind:  # the reader overruled the bot: a tenant sees how often
+            self._repo.count(conversation.tenant_id, "model_answered" if decision.kind == "answer"
+                             else "model_handed_over")
         if decision.kind == "handoff":
             if decision.reason == "no_answer":
                 self._repo.add_unanswered(UnansweredQuestion(

@@ -209,5 +209,9 @@ function describe(t) {
       ? h("p", { class: "muted", text: `Closest match ${pct(t.best_confidence)} % · answers from `
         + `${pct(t.answer_threshold)} %, asks from ${pct(t.clarify_threshold)} % · language ${t.locale}` })
       : null,
+    // The optional language model's word (stack parameter LlmModelId) overrules the thresholds.
+    t.model_check ? h("p", { class: "muted kb-try-model", text: t.model_check === "answers"
+      ? "Checked by the language model: the article answers it." : "Checked by the language model: the article does not answer it." })
+      : null,
   ];
 }

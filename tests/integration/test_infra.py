@@ -60,10 +60,15 @@ def environment(template: dict[str, Any], properties: dict[str, Any]) -> dict[st
 
 
 def statements(template: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    """Every statement of every role, a conditional one (Fn::If) as each statement it may be."""
     for resource in template["Resources"].values():
         if resource["Type"] == "AWS::IAM::Role":
             for policy in resource["Properties"].get("Policies", []):
-                yield from policy["PolicyDocument"]["Statement"]
+                for statement in policy["PolicyDocument"]["Statement"]:
+                    if "Fn::If" in statement:
+                        yield from (s for s in statement["Fn::If"][1:] if s != {"Ref": "AWS::NoValue"})
+                    else:
+                        yield statement
 
 
 def _listed(value: Any) -> list[Any]:
@@ -228,6 +233,7 @@ def test_every_function_gets_every_table_the_bucket_and_the_secret(
         assert settings.token_secret == "s" * 64
         assert settings.dispatch_function == "${AWS::StackName}-dispatch"
         assert settings.vectors_function == "${AWS::StackName}-kb_vectors"
+        assert settings.llm_model_id == "physical-LlmModelId"  # the optional article check: off when empty
         assert properties.get("LoggingConfig", template["Globals"]["Function"].get("LoggingConfig")) == {
             "LogGroup": {"Ref": "FunctionLogGroup"}}
         assert set(expected) == {f.name for f in dataclasses.fields(TableNames)}
@@ -246,7 +252,8 @@ def test_the_token_secret_is_generated_never_written_down(template: dict[str, An
 DYNAMODB_ITEM_ACTIONS = {f"dynamodb:{a}" for a in (
     "GetItem", "PutItem", "UpdateItem", "DeleteItem", "Query",
     "ConditionCheckItem", "BatchGetItem", "BatchWriteItem")}
-SERVICES = {"dynamodb", "s3", "execute-api", "logs", "states", "ses", "lambda"}
+SERVICES = {"dynamodb", "s3", "execute-api", "logs", "states", "ses", "lambda", "bedrock"}
+LLM_MODEL = "arn:${AWS::Partition}:bedrock:${AWS::Region}::foundation-model/${LlmModelId}"
 SLA_MACHINE = "arn:${AWS::Partition}:states:${AWS::Region}:${AWS::AccountId}:stateMachine:${AWS::StackName}-sla"
 DISPATCH = "arn:${AWS::Partition}:lambda:${AWS::Region}:${AWS::AccountId}:function:${AWS::StackName}-dispatch"
 VECTORS_JOB = "arn:${AWS::Partition}:lambda:${AWS::Region}:${AWS::AccountId}:function:${AWS::StackName}-kb_vectors"
@@ -317,6 +324,9 @@ def least_privilege_problems(template: dict[str, Any]) -> list[str]:
         if any(a.startswith("ses:") for a in actions) and (actions != ["ses:SendEmail"] or targets != [
                 {"Fn::Sub": "arn:${AWS::Partition}:ses:${AWS::Region}:${AWS::AccountId}:identity/${MailIdentity}"}]):
             problems.append(f"ses {actions} on {targets!r} is not sending as MailIdentity")
+        if any(a.startswith("bedrock:") for a in actions) and (actions != ["bedrock:InvokeModel"] or targets != [
+                {"Fn::Sub": LLM_MODEL}]):
+            problems.append(f"bedrock {actions} on {targets!r} is not invoking the LlmModelId model")
         if any(a.startswith("logs:") for a in actions) and targets != [{"Fn::GetAtt": ["FunctionLogGroup", "Arn"]}]:
             problems.append(f"logs resource {targets!r} is not FunctionLogGroup")
         if any(a.startswith("s3:") for a in actions) and not all("UploadsBucket" in _resource_names(t)
@@ -348,6 +358,8 @@ def test_the_role_is_least_privilege(template: dict[str, Any]) -> None:
      "is not this stack's SLA state machine"),
     (lambda t: _statement(t, "InvokeSlaCheck").update(Resource={"Fn::Sub": "arn:aws:lambda:*:*:function:*"}),
      "is not sla_check"),
+    (lambda t: _statement(t, "CheckArticlesWithLlm").update(
+        Resource={"Fn::Sub": "arn:${AWS::Partition}:bedrock:*::foundation-model/*"}), "is not invoking the LlmModelId"),
     (lambda t: _statement(t, "InvokeSlaCheck")["Action"].__class__ is str
      and _statement(t, "InvokeSlaCheck").update(Action=["lambda:InvokeFunction", "dynamodb:GetItem"]),
      "not just invoke sla_check"),
@@ -384,9 +396,10 @@ CALLS = {
     r"stop_execution\(": "states:StopExecution",
     r"send_email\(": "ses:SendEmail",
     r"\.invoke\(FunctionName": "lambda:InvokeFunction",
+    r"\.converse\(": "bedrock:InvokeModel",
 }
 CLIENTS = {"apigatewaymanagementapi": "execute-api", "s3": "s3", "dynamodb": "dynamodb",
-           "stepfunctions": "states", "ses": "ses", "lambda": "lambda"}
+           "stepfunctions": "states", "ses": "ses", "lambda": "lambda", "bedrock-runtime": "bedrock"}
 
 
 def test_the_role_grants_every_call_the_code_makes(template: dict[str, Any]) -> None:
@@ -401,7 +414,7 @@ def test_the_role_grants_every_call_the_code_makes(template: dict[str, Any]) -> 
     source = "\n".join(p.read_text() for p in (ROOT / "chalicelib").rglob("*.py"))
     needed = {action for pattern, action in CALLS.items() if re.search(pattern, source)}
     assert needed - granted == set(), "grant these in FunctionRole (infra/template.yaml)"
-    clients = set(re.findall(r"""\.client\(\s*["'](\w+)["']""", source))
+    clients = set(re.findall(r"""\.client\(\s*["']([\w-]+)["']""", source))
     unknown = clients - set(CLIENTS)
     assert not unknown, f"new AWS clients {unknown}: grant them in FunctionRole, then list them in CLIENTS"
     prefixes = {a.split(":")[0] for a in granted}
@@ -419,3 +432,17 @@ def test_the_state_machine_is_the_asl_file_moto_runs(template: dict[str, Any]) -
         (ROOT / "infra" / "statemachines" / "sla.asl.json").read_text())
     assert machine["DefinitionSubstitutions"] == {"SlaCheckFunctionArn": {"Fn::GetAtt": ["SlaCheck", "Arn"]}}
     assert machine["RoleArn"] == {"Fn::GetAtt": ["SlaStateMachineRole", "Arn"]}
+
+
+def test_the_language_model_check_is_granted_only_when_a_model_is_named(template: dict[str, Any]) -> None:
+    """LlmModelId empty (the default) leaves the statement out (AWS::NoValue); set, the role may
+    invoke that one model (adapters/llm.py) and nothing else of Bedrock."""
+    assert template["Parameters"]["LlmModelId"]["Default"] == ""
+    assert template["Conditions"]["UseLlm"] == {"Fn::Not": [{"Fn::Equals": [{"Ref": "LlmModelId"}, ""]}]}
+    conditional = [s for r in template["Resources"].values() if r["Type"] == "AWS::IAM::Role"
+                   for p in r["Properties"].get("Policies", []) for s in p["PolicyDocument"]["Statement"]
+                   if "Fn::If" in s]
+    assert len(conditional) == 1
+    condition, when_set, when_empty = conditional[0]["Fn::If"]
+    assert condition == "UseLlm" and when_empty == {"Ref": "AWS::NoValue"}
+    assert when_set["Action"] == "bedrock:InvokeModel" and when_set["Resource"] == {"Fn::Sub": LLM_MODEL}

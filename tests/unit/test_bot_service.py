@@ -739,3 +739,60 @@ def test_trying_a_question_names_the_webhook_that_would_answer_it(scene: Scene) 
     trial = scene.kb.bot.try_question(scene.agent, "where is order #12345")
     assert (trial.kind, trial.webhook) == ("integration", "order-status")
     assert scene.kb.webhooks.calls == []  # named, not called
+
+
+# ------------------------------------------------------------------ the optional language-model check
+
+
+def test_an_article_check_can_answer_what_the_bot_would_hand_over_and_hand_over_what_it_would_answer(
+        scene: Scene) -> None:
+    asked: list[tuple[str, str, str]] = []
+
+    def judge(question: str, title: str, body: str, locale: str) -> bool | None:
+        asked.append((question, title, locale))
+        return "knickers" in question  # the return policy answers this; not the refund question
+
+    scene.kb.bot._judge = judge
+    scene.say("Can I return knickers if they dont fit? still in the packet")  # handed over without the check
+    answer = scene.bot_messages()[-1]["text"]
+    assert answer.startswith("Return policy") and "Did this help?" in answer
+    assert asked[0][1:] == ("Return policy", "en")  # the closest article, not the other two offered
+    scene.say("how long does a refund take?")  # answered without the check
+    assert scene.bot_messages()[-1]["text"].startswith("I'm bringing in a member of our team")
+    assert scene.state().handoff_reason == "no_answer"
+    counters = scene.kb.repo.counters(scene.tenant.tenant_id)
+    assert counters["model_answered"] == 1 and counters["model_handed_over"] == 1
+    assert [q.text for q in scene.kb.repo.unanswered(scene.tenant.tenant_id, 10)] == ["how long does a refund take?"]
+
+
+def test_without_an_opinion_or_when_it_fails_the_check_changes_nothing_and_never_judges_a_request_for_a_person(
+        scene: Scene) -> None:
+    calls: list[str] = []
+
+    def judge(question: str, title: str, body: str, locale: str) -> bool | None:
+        calls.append(question)
+        if "paypal" in question:
+            raise RuntimeError("Bedrock throttled")
+        return None
+
+    scene.kb.bot._judge = judge
+    scene.say("how long does a refund take?")
+    assert scene.bot_messages()[-1]["text"].startswith("When will I get my refund?")
+    scene.say("can i pay with paypal")
+    assert scene.bot_messages()[-1]["text"].startswith("Payment methods")
+    scene.say("hello")
+    scene.say("I want to talk to a human")
+    assert calls == ["how long does a refund take?", "can i pay with paypal"]
+    assert scene.state().handoff_reason == "asked_for_human"
+    assert "model_answered" not in scene.kb.repo.counters(scene.tenant.tenant_id)
+
+
+def test_trying_a_question_shows_the_checks_word_and_still_writes_nothing(scene: Scene) -> None:
+    scene.kb.bot._judge = lambda question, title, body, locale: title == "Return policy"
+    trial = scene.kb.bot.try_question(scene.agent, "Can I return knickers if they dont fit? still in the packet")
+    assert (trial.kind, trial.model_check, [a[0] for a in trial.articles]) == ("answer", "answers", ["return-policy.en"])
+    refused = scene.kb.bot.try_question(scene.agent, "how long does a refund take?")
+    assert (refused.kind, refused.reason, refused.model_check) == ("handoff", "no_answer", "does_not_answer")
+    assert scene.kb.repo.counters(scene.tenant.tenant_id) == {}
+    scene.kb.bot._judge = None
+    assert scene.kb.bot.try_question(scene.agent, "how long does a refund take?").model_check is None
