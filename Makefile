@@ -16,7 +16,7 @@ $(STAMP): requirements.txt requirements-dev.txt requirements-model.txt
 
 # The bot's background questions' vectors (chalicelib/kb/background.py), computed once.
 BACKGROUND := chalicelib/kb/data/background_en.vec chalicelib/kb/data/background_zh.vec
-$(BACKGROUND) &: $(STAMP) chalicelib/kb/data/background_en.txt chalicelib/kb/data/background_zh.txt chalicelib/kb/background.py chalicelib/kb/embed.py chalicelib/kb/intent.py
+$(BACKGROUND) &: $(STAMP) $(wildcard chalicelib/kb/data/background_*.txt) chalicelib/kb/background.py chalicelib/kb/embed.py chalicelib/kb/intent.py
 	$(PY) -m chalicelib.kb.background
 
 ## Start the whole system locally (no AWS account, no Docker) and print the URLs.

@@ -7,7 +7,11 @@ shipping, returns, accounts, gift wrapping, jobs, wholesale, stores, the company
 fine print of each. The first 300 were written by a hand that saw neither this project's
 evaluation questions nor its demo shop's articles, the next 300 by another hand that read
 only those, the last 300 (the fine print of common subjects) by a third that read only the
-first 600 (2026-12-05).
+first 600 (2026-12-05). `data/background_asked_<locale>.txt` (2026-12-06, about 1,050 each)
+add what visitors asked a shop that its articles did not answer: the evaluation's
+unanswerable questions of its development and fresh files, written by some thirty hands that
+saw only the demo shop's articles (docs/architecture.md, "The background, grown from what
+visitors asked").
 
 A tenant's index keeps the background questions that none of its articles' passages is
 close to (`Semantic.background_keep`): what shops are asked that *this* base does not
@@ -17,7 +21,7 @@ of them, so the article's certainty is lowered by the difference
 background") says how much it moved which figure.
 
 Their vectors are computed once per model and file, not on a container's first answer
-(900 questions are ~4.5 s of MiniLM on one vCPU): `python -m chalicelib.kb.background`
+(about 2,000 questions are ~10 s of MiniLM on one vCPU): `python -m chalicelib.kb.background`
 writes `data/background_<locale>.vec` (the article vectors' format: a key of the model and
 texts, then float16 rows), which `make` and `infra/package.sh` run. A file that is missing
 or was computed from other texts or by another model is ignored and the vectors are
@@ -46,11 +50,27 @@ _vectors: dict[tuple[str, str], np.ndarray] = {}
 
 @cache
 def texts(locale: str) -> tuple[str, ...]:
-    """The background questions of a language (none for a language without a file), less
-    requests for a person ("Can I talk to a real person?"): the bot hands those over before
-    it searches, and the only such messages that reach the search ask *when* people answer
-    (`intent.asks_when`), which the base's contact hours should answer, not the background."""
-    path = DATA / f"background_{locale}.txt"
+    """The background questions of a language: those written for it, then those visitors
+    asked (`written`, `asked`), each once."""
+    return tuple(dict.fromkeys((*written(locale), *asked(locale))))
+
+
+def written(locale: str) -> tuple[str, ...]:
+    """The 900 questions written for the background (`background_<locale>.txt`)."""
+    return _read(DATA / f"background_{locale}.txt")
+
+
+def asked(locale: str) -> tuple[str, ...]:
+    """What visitors asked a shop that its articles did not answer (`background_asked_<locale>.txt`:
+    the evaluation's unanswerable questions of its development and fresh files, 2026-12-06)."""
+    return _read(DATA / f"background_asked_{locale}.txt")
+
+
+def _read(path: Path) -> tuple[str, ...]:
+    """A file's questions (none if there is no file), less requests for a person ("Can I talk
+    to a real person?"): the bot hands those over before it searches, and the only such
+    messages that reach the search ask *when* people answer (`intent.asks_when`), which the
+    base's contact hours should answer, not the background."""
     if not path.is_file():
         return ()
     lines = (line.strip() for line in path.read_text(encoding="utf-8").splitlines())

@@ -116,16 +116,18 @@ class QuestionGroup:
 
 
 def _topic(vector: Any, locale: str, encoder: Any) -> str:
-    """The background question (kb/background.py) that `vector` means nearly the same as
-    (cosine ≥ GROUP_COSINE, the grouping's own bar), or ""."""
+    """The background question written for it (kb/background.py: a clean name, not a visitor's
+    words) that `vector` means nearly the same as (cosine ≥ GROUP_COSINE, the grouping's own
+    bar), or ""."""
     if vector is None or encoder is None:
         return ""
     from ..kb import background
 
-    questions = background.texts(locale)
+    questions = background.written(locale)
     if not questions:
         return ""
-    cosines = background.vectors(locale, encoder) @ vector
+    # The background's rows begin with the written questions (background.texts).
+    cosines = background.vectors(locale, encoder)[:len(questions)] @ vector
     best = int(cosines.argmax())
     return questions[best] if float(cosines[best]) >= GROUP_COSINE[locale] else ""
 

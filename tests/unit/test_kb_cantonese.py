@@ -9,10 +9,10 @@ import re
 
 import pytest
 
-from chalicelib.kb import search, text
+from chalicelib.kb import background, search, text
 from chalicelib.kb.decide import decide
 from chalicelib.kb.search import Index
-from tests.kb_eval import load_index
+from tests.kb_eval import load_index, load_index_written_background
 
 
 @pytest.fixture(scope="module")
@@ -61,7 +61,8 @@ def test_a_traditional_message_is_also_read_in_simplified_script(monkeypatch: py
     with monkeypatch.context() as m:
         m.setattr(search, "simplified", lambda t: t)
         as_written = decide(asked, shop)
-    assert as_written.kind == "clarify" and as_written.hits[0].doc_id == "cancel-order.zh"
+    assert as_written.kind in ("clarify", "handoff") and as_written.hits[0].doc_id == "cancel-order.zh"
+    assert as_written.hits[0].confidence < decision.hits[0].confidence
 
 
 @pytest.mark.parametrize(("written", "mandarin"), [
@@ -84,13 +85,27 @@ def test_the_same_characters_in_their_mandarin_sense_are_left_alone(unchanged: s
 
 
 @pytest.mark.parametrize(("asked", "article"), [
-    ("收到嘅外套有個窿，點算？", "damaged-item.zh"),  # was handed over to the return policy
     ("保固期是多久？要附發票嗎？", "warranty.zh"),  # was handed over
     ("唔該唔好再send email俾我", "newsletter.zh"),
 ])
 def test_a_question_in_regional_words_is_answered(shop: Index, asked: str, article: str) -> None:
     decision = decide(asked, shop)
     assert (decision.kind, decision.hits[0].doc_id) == ("answer", article)
+
+
+def test_a_hole_in_a_coat_is_read_right_but_handed_over_near_what_visitors_asked(shop: Index) -> None:
+    """窿 is read as 洞 and the damaged-item article comes first, as since session 17, when it
+    was answered. Since session 19 it is handed over: what visitors asked (the background's
+    second part) holds "這件外套係咩材質？" ("what is this coat made of?", unanswered), which the
+    Chinese encoder puts near it for the coat alone — a known cost of that change
+    (architecture.md, "The background, grown from what visitors asked")."""
+    asked = "收到嘅外套有個窿，點算？"
+    decision = decide(asked, shop)
+    assert (decision.kind, decision.hits[0].doc_id) == ("handoff", "damaged-item.zh")
+    assert decision.suggestions[0].doc_id == "damaged-item.zh"  # offered to read while waiting
+    assert "這件外套係咩材質？" in background.asked("zh")
+    written_only = decide(asked, load_index_written_background())
+    assert (written_only.kind, written_only.hits[0].doc_id) == ("answer", "damaged-item.zh")
 
 
 @pytest.mark.parametrize(("written", "mandarin"), [
