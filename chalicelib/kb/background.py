@@ -55,11 +55,13 @@ def texts(locale: str) -> tuple[str, ...]:
     return tuple(dict.fromkeys((*written(locale), *asked(locale))))
 
 
+@cache
 def written(locale: str) -> tuple[str, ...]:
     """The 900 questions written for the background (`background_<locale>.txt`)."""
     return _read(DATA / f"background_{locale}.txt")
 
 
+@cache
 def asked(locale: str) -> tuple[str, ...]:
     """What visitors asked a shop that its articles did not answer (`background_asked_<locale>.txt`:
     the evaluation's unanswerable questions of its development and fresh files, 2026-12-06)."""

@@ -23,6 +23,11 @@ GIFT_WRAP = Document("gift-wrap.en", "Gift wrapping",
                      "en", "orders")
 
 
+def _forget_texts() -> None:
+    for cached in (background.texts, background.written, background.asked):
+        cached.cache_clear()
+
+
 def _key(text: str) -> str:
     return re.sub(r"[\W_]+", "", unicodedata.normalize("NFKC", text).lower())
 
@@ -88,7 +93,7 @@ def test_a_missing_or_stale_vector_file_is_computed_instead(tmp_path: Path, monk
                                                            caplog: pytest.LogCaptureFixture) -> None:
     monkeypatch.setattr(background, "DATA", tmp_path)
     monkeypatch.setattr(background, "_vectors", {})
-    background.texts.cache_clear()
+    _forget_texts()
     try:
         (tmp_path / "background_en.txt").write_text("# a comment\nAre you hiring?\n\nDo you gift wrap?\n",
                                                     encoding="utf-8")
@@ -105,7 +110,7 @@ def test_a_missing_or_stale_vector_file_is_computed_instead(tmp_path: Path, monk
         background.vectors("en", encoder)  # type: ignore[arg-type]
         assert encoder.calls == 2
     finally:
-        background.texts.cache_clear()
+        _forget_texts()
 
 
 @pytest.fixture(scope="module")
