@@ -25,6 +25,11 @@ import pytest
 
 from tests.kb_eval import figures, load_articles, load_index, load_questions, run
 
+# The module's fixture decides every question of the set (about 200 s in one test worker on the
+# 2-core machines, more when the machine is busy; its setup counts towards its first test's
+# time): pytest.ini's 300 s per test is too near for it.
+pytestmark = pytest.mark.timeout(900)
+
 
 @pytest.fixture(scope="module")
 def outcomes() -> dict[str, dict[str, float]]:
@@ -75,9 +80,9 @@ def test_all_questions_and_held_out_floors(outcomes: dict[str, dict[str, float]]
     everything, held = outcomes["all"], outcomes["held_out"]
     # Since session 19 the unanswerable questions of every part but the held-out one are in the
     # bot's background (chalicelib/kb/data/background_asked_*.txt): these are seen figures.
-    assert everything["top1_accuracy"] >= 0.95  # 0.963 over all 9,262 (0.946 with 16 phrasings)
-    assert everything["wrong_handoff"] <= 0.095  # 0.089 (fresh 34 joined; the background grown from what visitors asked, fresh 33 joined; 0.081 before, fresh 32 joined; 0.080 on the 8,408 before it; fresh 30 and 31 joined; on the 7,840 before them 0.076, 0.077 before English shop words in Chinese as Mandarin, 0.080 before regional words; 0.054 with the clarify threshold at 0.36; 0.050 before the Chinese background's cover; 0.057 before Cantonese as Mandarin; 0.084 with 16 phrasings)
-    assert everything["handoff_correct"] >= 0.96  # 0.974 (fresh 34 joined; 0.976 with the background grown from what visitors asked, fresh 33 joined; 0.926 before, fresh 32 joined; 0.927 on the 8,408 before it; fresh 30 and 31 joined; 0.932 on the 7,840 before them, 0.931 before regional words; 0.919 with the clarify threshold at 0.36; 0.915 before the Chinese background's cover; 0.903 before the reach; 0.884 before the background)
+    assert everything["top1_accuracy"] >= 0.95  # 0.962 over all 9,564 (0.946 with 16 phrasings)
+    assert everything["wrong_handoff"] <= 0.095  # 0.090 (fresh 35 joined; 0.089 with fresh 34; the background grown from what visitors asked, fresh 33 joined; 0.081 before, fresh 32 joined; 0.080 on the 8,408 before it; fresh 30 and 31 joined; on the 7,840 before them 0.076, 0.077 before English shop words in Chinese as Mandarin, 0.080 before regional words; 0.054 with the clarify threshold at 0.36; 0.050 before the Chinese background's cover; 0.057 before Cantonese as Mandarin; 0.084 with 16 phrasings)
+    assert everything["handoff_correct"] >= 0.96  # 0.974 (fresh 34 and 35 joined; 0.976 with the background grown from what visitors asked, fresh 33 joined; 0.926 before, fresh 32 joined; 0.927 on the 8,408 before it; fresh 30 and 31 joined; 0.932 on the 7,840 before them, 0.931 before regional words; 0.919 with the clarify threshold at 0.36; 0.915 before the Chinese background's cover; 0.903 before the reach; 0.884 before the background)
     assert held["answered_wrong"] <= 0.01
 
 
@@ -96,12 +101,12 @@ def test_held_out_part(outcomes: dict[str, dict[str, float]]) -> None:
 
 
 def test_the_next_fresh_batch_is_ready_and_not_yet_in_the_set() -> None:
-    """questions_fresh35.txt waits, unmeasured, for the next change of the bot: well formed,
+    """questions_fresh36.txt waits, unmeasured, for the next change of the bot: well formed,
     every label an article topic or "handoff", and no question of the set (read, not run)."""
     from tests.kb_eval import DATA
 
     topics = {a["topic"] for a in load_articles()} | {"handoff"}
-    text = (DATA / "questions_fresh35.txt").read_text(encoding="utf-8")
+    text = (DATA / "questions_fresh36.txt").read_text(encoding="utf-8")
     lines = [line for line in text.splitlines() if line.strip() and not line.startswith("#")]
     pairs = [tuple(part.strip() for part in line.split("|", 1)) for line in lines]
     assert len(pairs) >= 180 and all(len(p) == 2 and p[0] in topics and p[1] for p in pairs)
@@ -181,8 +186,9 @@ def test_fresh_part_floors(outcomes: dict[str, dict[str, float]]) -> None:
     development part added to it; chosen on fresh 26-32 with 1-25 added: summed miss 0.225 ->
     0.202): 0.938 / 0.880 / 0.114 -> 0.938 / 0.933 / 0.133, answered wrong 1 -> 1. questions_fresh34.txt
     (291), for the clarify threshold 0.38, which did not land (room to both targets unchanged):
-    the bot as it is read 0.958 / 0.910 / 0.070 unseen, both targets met. All thirty now (7,420):
-    0.960 / 0.971 / 0.095, answered wrong 0.003 — seen figures since then (fresh 5-32's
+    the bot as it is read 0.958 / 0.910 / 0.070 unseen, both targets met. questions_fresh35.txt
+    (302), with no change (a plain reading): 0.951 / 0.962 / 0.129, answered wrong 0. All
+    thirty-one now (7,722): 0.960 / 0.970 / 0.096, answered wrong 0.003 — seen figures since then (fresh 5-32's
     unanswerable questions are in the background), so the floors only guard against regressions."""
     fresh = outcomes["fresh"]
     assert fresh["top1_accuracy"] >= 0.94
