@@ -8,7 +8,7 @@ Prints the figures for the development, held-out and fresh parts, then ONE JSON 
 
 The development part is the hash-selected 70 % of tests/data/kb/questions.txt plus
 questions_dev.txt; the held-out part the other 30 % plus questions_heldout.txt; the fresh
-part questions_fresh5.txt to questions_fresh35.txt (each written later by a new hand that saw
+part questions_fresh5.txt to questions_fresh38.txt (each written later by a new hand that saw
 only the articles; reported together and per file; the earlier such batches,
 questions_fresh1-4.txt, are in the development part since they were measured; each new file is
 measured once, for a change or as a plain reading, before it joins: tests/kb_eval.py).

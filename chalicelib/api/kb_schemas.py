@@ -245,7 +245,7 @@ class BotSettingsIn(Body):
                                            description="confidence to answer outright (0.45 by default)")
     clarify_threshold: float | None = Field(
         default=None, ge=0, le=1, description="least confidence to offer articles to choose from; below it the bot "
-                                              "hands over (0.39 by default; not above answer_threshold)")
+                                              "hands over (0.37 by default; not above answer_threshold)")
     margin: float | None = Field(default=None, ge=0, le=1,
                                  description="how far the best article must lead the second to answer without "
                                              "asking (0.1 by default)")

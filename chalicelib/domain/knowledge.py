@@ -91,7 +91,7 @@ class BotSettings:
     tenant_id: str
     enabled: bool = True
     answer_threshold: float = 0.45
-    clarify_threshold: float = 0.39
+    clarify_threshold: float = 0.37
     margin: float = 0.1
     greeting_en: str = "Hi! I'm the shop's assistant. Ask me anything, or type \"human\" to reach our team."
     greeting_zh: str = "您好！我是智能助手，有问题请直接问我；需要人工请输入“转人工”。"

@@ -51,8 +51,8 @@ class Semantic:
     """For a language with an encoder: the similarity's share in ranking and certainty, and
     the certainties mapped onto confidences 0.36 and 0.45 (`_semantic_confidence`): the
     least summed miss on the development part (architecture.md). The bot hands over below
-    the clarify threshold, 0.39 by default since session 17 (certainty 0.653 in English,
-    0.462 in Chinese): the mapping's slope, and with it the answer path, stayed."""
+    the clarify threshold, 0.37 by default since session 20 (certainty 0.624 in English,
+    0.427 in Chinese): the mapping's slope, and with it the answer path, stayed."""
 
     share: float
     handoff: float

@@ -47,7 +47,7 @@ def test_a_supervisor_tunes_the_bot_tries_a_question_and_saves(chromium: Any, st
     page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
     meaning = page.locator(".kb-meaning")
     expect(meaning).to_contain_text("Matches of 45 % and more are answered")
-    expect(meaning).to_contain_text("below 39 % it hands over to a person")
+    expect(meaning).to_contain_text("below 37 % it hands over to a person")
     expect(page.locator(".kb-bot")).to_contain_text("Never changed: the defaults apply.")
 
     # A question tried at the defaults is answered; at unsaved strict thresholds, handed over.
@@ -67,7 +67,7 @@ def test_a_supervisor_tunes_the_bot_tries_a_question_and_saves(chromium: Any, st
     page.fill("input[name=clarify_threshold]", "60")
     expect(meaning).to_have_text("The choose-from threshold must not be above the answer threshold.")
     expect(page.get_by_role("button", name="Save settings")).to_be_disabled()
-    page.get_by_role("button", name="Restore defaults (45 % · 39 % · 10 %)").click()
+    page.get_by_role("button", name="Restore defaults (45 % · 37 % · 10 %)").click()
     expect(page.get_by_role("button", name="Save settings")).to_be_enabled()
 
     # A refused save (the server's check of the pattern) keeps what was typed.
@@ -90,7 +90,7 @@ def test_a_supervisor_tunes_the_bot_tries_a_question_and_saves(chromium: Any, st
     page.get_by_role("button", name="Save settings").click()
     expect(page.locator(".kb-notice")).to_contain_text("Saved")
     status, saved = http_json("GET", f"{stack.url}/v1/kb/bot", token=token)
-    assert (saved["answer_threshold"], saved["clarify_threshold"], saved["margin"]) == (0.55, 0.39, 0.1)
+    assert (saved["answer_threshold"], saved["clarify_threshold"], saved["margin"]) == (0.55, 0.37, 0.1)
     assert saved["greeting_en"] == "Hi! " + XSS and saved["version"] == 1
     assert saved["webhooks"] == [{"name": "orders", "pattern": r"order (\d+)", "url": "https://shop.example/kefu",
                                   "has_secret": True}]

@@ -347,7 +347,7 @@ async def test_bot_settings_over_rest_keep_what_a_change_leaves_out_and_hide_sec
     assert shown["webhooks"] == [{"name": "orders", "pattern": r"order (\d+)", "url": "https://shop.example/kefu",
                                   "has_secret": True}]
     assert "s3cret" not in response.text and "s3cret" not in (await api.get("/v1/kb/bot", agent_token)).text
-    assert shown["defaults"]["clarify_threshold"] == 0.39 and shown["version"] == 2
+    assert shown["defaults"]["clarify_threshold"] == 0.37 and shown["version"] == 2
     # Bad input: a clear error naming the field, nothing changed.
     for body, said in (({"clarify_threshold": 0.7}, "must not be above the answer threshold"),
                        ({"margin": 2}, "margin"), ({"webhooks": [{**hook, "pattern": "("}]}, "not a regular expression"),

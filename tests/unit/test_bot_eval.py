@@ -14,7 +14,9 @@ measured once, for a change or, fresh 13, 18 and 19, with none) does too: 0.961 
 five, 0.878), not safely over it. Session 17 raised the clarify threshold 0.36 → 0.39 (the bot
 hands over below it), for the most room to both hand-off targets on the first runs of 22-26:
 more unanswerable questions handed off, more answerable ones too, the answers unchanged
-(architecture.md, "Where the bot hands over"). Those figures are
+(architecture.md, "Where the bot hands over"); session 20 lowered it to 0.37, chosen the same way
+on the first runs of 33-35 and measured once on 36. Read unseen at 0.37 (36, 37 and 38, 810
+questions): 0.960 / 0.922 / 0.078, all three targets met. Those figures are
 guarded by floors a little below what was measured (docs/architecture.md, "Meaning
 matching", "The background", "How near a line must come"); the cut-offs were chosen on the
 development part only, before any fresh measurement, and the reach on every part then seen.
@@ -62,7 +64,8 @@ def test_files_that_fix_their_part_keep_it() -> None:
 
 def test_development_part(outcomes: dict[str, dict[str, float]]) -> None:
     dev = outcomes["dev"]
-    """Measured 0.971 / 0.989 / 0.063, answered wrong 0.003 (1,607 questions), since this part's
+    """Measured 0.971 / 0.989 / 0.052 with the clarify threshold at 0.37 (session 20); 0.971 /
+    0.989 / 0.063, answered wrong 0.003 (1,607 questions), since this part's
     unanswerable questions are in the bot's background (session 19: a seen figure, not a test of
     the method; before, 0.971 / 0.964 / 0.058; 0.971 / 0.964 / 0.059
     before English shop words in Chinese were read as Mandarin; 0.971 / 0.962 / 0.042
@@ -80,14 +83,15 @@ def test_all_questions_and_held_out_floors(outcomes: dict[str, dict[str, float]]
     everything, held = outcomes["all"], outcomes["held_out"]
     # Since session 19 the unanswerable questions of every part but the held-out one are in the
     # bot's background (chalicelib/kb/data/background_asked_*.txt): these are seen figures.
-    assert everything["top1_accuracy"] >= 0.95  # 0.962 over all 9,564 (0.946 with 16 phrasings)
-    assert everything["wrong_handoff"] <= 0.095  # 0.090 (fresh 35 joined; 0.089 with fresh 34; the background grown from what visitors asked, fresh 33 joined; 0.081 before, fresh 32 joined; 0.080 on the 8,408 before it; fresh 30 and 31 joined; on the 7,840 before them 0.076, 0.077 before English shop words in Chinese as Mandarin, 0.080 before regional words; 0.054 with the clarify threshold at 0.36; 0.050 before the Chinese background's cover; 0.057 before Cantonese as Mandarin; 0.084 with 16 phrasings)
-    assert everything["handoff_correct"] >= 0.96  # 0.974 (fresh 34 and 35 joined; 0.976 with the background grown from what visitors asked, fresh 33 joined; 0.926 before, fresh 32 joined; 0.927 on the 8,408 before it; fresh 30 and 31 joined; 0.932 on the 7,840 before them, 0.931 before regional words; 0.919 with the clarify threshold at 0.36; 0.915 before the Chinese background's cover; 0.903 before the reach; 0.884 before the background)
+    assert everything["top1_accuracy"] >= 0.95  # 0.962 over all 10,374 (0.946 with 16 phrasings)
+    assert everything["wrong_handoff"] <= 0.085  # 0.070 (the clarify threshold at 0.37, fresh 36-38 joined; 0.090 with fresh 35 at 0.39; 0.089 with fresh 34; the background grown from what visitors asked, fresh 33 joined; 0.081 before, fresh 32 joined; 0.080 on the 8,408 before it; fresh 30 and 31 joined; on the 7,840 before them 0.076, 0.077 before English shop words in Chinese as Mandarin, 0.080 before regional words; 0.054 with the clarify threshold at 0.36; 0.050 before the Chinese background's cover; 0.057 before Cantonese as Mandarin; 0.084 with 16 phrasings)
+    assert everything["handoff_correct"] >= 0.955  # 0.966 (the clarify threshold at 0.37, fresh 36-38 joined; 0.974 with fresh 34 and 35 at 0.39; 0.976 with the background grown from what visitors asked, fresh 33 joined; 0.926 before, fresh 32 joined; 0.927 on the 8,408 before it; fresh 30 and 31 joined; 0.932 on the 7,840 before them, 0.931 before regional words; 0.919 with the clarify threshold at 0.36; 0.915 before the Chinese background's cover; 0.903 before the reach; 0.884 before the background)
     assert held["answered_wrong"] <= 0.01
 
 
 def test_held_out_part(outcomes: dict[str, dict[str, float]]) -> None:
-    """Measured 0.983 / 0.966 / 0.062 since English shop words in Chinese are read as Mandarin
+    """Measured 0.983 / 0.949 / 0.045 with the clarify threshold at 0.37 (session 20; 56 of 59
+    unanswerable); 0.983 / 0.966 / 0.062 since English shop words in Chinese are read as Mandarin
     (0.977 / 0.966 / 0.062 before) with the clarify threshold at 0.39 (57 of 59 unanswerable;
     answered wrong 1 of 176); 0.977 / 0.949 / 0.045 with the Chinese background's cover; 0.977 / 0.932 / 0.045 with 28 phrasings an article (the
     same with the not_answered lines' reach);
@@ -101,12 +105,12 @@ def test_held_out_part(outcomes: dict[str, dict[str, float]]) -> None:
 
 
 def test_the_next_fresh_batch_is_ready_and_not_yet_in_the_set() -> None:
-    """questions_fresh36.txt waits, unmeasured, for the next change of the bot: well formed,
+    """questions_fresh39.txt waits, unmeasured, for the next change of the bot: well formed,
     every label an article topic or "handoff", and no question of the set (read, not run)."""
     from tests.kb_eval import DATA
 
     topics = {a["topic"] for a in load_articles()} | {"handoff"}
-    text = (DATA / "questions_fresh36.txt").read_text(encoding="utf-8")
+    text = (DATA / "questions_fresh39.txt").read_text(encoding="utf-8")
     lines = [line for line in text.splitlines() if line.strip() and not line.startswith("#")]
     pairs = [tuple(part.strip() for part in line.split("|", 1)) for line in lines]
     assert len(pairs) >= 180 and all(len(p) == 2 and p[0] in topics and p[1] for p in pairs)
@@ -187,11 +191,16 @@ def test_fresh_part_floors(outcomes: dict[str, dict[str, float]]) -> None:
     0.202): 0.938 / 0.880 / 0.114 -> 0.938 / 0.933 / 0.133, answered wrong 1 -> 1. questions_fresh34.txt
     (291), for the clarify threshold 0.38, which did not land (room to both targets unchanged):
     the bot as it is read 0.958 / 0.910 / 0.070 unseen, both targets met. questions_fresh35.txt
-    (302), with no change (a plain reading): 0.951 / 0.962 / 0.129, answered wrong 0. All
-    thirty-one now (7,722): 0.960 / 0.970 / 0.096, answered wrong 0.003 — seen figures since then (fresh 5-32's
-    unanswerable questions are in the background), so the floors only guard against regressions."""
+    (302), with no change (a plain reading): 0.951 / 0.962 / 0.129, answered wrong 0.
+    questions_fresh36.txt (288), for the clarify threshold 0.39 -> 0.37 (session 20, chosen on the
+    first runs of 33-35): 0.944 / 0.932 / 0.098 -> 0.944 / 0.932 / 0.084, answered wrong 0 -> 0.
+    questions_fresh37.txt (260) and questions_fresh38.txt (262), with no change (plain readings of
+    0.37): 0.967 / 0.855 / 0.082 and 0.972 / 0.976 / 0.067, answered wrong 0; 36-38 together
+    0.960 / 0.922 / 0.078. All thirty-four now (8,532): 0.960 / 0.962 / 0.073, answered wrong
+    0.002 — seen figures (fresh 5-32's unanswerable questions are in the background, and 33 onwards
+    were read), so the floors only guard against regressions."""
     fresh = outcomes["fresh"]
     assert fresh["top1_accuracy"] >= 0.94
-    assert fresh["handoff_correct"] >= 0.96
-    assert fresh["wrong_handoff"] <= 0.10
+    assert fresh["handoff_correct"] >= 0.95
+    assert fresh["wrong_handoff"] <= 0.09
     assert fresh["answered_wrong"] <= 0.01

@@ -650,15 +650,15 @@ def test_an_agent_teaches_the_bot_a_wording_from_the_unanswered_list(scene: Scen
 
 def test_a_tenant_s_default_thresholds_are_the_bot_s() -> None:
     # The stored settings, the defaults REST shows (the workbench's "Restore defaults") and
-    # decide()'s defaults are one choice (the clarify threshold 0.39 since session 17): a
+    # decide()'s defaults are one choice (the clarify threshold 0.37 since session 20): a
     # tenant that never saved settings gets what the evaluation measured.
     from chalicelib.api.knowledge import _settings_out
 
     stored, shown, bot = BotSettings("t"), _settings_out(BotSettings("t")).defaults, Thresholds()
-    assert stored.clarify_threshold == shown.clarify_threshold == bot.clarify == 0.39
+    assert stored.clarify_threshold == shown.clarify_threshold == bot.clarify == 0.37
     assert stored.answer_threshold == shown.answer_threshold == bot.answer
     assert stored.margin == shown.margin == bot.margin
-    assert "0.39 by default" in (BotSettingsIn.model_fields["clarify_threshold"].description or "")
+    assert "0.37 by default" in (BotSettingsIn.model_fields["clarify_threshold"].description or "")
 
 
 def _supervisor(scene: Scene) -> Identity:

@@ -214,18 +214,20 @@ class _Ranked:
 
 
 def test_below_the_default_clarify_threshold_the_bot_hands_over_offering_what_it_found() -> None:
-    # 0.39 since session 17 (architecture.md, "Where the bot hands over"): a best article at
-    # 0.37 no longer makes a "did you mean" but a hand-off that offers it to read meanwhile.
-    unsure = decide("is there a size chart in inches", cast(Index, _Ranked(0.37, 0.30, 0.1)))
+    # 0.37 since session 20 (architecture.md, "Where the bot hands over"): a best article at
+    # 0.36 makes no "did you mean" but a hand-off that offers it to read meanwhile.
+    unsure = decide("is there a size chart in inches", cast(Index, _Ranked(0.36, 0.30, 0.1)))
     assert (unsure.kind, unsure.reason) == ("handoff", "no_answer")
     assert [h.doc_id for h in unsure.suggestions] == ["a0.en", "a1.en"]
-    closer = decide("is there a size chart in inches", cast(Index, _Ranked(0.40, 0.38, 0.1)))
+    closer = decide("is there a size chart in inches", cast(Index, _Ranked(0.40, 0.36, 0.1)))
     assert closer.kind == "clarify" and [h.doc_id for h in closer.hits] == ["a0.en"]
-    # Sure enough and the only candidate at the threshold: answered (at 0.36 the second, 0.37,
+    # Sure enough and the only candidate at the threshold: answered (at 0.36 the second, 0.36,
     # would have made it a choice between two).
-    sure = decide("is there a size chart in inches", cast(Index, _Ranked(0.47, 0.37, 0.1)))
+    sure = decide("is there a size chart in inches", cast(Index, _Ranked(0.47, 0.36, 0.1)))
     assert sure.kind == "answer"
-    tenant = decide("is there a size chart in inches", cast(Index, _Ranked(0.37, 0.30)), Thresholds(clarify=0.36))
+    assert decide("is there a size chart in inches", cast(Index, _Ranked(0.47, 0.36, 0.1)),
+                  Thresholds(clarify=0.36)).kind == "clarify"
+    tenant = decide("is there a size chart in inches", cast(Index, _Ranked(0.36, 0.30)), Thresholds(clarify=0.35))
     assert tenant.kind == "clarify"
 
 
