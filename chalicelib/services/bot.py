@@ -280,18 +280,21 @@ class BotService:
         from ..kb.text import detect_locale
 
         text, locale = message.text, detect_locale(message.text)
+        once: dict[str, Any] = {}  # what a retried turn must not do twice (ask the model, list the question)
         for _attempt in range(MAX_STATE_ATTEMPTS):
             state = self._repo.state(conversation.tenant_id, conversation.conversation_id)
             if state.handed_off:
                 return
-            if self._turn(conversation, state, settings, index, text, locale):
+            if self._turn(conversation, state, settings, index, text, locale, once):
                 return
         log.warning("bot state kept changing; giving up on this message",
                     extra={"conversation_id": conversation.conversation_id})
 
     def _turn(self, conversation: Conversation, state: BotState, settings: BotSettings, index: Any,
-              text: str, locale: str) -> bool:
-        """One decision; False if the state changed under us (the caller reads it again)."""
+              text: str, locale: str, once: dict[str, Any]) -> bool:
+        """One decision; False if the state changed under us (the caller reads it again with the
+        same `once`: the message's decision, the model's word and its listing as unanswered are
+        made once however often the state's write has to be retried)."""
         from ..kb.decide import Thresholds, decide
 
         if state.last_article_id and (_YES.match(text) or _NO.match(text)):
@@ -303,14 +306,17 @@ class BotService:
         if found is not None:
             return self._integration(conversation, state, *found, text, locale)
 
-        thresholds = Thresholds(settings.answer_threshold, settings.clarify_threshold, settings.margin)
-        first = decide(text, index, thresholds)
-        decision, _check = self._checked(first, text, index, thresholds)
-        if decision.kind != first.kind:  # the reader overruled the bot: a tenant sees how often
-            self._repo.count(conversation.tenant_id, "model_answered" if decision.kind == "answer"
-                             else "model_handed_over")
+        if "decision" not in once:
+            thresholds = Thresholds(settings.answer_threshold, settings.clarify_threshold, settings.margin)
+            first = decide(text, index, thresholds)
+            once["decision"], _check = self._checked(first, text, index, thresholds)
+            if once["decision"].kind != first.kind:  # the reader overruled the bot: a tenant sees how often
+                self._repo.count(conversation.tenant_id, "model_answered" if once["decision"].kind == "answer"
+                                 else "model_handed_over")
+        decision: Decision = once["decision"]
         if decision.kind == "handoff":
-            if decision.reason == "no_answer":
+            if decision.reason == "no_answer" and not once.get("listed"):
+                once["listed"] = True
                 self._repo.add_unanswered(UnansweredQuestion(
                     conversation.tenant_id, new_id("q"), text[:500], locale, conversation.conversation_id,
                     "no_answer", self._clock.now_ms()))

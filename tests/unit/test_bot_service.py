@@ -772,6 +772,33 @@ def test_an_article_check_can_answer_what_the_bot_would_hand_over_and_hand_over_
     assert [q.text for q in scene.kb.repo.unanswered(scene.tenant.tenant_id, 10)] == ["how long does a refund take?"]
 
 
+def test_a_turn_retried_after_a_lost_race_asks_the_model_once_and_lists_the_question_once(
+        scene: Scene, monkeypatch: pytest.MonkeyPatch) -> None:
+    asked: list[str] = []
+
+    def judge(question: str, title: str, body: str, locale: str) -> bool | None:
+        asked.append(question)
+        return False
+
+    scene.kb.bot._judge = judge
+    scene.say("hello")  # the conversation and the bot's state exist
+    repo, save, lost = scene.kb.repo, scene.kb.repo.save_state, []
+
+    def save_after_another(state: Any) -> bool:
+        if not lost:  # another invocation wrote the state first: this write's version is stale
+            lost.append(state.version)
+            save(repo.state(state.tenant_id, state.conversation_id))
+        return save(state)
+
+    monkeypatch.setattr(repo, "save_state", save_after_another)
+    scene.say("how long does a refund take?")
+    assert lost and asked == ["how long does a refund take?"]
+    assert scene.state().handoff_reason == "no_answer"
+    assert repo.counters(scene.tenant.tenant_id)["model_handed_over"] == 1
+    assert [q.text for q in repo.unanswered(scene.tenant.tenant_id, 10)] == ["how long does a refund take?"]
+    assert sum(m["text"].startswith("I'm bringing in a member of our team") for m in scene.bot_messages()) == 1
+
+
 def test_without_an_opinion_or_when_it_fails_the_check_changes_nothing_and_never_judges_a_request_for_a_person(
         scene: Scene) -> None:
     calls: list[str] = []
