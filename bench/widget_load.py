@@ -16,6 +16,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 from contextlib import contextmanager
@@ -50,27 +51,30 @@ def one_run(browser, url: str) -> tuple[float, float]:  # type: ignore[no-untype
 @contextmanager
 def local_stack() -> Iterator[str]:
     """`python -m local` in its own process, as `make run` starts it, so the browser driver in
-    this process does not share a GIL with the gateway; yields its base URL."""
+    this process does not share a GIL with the gateway; yields its base URL once it has printed
+    its URLs (the gateway serves a little earlier, while the demo's articles are imported)."""
     from local.server import free_port
 
     port = free_port()
-    server = subprocess.Popen([sys.executable, "-m", "local"], cwd=ROOT, env={**os.environ, "KEFU_PORT": str(port)},
-                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                urllib.request.urlopen(f"{url}/v1/health", timeout=1).read()
-                break
-            except OSError:
+    with tempfile.TemporaryFile("w+") as printed:
+        server = subprocess.Popen([sys.executable, "-m", "local"], cwd=ROOT,
+                                  env={**os.environ, "KEFU_PORT": str(port)}, stdout=printed, stderr=subprocess.STDOUT)
+        url = f"http://127.0.0.1:{port}"
+        try:
+            deadline = time.monotonic() + 90
+            while True:
+                printed.seek(0)
+                if "Press Ctrl+C" in printed.read():
+                    urllib.request.urlopen(f"{url}/v1/health", timeout=5).read()
+                    break
                 if server.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError("the local stack did not start: " + server.stderr.read().decode()[-2000:])
+                    printed.seek(0)
+                    raise RuntimeError("the local stack did not start: " + printed.read()[-2000:])
                 time.sleep(0.1)
-        yield url
-    finally:
-        server.terminate()
-        server.wait(timeout=10)
+            yield url
+        finally:
+            server.terminate()
+            server.wait(timeout=30)
 
 
 def main() -> None:

@@ -4,6 +4,10 @@ from __future__ import annotations
 import errno
 import os
 import sys
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .server import LocalStack
 
 
 def main() -> None:
@@ -20,6 +24,21 @@ def main() -> None:
         print(f"Port {port} is already in use: stop what is using it, or pick another port, "
               f"e.g. KEFU_PORT={port + 1} make run", file=sys.stderr, flush=True)
         sys.exit(1)
+
+    def ready() -> None:  # called once the gateway serves and the demo's articles are in
+        print(_running(stack), flush=True)
+
+    try:
+        stack.serve_forever(ready)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        stack.moto.stop()
+    sys.exit(0)
+
+
+def _running(stack: "LocalStack") -> str:
+    """What `make run` prints once everything serves: the URLs and the demo's logins."""
     demo = stack.demo
     lines = [
         "",
@@ -46,14 +65,7 @@ def main() -> None:
     lines += ["", "Embed on a page:",
               f'  <script src="{stack.url}/widget/widget.js" data-site-key="{demo["site_key"]}" async></script>',
               "", "Press Ctrl+C to stop."]
-    print("\n".join(lines), flush=True)
-    try:
-        stack.serve_forever()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        stack.moto.stop()
-    sys.exit(0)
+    return "\n".join(lines)
 
 
 if __name__ == "__main__":

@@ -8,7 +8,7 @@ import socket
 import threading
 import time
 from dataclasses import asdict
-from typing import Any
+from typing import Any, Callable
 
 from .aws import MotoServer, create_tables, provision_state_machines, verify_mail_sender
 
@@ -129,10 +129,10 @@ class LocalStack:
 
             self.demo["demo_ticket"] = seed_ticket_demo(seeded.tenant_id, seeded.agents[0]["agent_id"],
                                                         seeded.agents[-1]["agent_id"])
-            from .seed import seed_knowledge_demo
-
-            self.demo["kb_articles"] = seed_knowledge_demo(seeded.tenant_id, seeded.agents[0]["agent_id"],
-                                                           f"http://127.0.0.1:{self.port}")
+        # The demo shop's articles are imported once the gateway serves (`_seed_knowledge`): the
+        # import starts the vectors job through the gateway's Lambda Invoke API, which only
+        # answers then (before, start-up waited 4 x 5 s for it, and the job then ran 4 times).
+        self._knowledge_pending = seed_demo
         self.gateway = LocalGateway()
         self.gateway.host = f"127.0.0.1:{self.port}"
         self.asgi = build_asgi(self.gateway, self.moto.stats.snapshot, self.moto.stats.reset, self.demo,
@@ -149,20 +149,52 @@ class LocalStack:
                                 ws_max_size=1024 * 1024, lifespan="off", ws="websockets-sansio")
         return uvicorn.Server(config)
 
-    def serve_forever(self) -> None:
+    def _seed_knowledge(self) -> None:
+        """The demo shop's knowledge base, imported through the serving gateway (see __init__)."""
+        if not self._knowledge_pending:
+            return
+        self._knowledge_pending = False
+        from .seed import seed_knowledge_demo
+
+        agent = self.demo["agents"][0]["agent_id"]
+        self.demo["kb_articles"] = seed_knowledge_demo(self.demo["tenant_id"], agent, self.url)
+
+    def _wait_until_serving(self, timeout_s: float = 15) -> None:
+        deadline = time.time() + timeout_s
+        while not self._server.started:
+            if time.time() > deadline or self._server.should_exit:
+                raise RuntimeError("the local gateway did not start")
+            time.sleep(0.02)
+
+    def serve_forever(self, ready: Callable[[], None] | None = None) -> None:
+        """Serves in this thread (Ctrl+C stops it); once it serves, the demo's articles are
+        imported and then `ready` is called (`make run` prints its URLs there). If either fails,
+        the gateway stops and the error is raised here."""
         self._server = self._uvicorn()
+        failed: list[BaseException] = []
+
+        def when_serving() -> None:
+            try:
+                self._wait_until_serving()
+                self._seed_knowledge()
+                if ready is not None:
+                    ready()
+            except BaseException as error:  # noqa: BLE001 (raised again below, in the caller's thread)
+                failed.append(error)
+                self._server.should_exit = True
+
+        threading.Thread(target=when_serving, name="demo-knowledge", daemon=True).start()
         self._server.run(sockets=[self._socket])
+        if failed:
+            raise failed[0]
 
     def start_in_thread(self) -> "LocalStack":
         self._server = self._uvicorn()
         self._thread = threading.Thread(target=self._server.run, kwargs={"sockets": [self._socket]},
                                         name="gateway", daemon=True)
         self._thread.start()
-        deadline = time.time() + 15
-        while not self._server.started:
-            if time.time() > deadline:
-                raise RuntimeError("the local gateway did not start")
-            time.sleep(0.02)
+        self._wait_until_serving()
+        self._seed_knowledge()
         return self
 
     def stop(self) -> None:

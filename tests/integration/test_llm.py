@@ -1,73 +1,28 @@
 """The optional language-model check (chalicelib/adapters/llm.py) through boto3's real
 bedrock-runtime client, signed and sent over HTTP to a local server that answers as Bedrock's
-Converse API does (moto's bedrock-runtime has no Converse). What the bot does with the answer
-is tested in tests/unit/test_bot_service.py."""
+Converse API does (tests/fake_bedrock.py). What the bot does with the answer is tested in
+tests/unit/test_bot_service.py, and through the whole stack in tests/browser/test_llm_check.py."""
 from __future__ import annotations
 
-import json
-import threading
 import time
-import urllib.parse
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Iterator
+from typing import Iterator
 
 import pytest
 
 from chalicelib.adapters import llm
 from chalicelib.adapters.llm import BedrockJudge
+from tests.fake_bedrock import Converse, converse_server
 
 MODEL = "amazon.nova-micro-v1:0"
 
 
-class Converse:
-    """What the local server answers next, and what it was sent."""
-
-    def __init__(self) -> None:
-        self.reply: str = "YES"
-        self.status = 200
-        self.delay_s = 0.0
-        self.requests: list[dict[str, Any]] = []
-
-
 @pytest.fixture
 def bedrock(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Converse, str]]:
-    script = Converse()
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:  # noqa: N802 (http.server's name)
-            body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-            script.requests.append({"path": urllib.parse.unquote(self.path), "body": body,
-                                    "authorization": self.headers.get("Authorization", "")})
-            time.sleep(script.delay_s)
-            if script.status != 200:
-                payload = {"message": "the model is overloaded"}
-            else:
-                payload = {"output": {"message": {"role": "assistant", "content": [{"text": script.reply}]}},
-                           "stopReason": "end_turn", "usage": {"inputTokens": 1, "outputTokens": 1, "totalTokens": 2},
-                           "metrics": {"latencyMs": 1}}
-            raw = json.dumps(payload).encode()
-            self.send_response(script.status)
-            self.send_header("Content-Type", "application/json")
-            if script.status != 200:
-                self.send_header("x-amzn-ErrorType", "ServiceUnavailableException")
-            self.send_header("Content-Length", str(len(raw)))
-            self.end_headers()
-            self.wfile.write(raw)
-
-        def log_message(self, *_args: Any) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
     monkeypatch.delenv("AWS_SESSION_TOKEN", raising=False)
-    try:
-        yield script, f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
+    with converse_server() as (script, url):
+        yield script, url
 
 
 def test_the_model_reads_the_article_against_the_message_and_says_yes_or_no(bedrock: tuple[Converse, str]) -> None:
