@@ -106,7 +106,8 @@ def seed_knowledge_demo(tenant_id: str, agent_id: str, base_url: str) -> int:
     services.knowledge.import_articles(agent, items)
     # Straight into the table: the seed is not a supervisor's edit (no role check, no merge).
     DynamoBot().save_settings(BotSettings(tenant_id, webhooks=[
-        Webhook("order-status", ORDER_PATTERN, f"{base_url}/_local/order-status")]))
+        Webhook("order-status", ORDER_PATTERN, f"{base_url}/_local/order-status")],
+        updated_at=int(time.time() * 1000), updated_by="Demo set-up"))
     return len(items)
 def seed_demo_routing(tenant_id: str, agents: list[dict[str, str]]) -> None:
     """Groups, rules and profiles that make routing visible with two demo agents: Alice is a

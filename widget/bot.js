@@ -25,7 +25,8 @@
       solved: '这篇解答了我的问题',
     },
   };
-  const t = (key) => STRINGS[kefu.state().locale === 'zh' ? 'zh' : 'en'][key];
+  // `lang`: a bot message's own language (its prompt's `locale`), else the widget's.
+  const t = (key, lang) => STRINGS[(lang || kefu.state().locale) === 'zh' ? 'zh' : 'en'][key];
   const $ = (id) => document.getElementById(id);
   const el = (tag, className, text) => {
     const node = document.createElement(tag);
@@ -85,15 +86,15 @@
       box.append(b);
     };
     if (f.kind === 'feedback') {
-      button(t('yes'), (b) => { b.classList.add('chosen'); feedback(f, true); }, true);
-      button(t('no'), (b) => { b.classList.add('chosen'); feedback(f, false); });
+      button(t('yes', f.locale), (b) => { b.classList.add('chosen'); feedback(f, true); }, true);
+      button(t('no', f.locale), (b) => { b.classList.add('chosen'); feedback(f, false); });
     } else if (f.kind === 'choose') {
       for (const c of f.candidates || []) {
         button(c.title, (b) => { b.classList.add('chosen'); choose(f, c.id); }, true);
       }
-      button(t('none'), (b) => { b.classList.add('chosen'); choose(f, null); });
+      button(t('none', f.locale), (b) => { b.classList.add('chosen'); choose(f, null); });
     }
-    button(t('human'), (b) => { b.classList.add('chosen'); kefu.send({ action: 'bot.handoff', conversation_id: f.conversation_id }); });
+    button(t('human', f.locale), (b) => { b.classList.add('chosen'); kefu.send({ action: 'bot.handoff', conversation_id: f.conversation_id }); });
     return box;
   }
 
@@ -126,7 +127,10 @@
 
   async function suggest(q) {
     asked = q;
-    const body = await api(`/kb/public/search?limit=3&q=${encodeURIComponent(q)}`);
+    // The search reads at most 500 characters (code points, as the server counts): a longer
+    // draft is matched by its start instead of being refused.
+    const head = Array.from(q).slice(0, 500).join('');
+    const body = await api(`/kb/public/search?limit=3&q=${encodeURIComponent(head)}`);
     if (asked !== q || input.value.trim() !== q) return; // typed on meanwhile
     const results = (body && body.results) || [];
     suggestions.replaceChildren();

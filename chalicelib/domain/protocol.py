@@ -543,6 +543,8 @@ class BotPrompt(Frame):
     conversation_id: str
     seq: int
     kind: Literal["feedback", "choose", "handoff", "read"]
+    # The language of the bot's message: its buttons are labelled in it, whatever the page's.
+    locale: Literal["en", "zh"] | None = None
     article: BotArticle | None = None
     candidates: list[BotArticle] = Field(default_factory=list)
 

@@ -56,6 +56,8 @@ TEXT = {
         "helpful": "Did this help?",
         "clarify": "I'm not sure which of these you mean:",
         "clarify_end": "Reply with a number, or tell me more. You can ask for a person at any time.",
+        "clarify_one": "Is this what you mean?",
+        "clarify_end_one": "Reply 1 for it, or tell me more. You can ask for a person at any time.",
         "thanks": "Glad I could help! Anything else?",
         "retry": "Sorry about that. Could you tell me a bit more? You can also ask for a person at any time.",
         "handoff": "I'm bringing in a member of our team — they will see our conversation so far.",
@@ -70,6 +72,8 @@ TEXT = {
         "helpful": "这个回答对您有帮助吗？",
         "clarify": "您想问的是以下哪一个？",
         "clarify_end": "请回复序号，或者再描述一下您的问题。随时可以输入“转人工”。",
+        "clarify_one": "您是想问这个吗？",
+        "clarify_end_one": "回复 1 查看，或者再描述一下您的问题。随时可以输入“转人工”。",
         "thanks": "很高兴能帮到您！还有其他问题吗？",
         "retry": "抱歉没能帮到您。可以再具体描述一下吗？也可以随时输入“转人工”。",
         "handoff": "正在为您转接人工客服，客服会看到我们之前的对话。",
@@ -435,7 +439,8 @@ class BotService:
         state.last_answer_seq = seq
         self._save(state)  # best effort: feedback by frame names this seq
         self._repo.count(conversation.tenant_id, "answers")
-        self._prompt(conversation, seq, "feedback", article=p.BotArticle(id=article.article_id, title=article.title))
+        self._prompt(conversation, seq, "feedback", article.locale,
+                     article=p.BotArticle(id=article.article_id, title=article.title))
         return True
 
     def _published(self, tenant_id: str, article_ids: list[str]) -> list[Any]:
@@ -453,11 +458,12 @@ class BotService:
         state.locale = locale
         if not self._save(state):
             return False
-        lines = [TEXT[locale]["clarify"], *(f"{i}. {a.title}" for i, a in enumerate(articles, 1)),
-                 TEXT[locale]["clarify_end"]]
+        one = "_one" if len(articles) == 1 else ""  # not "which of these" for a list of one
+        lines = [TEXT[locale]["clarify" + one], *(f"{i}. {a.title}" for i, a in enumerate(articles, 1)),
+                 TEXT[locale]["clarify_end" + one]]
         seq = self._post(conversation, "\n".join(lines), locale)
         self._repo.count(conversation.tenant_id, "clarifications")
-        self._prompt(conversation, seq, "choose",
+        self._prompt(conversation, seq, "choose", locale,
                      candidates=[p.BotArticle(id=a.article_id, title=a.title) for a in articles])
         return True
 
@@ -535,7 +541,7 @@ class BotService:
             lines += ["", TEXT[locale]["read"], *(f"\u2022 {a.title}" for a in reading)]
         seq = self._post(conversation, "\n".join(lines), locale)
         if reading:
-            self._prompt(conversation, seq, "read",
+            self._prompt(conversation, seq, "read", locale,
                          candidates=[p.BotArticle(id=a.article_id, title=a.title) for a in reading])
         note = [f"Bot handed over: {REASON_TEXT.get(reason, reason)}.", f"Question type: {question_type.replace('_', '-')}."]
         if detail:
@@ -580,11 +586,13 @@ class BotService:
                               text=text[:p.MAX_TEXT_CHARS])
         return self._chat.send_message(bot, frame).seq
 
-    def _prompt(self, conversation: Conversation, seq: int, kind: str, **fields: Any) -> None:
+    def _prompt(self, conversation: Conversation, seq: int, kind: str, locale: str, **fields: Any) -> None:
+        """Buttons for message `seq`, labelled in the message's language (`locale`), not the page's."""
         current = self._chat.conversation(Identity(conversation.tenant_id, Role.BOT, "bot"),
                                           conversation.conversation_id)
-        self._notifier.fan_out(current.watchers, p.BotPrompt(conversation_id=conversation.conversation_id, seq=seq,
-                                                             kind=kind, **fields), current)  # type: ignore[arg-type]
+        frame = p.BotPrompt.model_validate({"conversation_id": conversation.conversation_id, "seq": seq, "kind": kind,
+                                            "locale": locale if locale in ("en", "zh") else None, **fields})
+        self._notifier.fan_out(current.watchers, frame, current)
 
 
 def _check_thresholds(answer: float, clarify: float) -> None:

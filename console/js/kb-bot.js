@@ -50,7 +50,8 @@ export async function showBotSettings(api, pane, notice = "") {
     h("h2", { text: "The bot" }),
     status,
     h("p", { class: "muted", text: settings.version
-      ? `Version ${settings.version} · saved ${new Date(settings.updated_at).toLocaleString()}`
+      ? `Version ${settings.version}`  // settings written without a time (not through the API) show none
+      + (settings.updated_at ? ` · saved ${new Date(settings.updated_at).toLocaleString()}` : "")
       + (settings.updated_by ? ` by ${settings.updated_by}` : "")
       : "Never changed: the defaults apply." }),
     canSave ? null : h("p", { class: "kb-notice", text: "Only supervisors and admins change these settings. "

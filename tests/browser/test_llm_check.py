@@ -175,6 +175,11 @@ def test_the_workbench_shows_the_models_word_on_a_tried_question(
         page.goto(f"{stack.url}/console/kb.html")
         page.get_by_role("button", name="Bot settings").click()
         expect(page.locator(".kb-bot h2")).to_have_text("The bot")
+        # The demo's settings (its order-status webhook) say when and by whom they were written.
+        saved = page.locator(".kb-bot p.muted").first
+        expect(saved).to_contain_text("Version 1 · saved ")
+        expect(saved).to_contain_text(" by Demo set-up")
+        expect(saved).not_to_contain_text("1970")
         page.fill("input[name=try]", REFUND)
         action, verdict = page.locator(".kb-try-action"), page.locator(".kb-try-model")
 

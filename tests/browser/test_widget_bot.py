@@ -91,3 +91,41 @@ def test_a_hand_over_offers_articles_to_read_while_waiting(shop, visitor, artifa
     assert frame.eval_on_selector_all("li.m.them .kb-read", "bs => bs.every(b => b.disabled)")
     visitor.shot(artifacts, "solved-while-waiting")
     assert not visitor.errors
+
+
+@pytest.fixture
+def shop_in_both_languages(stack, tenant):
+    token = agent_token(stack, tenant.agent_email, tenant.agent_password)
+    for locale in ("en", "zh"):  # a request each: the API takes at most 64 KB at once
+        articles = [{"id": a["id"], "title": a["title"], "body": a["body"], "locale": a["locale"],
+                     "category": a["category"], "phrasings": a["phrasings"], "status": "published"}
+                    for a in load_articles() if a["locale"] == locale]
+        status, body = http_json("POST", f"{stack.url}/v1/kb/import", {"format": "json", "articles": articles}, token)
+        assert status == 200, body
+    return tenant
+
+
+def test_buttons_speak_the_answers_language_and_a_long_draft_still_gets_suggestions(
+        shop_in_both_languages, visitor, artifacts):
+    """On an English page a question asked in Chinese is answered in Chinese, and the buttons
+    under it are Chinese too (the prompt carries the message's language). A draft longer than
+    the search reads (500 characters) is matched by its start rather than refused."""
+    searched: list[int] = []
+    visitor.page.on("response", lambda r: searched.append(r.status) if "/kb/public/search" in r.url else None)
+    visitor.goto()
+    frame = visitor.open()
+    frame.fill("#input", "how long does a refund take " + "and also I was wondering about this " * 20)
+    frame.type("#input", "?")  # an input event, as typing gives
+    frame.wait_for_selector(".kb-suggest:not([hidden]) .kb-suggestion")
+    assert frame.inner_text(".kb-suggest .kb-suggestion >> nth=0") == "When will I get my refund?"
+    assert searched and all(status == 200 for status in searched), searched
+    frame.fill("#input", "")
+
+    visitor.send("退款多久到账")
+    frame.wait_for_selector("li.m.them .kb-actions .kb-chip")
+    answer = [b for b in visitor.bubbles() if not b["mine"]][-1]
+    assert answer["text"].endswith("这个回答对您有帮助吗？")
+    chips = frame.eval_on_selector_all("li.m.them .kb-actions .kb-chip", "bs => bs.map(b => b.textContent)")
+    assert chips == ["有帮助", "没帮助", "转人工"], chips
+    visitor.shot(artifacts, "chinese-answer-on-an-english-page")
+    assert not visitor.errors

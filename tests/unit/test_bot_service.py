@@ -117,6 +117,23 @@ def test_clarifies_when_unsure_and_answers_the_choice(scene: Scene) -> None:
     assert answer["text"].startswith(prompt["candidates"][0]["title"])
 
 
+def test_a_clarifying_question_with_one_candidate_asks_about_it_not_which_of_these(scene: Scene) -> None:
+    best = scene.kb.bot.try_question(scene.agent, "return").best_confidence
+    assert best is not None
+    # Only the best article reaches the clarify threshold, and nothing is answered outright.
+    scene.kb.repo.save_settings(BotSettings(scene.tenant.tenant_id, answer_threshold=1.0, clarify_threshold=best,
+                                               margin=1.0))
+    scene.say("return")
+    [question] = scene.bot_messages()
+    lines = question["text"].split("\n")
+    assert lines[0] == "Is this what you mean?" and lines[1].startswith("1. ") and len(lines) == 3
+    assert lines[2].startswith("Reply 1 for it")
+    prompt = scene.prompts()[0]
+    assert (prompt["kind"], len(prompt["candidates"]), prompt["locale"]) == ("choose", 1, "en")
+    scene.say("1")
+    assert scene.bot_messages()[-1]["text"].startswith(prompt["candidates"][0]["title"])
+
+
 def test_talk_to_a_human_hands_over_with_a_note_for_agents(scene: Scene) -> None:
     scene.say("how do I track my order")
     scene.say("I want to talk to a human")
