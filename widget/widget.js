@@ -53,7 +53,9 @@
   let seen = local.get('seen') || { conv: null, seq: 0 }; // the last seq the visitor has had on screen
   let conv = null;
   let iframe = null;
-  let solvedWaiting = null; // a ticket.solved that came before the panel was ready
+  // Frames the panel must see though they came before it was ready: a ticket.solved, and the
+  // latest queue.status (a reloaded page hears its place, or the leave-a-message offer, once).
+  const kept = new Map();
   let frameReady = false;
   let focusOnReady = false;
   const listeners = { message: [], open: [], close: [], unread: [] };
@@ -182,8 +184,8 @@ transition:opacity .16s ease,transform .16s ease,visibility 0s .16s}
         session: session && { token: session.token, visitor_id: session.visitor_id, tenant_name: session.tenant_name },
       });
       if (isOpen && focusOnReady) iframe.focus();
-      if (solvedWaiting) post('server', { frame: solvedWaiting });
-      solvedWaiting = null;
+      for (const frame of kept.values()) post('server', { frame });
+      kept.clear();
     }],
     ['kefu:shown', () => { mark('panel-ready'); }],
     ['kefu:send', (msg) => { if (msg.frame && typeof msg.frame.action === 'string') send(msg.frame); }],
@@ -327,9 +329,11 @@ transition:opacity .16s ease,transform .16s ease,visibility 0s .16s}
         setUnread(unread + 1);
         beep();
       }
+    } else if (frame.action === 'queue.status') {
+      if (!frameReady) kept.set(frame.action, frame);
     } else if (frame.action === 'ticket.solved') {
       // the panel asks the visitor to rate it: load it if need be, and hand the frame over when ready
-      if (!frameReady) solvedWaiting = frame;
+      if (!frameReady) kept.set(frame.action, frame);
       if (!iframe) mountFrame();
       if (!visible()) setUnread(unread + 1);
     }

@@ -241,13 +241,14 @@ class ChatService:
             handler(connection, frame)
 
     def hello(self, connection: Connection) -> None:
-        conversation_id, last_seq = None, 0
+        conversation_id, last_seq, waiting = None, 0, None
         if connection.role is Role.VISITOR:
             visitor = self._visitors.get(connection.tenant_id, connection.principal_id)
             if visitor and visitor.open_conversation_id:
                 conversation = self._conversations.get(connection.tenant_id, visitor.open_conversation_id)
                 if conversation:
                     conversation_id, last_seq = conversation.conversation_id, conversation.last_seq
+                    waiting = conversation
                     if connection.connection_id not in conversation.watchers:
                         self._conversations.add_watcher(
                             connection.tenant_id, conversation_id, connection.connection_id
@@ -264,6 +265,11 @@ class ChatService:
                 server_time=self._clock.now_ms(),
             ),
         )
+        if waiting is not None and self.routing is not None:
+            try:  # after the welcome: a reloaded page or a new tab sees its place in the queue again
+                self.routing.tell_visitor_place(connection, waiting)
+            except Exception:  # only a courtesy: the next change of place is told anyway
+                log.exception("could not tell a returning visitor their place")
 
     def send_message(self, connection: Connection, frame: p.SendMessage, send_ack: bool = True) -> p.MessageAck:
         """Store a message and tell everyone concerned. With `send_ack=False` (a note the server

@@ -14,7 +14,7 @@ import time
 from collections import OrderedDict
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, replace
-from typing import Callable, Literal
+from typing import Callable
 
 from ..domain import protocol as p
 from ..domain import routing as r
@@ -443,15 +443,24 @@ class RoutingService:
         if closed is None:
             hours = self._hours.get(conversation.tenant_id, lambda: self._repo.business_hours(conversation.tenant_id))
             closed = isinstance(hours, r.BusinessHours) and not hours.is_open(now)
-        offline = closed or not r.anyone_reachable(agents, conversation.group_id, now)
-        state: Literal["offline", "queued"] = "offline" if offline else "queued"
-        if not self._should_tell(conversation.conversation_id, state, position):
+        frame = _place(conversation, position, agents, now, closed)
+        if not self._should_tell(conversation.conversation_id, frame.state, position):
             return
-        frame = p.QueueStatus(
-            conversation_id=conversation.conversation_id, state=state, position=position,
-            expected_wait_ms=None if offline else r.expected_wait_ms(position, agents, conversation.group_id, now),
-            leave_message=offline)
         self._notifier.fan_out(conversation.watchers, frame, conversation)
+
+    def tell_visitor_place(self, connection: Connection, conversation: Conversation) -> None:
+        """A visitor's tab that (re)connects to a waiting conversation hears its place (or that
+        nobody can answer, with the leave-a-message form) at once: the dispatcher tells each
+        place once, so a reloaded page or a second tab would otherwise show nothing until the
+        place changed. Two Queries, only for a conversation in the queue."""
+        if not conversation.queued or conversation.assignee_id:
+            return
+        now = self._clock.now_ms()
+        agents = self._repo.agents(conversation.tenant_id)
+        hours = self._hours.get(conversation.tenant_id, lambda: self._repo.business_hours(conversation.tenant_id))
+        closed = isinstance(hours, r.BusinessHours) and not hours.is_open(now)
+        position = self._repo.queue_position(conversation.tenant_id, conversation)
+        self._notifier.reply(connection.connection_id, _place(conversation, position, agents, now, closed))
 
     def _should_tell(self, conversation_id: str, state: str, position: int) -> bool:
         with self._told_lock:
@@ -725,3 +734,14 @@ class RoutingService:
         if conversation.status is not ConversationStatus.OPEN:
             raise Conflict("the conversation is resolved")
         return conversation
+
+
+def _place(conversation: Conversation, position: int, agents: list[r.AgentState], now: int,
+           closed: bool) -> p.QueueStatus:
+    """The visitor's `queue.status` for a waiting conversation at `position`: queued with the
+    expected wait, or offline (closed, or nobody reachable for its group) with the form."""
+    offline = closed or not r.anyone_reachable(agents, conversation.group_id, now)
+    return p.QueueStatus(
+        conversation_id=conversation.conversation_id, state="offline" if offline else "queued", position=position,
+        expected_wait_ms=None if offline else r.expected_wait_ms(position, agents, conversation.group_id, now),
+        leave_message=offline)

@@ -7,6 +7,8 @@ from typing import Any
 
 import pytest
 
+from playwright.sync_api import expect
+
 from .conftest import TenantInfo, Visitor, agent_token, http_json
 
 pytestmark = pytest.mark.browser
@@ -34,3 +36,29 @@ def test_leave_a_message_when_nobody_is_online_then_an_agent_joins(stack: Any, v
         agent.send({"action": "presence.set", "state": "online"})
         bar.get_by_text(f"{tenant.agent_name} has joined the chat").wait_for(timeout=10_000)
     assert frame.locator("b").count() == 0  # text stays text
+
+
+def test_a_reloaded_page_and_a_second_tab_still_offer_to_leave_a_message(visitor: Visitor) -> None:
+    """The dispatcher tells a waiting conversation's state once; a tab that connects later (a
+    reload, a second tab) is told it as it says hello, so the form does not vanish."""
+    visitor.goto()
+    frame = visitor.open()
+    visitor.send("hello? anyone around")
+    frame.locator("#queue").get_by_text("Nobody can answer right now").wait_for(timeout=10_000)
+
+    visitor.page.reload()  # the panel opens again by itself, with the conversation
+    frame = visitor.frame()
+    frame.wait_for_selector('#status[data-state="online"]', timeout=10_000)
+    frame.locator("#queue").get_by_text("Nobody can answer right now").wait_for(timeout=10_000)
+    expect(frame.locator("#queue").get_by_label("Your message")).to_be_visible()
+
+    # The same visitor in a second tab (same browser context: the same visitor token).
+    tab = Visitor(visitor.stack, visitor.context, visitor.site_key)
+    try:
+        tab.goto("pricing.html")
+        other = tab.open()
+        other.locator("#queue").get_by_text("Nobody can answer right now").wait_for(timeout=10_000)
+        assert tab.errors == []
+    finally:
+        tab.page.close()
+    assert not visitor.errors
