@@ -528,6 +528,13 @@ class BotService:
         to read while the visitor waits (the right one often is among them)."""
         if locale_from_history:
             locale = state_locale(state)
+        if reason == "asked_for_human" and state.last_question:
+            from ..kb.classify import classify_question, message_type
+
+            # "talk to a human" (words or button) says nothing of the subject: the question the
+            # bot was last asked does (a refund question is after-sales, not the default pre-sales).
+            if message_type(text) is None and message_type(state.last_question) is not None:
+                question_type = classify_question(state.last_question)
         reading = self._published(conversation.tenant_id, suggestions or [])
         state.handed_off, state.handoff_reason, state.candidates = True, reason, []
         state.reading, state.locale = [a.article_id for a in reading], locale

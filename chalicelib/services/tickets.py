@@ -158,6 +158,13 @@ class TicketService:
         self._tickets.put_setting(identity.tenant_id, "routing", routing.to_dict())
         return routing
 
+    def _require_known_agent(self, tenant_id: str, agent_id: str | None) -> None:
+        """An assignee must be one of the tenant's agents (a typed name or another tenant's id
+        would leave the ticket with nobody). None or "" (unassigned) is always fine."""
+        if agent_id and not any(a.agent_id == agent_id for a in self._tickets.agents(tenant_id)):
+            raise InvalidFrame(f"assignee_id {agent_id[:70]!r} is not an agent of this workspace",
+                               {"field": "assignee_id"})
+
     def _require_supervisor(self, identity: Identity) -> None:
         agent = next((a for a in self._tickets.agents(identity.tenant_id) if a.agent_id == identity.principal_id),
                      None)
@@ -170,6 +177,7 @@ class TicketService:
                requester: Requester, tags: list[str] | None = None, group_id: str | None = None,
                assignee_id: str | None = None, description: str = "") -> Ticket:
         self._require_agent(identity)
+        self._require_known_agent(identity.tenant_id, assignee_id)
         ticket = self._open(identity.tenant_id, subject, ticket_type, priority, requester, identity.principal_id,
                             tags=tags, group_id=group_id, assignee_id=assignee_id, description=description)
         return ticket
@@ -299,6 +307,8 @@ class TicketService:
         """An agent's edit of the version they saw; `conflict` if someone changed it since."""
         self._require_agent(identity)
         current = self._ticket(identity.tenant_id, number)
+        if changes.assignee_id != current.assignee_id:
+            self._require_known_agent(identity.tenant_id, changes.assignee_id)
         if current.version != expected_version:
             raise Conflict("the ticket changed since you read it; reload and apply your edit again",
                            {"number": number, "version": current.version})

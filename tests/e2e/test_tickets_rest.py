@@ -114,6 +114,26 @@ async def test_two_agents_patching_at_once_one_gets_conflict(api: Api, tenant: T
     assert (final["tags"], final["group_id"]) == (["vip"], "billing")
 
 
+async def test_an_assignee_must_be_one_of_the_workspaces_agents(api: Api, tenant: Tenant, make_tenant: Any) -> None:
+    ann = await api.agent_token(tenant, 0)
+    other = make_tenant()
+    stranger = (await _call(api, "GET", "/v1/me", await api.agent_token(other, 0))).json()["principal_id"]
+    refused = await _call(api, "POST", "/v1/tickets", ann, {"subject": "Refund", "priority": "low",
+                                                             "assignee_id": "Alice"})
+    assert refused.status_code == 400 and "not an agent of this workspace" in refused.json()["error"]["message"]
+    created = (await _call(api, "POST", "/v1/tickets", ann, {"subject": "Refund", "priority": "low"})).json()["ticket"]
+    number, version = created["number"], created["version"]
+    for name in ("Alice", stranger):  # a typed name, another workspace's agent: refused, nothing changed
+        response = await _call(api, "PATCH", f"/v1/tickets/{number}", ann, {"version": version, "assignee_id": name})
+        assert response.status_code == 400, response.text
+        assert response.json()["error"]["details"] == {"field": "assignee_id"}
+    unchanged = (await _call(api, "GET", f"/v1/tickets/{number}", ann)).json()["ticket"]
+    assert (unchanged["assignee_id"], unchanged["version"]) == (None, version)
+    ben_id = (await _call(api, "GET", "/v1/me", await api.agent_token(tenant, 1))).json()["principal_id"]
+    taken = await _call(api, "PATCH", f"/v1/tickets/{number}", ann, {"version": version, "assignee_id": ben_id})
+    assert taken.status_code == 200 and taken.json()["ticket"]["assignee_id"] == ben_id, taken.text
+
+
 async def _solved_with_mail(api: Api, token: str, email: str, subject: str) -> tuple[int, dict[str, Any]]:
     """A low-priority ticket for `email`, solved; its number and the "solved" mail."""
     created = (await _call(api, "POST", "/v1/tickets", token, {

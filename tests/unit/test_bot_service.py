@@ -153,6 +153,18 @@ def test_the_handoff_button(scene: Scene) -> None:
     assert scene.state().handed_off and scene.state().handoff_reason == "asked_for_human"
 
 
+@pytest.mark.parametrize("asks", ["I want to talk to a human please", "button"])
+def test_asking_for_a_person_after_a_question_names_that_questions_type(scene: Scene, asks: str) -> None:
+    # The request itself says nothing of the subject; the refund question before it does.
+    scene.say("how long does a refund take?")
+    if asks == "button":
+        scene.kb.world.send(scene.tab, {"action": "bot.handoff", "conversation_id": scene.conversation_id})
+    else:
+        scene.say(asks)
+    [note] = [m for m in scene.bot_messages(scene.ann) if m["internal"]]
+    assert "Question type: after-sales." in note["text"], note["text"]
+
+
 @pytest.mark.parametrize("text, reason", [("I want to file a complaint about your courier", "complaint"),
                                           ("你们太垃圾了，气死我了", "angry")])
 def test_complaints_and_anger_hand_over_and_raise_priority(scene: Scene, text: str, reason: str) -> None:
