@@ -46,7 +46,7 @@ def _running(stack: "LocalStack") -> str:
         f"  Home            {stack.url}/",
         f"  Demo site       {stack.url}/demo/",
         f"  Agent console   {stack.url}/console/",
-        f"  REST API        {stack.url}/v1/   (e.g. {stack.url}/v1/health)",
+        f"  REST API        {stack.url}/v1/health   (every route is under /v1/: docs/rest-api.md)",
         f"  WebSocket API   {stack.ws_url}",
         "",
         f"Demo tenant '{demo['name']}'  site key: {demo['site_key']}",

@@ -103,14 +103,14 @@ function queueRow({ position, conversation: c }) {
       to_agent_id: pick.value, note: "assigned by a supervisor" });
     if (!sent) fail(new Error("not connected; try again in a moment"));
   });
-  const waited = c.queued_at ? Math.round((Date.now() - c.queued_at) / 1000) : 0;
+  const waited = c.queued_at ? Math.max(0, Math.round((Date.now() - c.queued_at) / 1000)) : 0;
   return h("tr", { dataset: { conversation: c.conversation_id } },
     h("td", { text: String(position) }),
     h("td", { class: `sv-prio-${c.priority || "normal"}`, text: c.priority || "normal" }),
     h("td", { text: groupName(c.group_id) }),
     h("td", { text: c.message_type || "–" }),
-    h("td", { text: c.last_message_preview }),
-    h("td", { text: `${waited}s` }),
+    h("td", { class: "sv-preview", text: c.last_message_preview, title: c.last_message_preview }),
+    h("td", { class: "sv-waited", text: waitedText(waited) }),
     h("td", {}, pick));
 }
 
@@ -210,3 +210,11 @@ function start() {
 }
 
 start();
+
+/** "45 s", "4 min 43 s", "1 h 05 min": how long a conversation has waited, readable at a glance. */
+export function waitedText(seconds) {
+  if (seconds < 60) return `${seconds} s`;
+  const min = Math.floor(seconds / 60);
+  if (min < 60) return `${min} min ${String(seconds % 60).padStart(2, "0")} s`;
+  return `${Math.floor(min / 60)} h ${String(min % 60).padStart(2, "0")} min`;
+}

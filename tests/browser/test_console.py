@@ -221,6 +221,12 @@ def test_new_conversation_appears_live_with_unread_count_draft_and_visitor_detai
     expect(console.locator(".tab[data-tab=unassigned] .tab-count")).to_have_text("1")
     expect(console.locator(".tab[data-tab=mine] .tab-count")).to_have_count(0)
     expect(row.locator(".conv-time")).to_contain_text("waiting")
+    # Every tab is whole (with its counts) in the inbox's column: none cut off at the edge.
+    cut = console.eval_on_selector_all(".tabs .tab", """tabs => tabs.filter(tab => {
+        const box = tab.getBoundingClientRect(), edge = tab.parentElement.getBoundingClientRect();
+        return box.right > edge.right + 0.5 || tab.scrollWidth > tab.clientWidth;
+      }).map(tab => tab.dataset.tab)""")
+    assert cut == [], cut
 
     row.click()
     expect(console.locator(".log .msg-in")).to_have_count(2)

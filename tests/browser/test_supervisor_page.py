@@ -4,6 +4,7 @@ in the queue assigned to an agent from the page; everything from the server show
 from __future__ import annotations
 
 import json
+import re
 import time
 from typing import Any
 
@@ -46,6 +47,11 @@ def test_supervisor_sees_load_edits_routing_and_assigns_from_the_queue(chromium:
     queued = page.locator("#sv-queue tbody tr")
     expect(queued).to_have_count(1)
     expect(queued.first).to_contain_text(XSS)  # rendered as text
+    # How long it waited reads as time, its last message as one line (the whole on hover).
+    expect(queued.first.locator(".sv-waited")).to_have_text(re.compile(r"^\d+ s$|^\d+ min \d\d s$"))
+    preview = queued.first.locator(".sv-preview")
+    expect(preview).to_have_attribute("title", XSS)
+    assert preview.evaluate("td => getComputedStyle(td).whiteSpace") == "nowrap"
 
     page.get_by_label("group name").fill("Sales")
     page.get_by_role("button", name="Add group").click()
