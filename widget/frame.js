@@ -28,6 +28,7 @@
       retry: 'Retry', typing: 'is typing…', agent: 'Support', resolved: 'This conversation was resolved.',
       tooBig: 'Files can be at most 10 MB.', badType: 'Send images, PDFs or text files.',
       uploadFailed: 'The upload failed. Try again.', needConversation: 'Say hello first, then attach files.',
+      tooLong: 'A message can be at most 4,000 characters: send this part, then the rest.',
       brand: 'Powered by Kefu',
     },
     zh: {
@@ -39,6 +40,7 @@
       retry: '重试', typing: '正在输入…', agent: '客服', resolved: '本次会话已结束。',
       tooBig: '文件不能超过 10 MB。', badType: '可发送图片、PDF 或文本文件。',
       uploadFailed: '上传失败，请重试。', needConversation: '请先发送一条消息，再发送文件。',
+      tooLong: '每条消息最多 4000 字：请先发送这一部分，再发送其余内容。',
       brand: '由 Kefu 提供支持',
     },
   };
@@ -668,7 +670,16 @@
     input.style.height = Math.min(120, input.scrollHeight) + 'px';
     sendButton.disabled = !input.value.trim();
   }
-  input.addEventListener('input', () => { autosize(); draftChanged(); });
+  // The box holds at most 4,000 characters (maxlength): a paste past it is cut by the browser,
+  // so the visitor is told, once each time the limit is reached, rather than losing the rest unseen.
+  let atLimit = false;
+  input.addEventListener('input', () => {
+    autosize();
+    draftChanged();
+    const full = input.value.length >= input.maxLength;
+    if (full && !atLimit) notice(t('tooLong'));
+    atLimit = full;
+  });
   input.addEventListener('keydown', (event) => {
     if (event.key === 'Enter' && !event.shiftKey && !event.isComposing && event.keyCode !== 229) {
       event.preventDefault();

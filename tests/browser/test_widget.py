@@ -77,6 +77,19 @@ def test_keyboard_only_open_type_and_escape(visitor, agent, artifacts):
     frame.wait_for_selector("#input:focus")
 
 
+def test_a_paste_past_the_limit_is_cut_with_a_notice_and_what_is_kept_arrives_whole(visitor, agent, artifacts):
+    visitor.goto()
+    frame = visitor.open()
+    text = "".join(f"line {i:04d} of a very long complaint. " for i in range(200))  # 6,400 characters
+    visitor.page.keyboard.insert_text(text)  # as a paste: one input of the whole text
+    banner = frame.locator("#banner")
+    banner.get_by_text("A message can be at most 4,000 characters").wait_for()
+    assert frame.eval_on_selector("#input", "i => i.value.length") == 4000
+    visitor.shot(artifacts, "too-long")
+    visitor.page.keyboard.press("Enter")
+    assert agent.wait_for(new_message)["message"]["text"] == text[:4000].strip()
+
+
 def test_visitor_and_agent_chat_both_ways(stack, visitor, agent, tenant, artifacts):
     visitor.goto()
     frame = visitor.open()
