@@ -48,6 +48,7 @@ def test_escalation_arrives_live_and_shows_in_the_timeline(chromium: Any, stack:
     page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
     page.goto(f"{stack.url}/console/tickets.html")
     expect(page.get_by_text("No tickets here.")).to_be_visible()
+    expect(page.locator(".tk-bell .badge")).to_be_hidden()  # no escalation yet: no red "0"
     status, created = http_json("POST", f"{stack.url}/v1/tickets", {
         "subject": XSS, "requester_email": "cus@example.com", "assignee_id": tenant.agent_id}, token)
     assert status == 201, created
