@@ -25,7 +25,27 @@ const wsBase = meta("kefu-ws-url") || `${apiBase.replace(/^http/, "ws")}/ws`;
 const root = document.getElementById("tickets");
 
 const state = { filter: "open", where: { status: "", priority: "", group_id: "" }, tickets: [], selected: null,
-  detail: null, escalations: 0, banner: "" };
+  detail: null, escalations: 0, banner: "", agents: new Map() /* agent id -> name */ };
+
+/** The workspace's agents by id (GET /v1/routing/agents), for the assignee picker and names. */
+async function loadAgents() {
+  const body = await api.request("GET", "/v1/routing/agents");
+  state.agents = new Map(body.agents.map((a) => [a.agent_id, a.display_name || a.agent_id]));
+  renderDetail();
+}
+
+/** An agent's name where the id is one of ours; anything else (a customer, the SLA timer) as it is. */
+function who(id) {
+  return state.agents.get(id) || id;
+}
+
+/** Pick the assignee by name: "Unassigned" or one of the workspace's agents. */
+function assigneePicker(current) {
+  const options = [["", "Unassigned"], ...[...state.agents].sort((a, b) => a[1].localeCompare(b[1]))];
+  if (current && !state.agents.has(current)) options.push([current, current]); // not (or not yet) listed
+  return h("select", { class: "select", name: "assignee_id" },
+    options.map(([id, name]) => h("option", { value: id, selected: id === (current || ""), text: name })));
+}
 let session = null;
 
 const api = new Api(apiBase, () => session?.token || null, () => signedOut());
@@ -141,6 +161,7 @@ function eventText(event) {
     case "csat": return `Rated ${d.score}/5`;
     case "transcript": return `Transcript of the conversation (${(d.messages || []).length} messages)`;
     case "customer_message": return "The customer wrote";
+    case "assignee": return `Assignee: ${d.from ? who(d.from) : "nobody"} → ${d.to ? who(d.to) : "nobody"}`;
     default: return `${event.kind}: ${JSON.stringify(d.from ?? null)} → ${JSON.stringify(d.to ?? null)}`;
   }
 }
@@ -168,7 +189,7 @@ function renderDetail() {
     h("label", {}, "Priority", select_("priority", PRIORITIES, t.priority)),
     h("label", {}, "Type", h("input", { class: "input", name: "type", value: t.type })),
     h("label", {}, "Group", h("input", { class: "input", name: "group_id", value: t.group_id || "" })),
-    h("label", {}, "Assignee", h("input", { class: "input", name: "assignee_id", value: t.assignee_id || "" })),
+    h("label", {}, "Assignee", assigneePicker(t.assignee_id)),
     h("label", {}, "Tags", h("input", { class: "input", name: "tags", value: (t.tags || []).join(", ") })),
     h("div", { class: "tk-actions" }, h("button", { class: "btn btn-primary", type: "submit", text: "Save" })));
   const reply = h("textarea", { class: "input", name: "reply", placeholder: "Reply to the customer (sent by mail)" });
@@ -188,7 +209,7 @@ function renderDetail() {
     h("h3", { text: "Timeline" }),
     h("ol", { class: "tk-timeline" }, detail.timeline.slice().reverse().map((e) => h("li", { class: e.kind },
       h("div", { text: eventText(e) }),
-      h("div", { class: "tk-when", text: `${new Date(e.at).toLocaleString()} · ${e.actor}` }),
+      h("div", { class: "tk-when", text: `${new Date(e.at).toLocaleString()} · ${who(e.actor)}` }),
       eventBody(e)))));
 }
 
@@ -300,6 +321,7 @@ function start() {
       h("section", { class: "tk-detail", "aria-live": "polite" })));
   renderDetail();
   loadList().catch((error) => toast(error.message));
+  loadAgents().catch((error) => toast(error.message));
   const socket = new AgentSocket(() => `${wsBase}?token=${encodeURIComponent(session?.token || "")}`,
     async () => Boolean(readSession()));
   socket.addEventListener("frame", (event) => onFrame(event.detail));

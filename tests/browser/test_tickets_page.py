@@ -84,6 +84,27 @@ def test_a_stale_save_reloads_instead_of_overwriting(chromium: Any, stack: Any, 
     assert detail["ticket"]["priority"] == "low" and detail["ticket"]["tags"] == ["vip"]
 
 
+def test_the_assignee_is_picked_by_name_and_the_timeline_names_agents(chromium: Any, stack: Any,
+                                                                       tenant: TenantInfo) -> None:
+    page, token = _signed_in_page(chromium, stack, tenant)
+    status, created = http_json("POST", f"{stack.url}/v1/tickets", {"subject": "Dented kettle", "priority": "low"},
+                                token)
+    assert status == 201, created
+    page.goto(f"{stack.url}/console/tickets.html")
+    page.locator(".tk-row", has_text="Dented kettle").click()
+    picker = page.locator("select[name=assignee_id]")
+    expect(picker.locator("option", has_text=tenant.agent_name)).to_have_count(1)  # names, not ids to type
+    expect(picker).to_have_value("")  # Unassigned
+    picker.select_option(label=tenant.agent_name)
+    page.get_by_role("button", name="Save").click()
+    timeline = page.locator(".tk-timeline li.assignee")
+    expect(timeline).to_contain_text(f"Assignee: nobody → {tenant.agent_name}")
+    expect(timeline.locator(".tk-when")).to_contain_text(tenant.agent_name)  # who did it, by name
+    assert tenant.agent_id not in page.locator(".tk-timeline").inner_text()
+    status, detail = http_json("GET", f"{stack.url}/v1/tickets/{created['ticket']['number']}", None, token)
+    assert detail["ticket"]["assignee_id"] == tenant.agent_id
+
+
 def test_the_conversation_header_makes_a_ticket_once(chromium: Any, stack: Any, tenant: TenantInfo) -> None:
     from .conftest import signed_in
     from .test_console import WsVisitor
