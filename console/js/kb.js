@@ -5,6 +5,7 @@
 // existing article answers them (they become its alternate phrasings), and the bot's settings
 // (js/kb-bot.js). Uses the console's session (signed in
 // at index.html) and REST client. Everything from the server is rendered as text (dom.js's h()).
+import { agentNames, nameOf } from "./agents.js";
 import { Api, ApiError } from "./api.js";
 import { h, mount } from "./dom.js";
 import { showBotSettings } from "./kb-bot.js";
@@ -14,7 +15,8 @@ import { zipFiles } from "./zip.js";
 const meta = (name) => document.querySelector(`meta[name="${name}"]`)?.content?.trim() || "";
 const apiBase = meta("kefu-api-url") || window.location.origin;
 const root = document.getElementById("kb");
-const state = { tab: "articles", query: "", articles: [], selected: null, article: null, history: [], banner: "" };
+const state = { tab: "articles", query: "", articles: [], selected: null, article: null, history: [], banner: "",
+  agents: new Map() /* agent id -> name, for the history */ };
 let session = null;
 
 const api = new Api(apiBase, () => session?.token || null, () => signedOut());
@@ -112,7 +114,7 @@ function renderDetail() {
   mount(pane, form,
     a.body_html ? [h("h3", { text: "Preview" }), preview(a.body_html)] : null,
     state.history.length ? [h("h3", { text: "History" }), h("ul", { class: "kb-history" },
-      state.history.map((v) => h("li", { text: `v${v.version} · ${v.status} · ${when(v.edited_at)} · ${v.edited_by} · ${v.title}` })))] : null);
+      state.history.map((v) => h("li", { text: `v${v.version} · ${v.status} · ${when(v.edited_at)} · ${nameOf(state.agents, v.edited_by)} · ${v.title}` })))] : null);
 }
 
 // How many phrasings an article has, and what that means for the bot: with a handful it hands
@@ -429,6 +431,7 @@ function start() {
       h("section", { class: "tk-detail", "aria-live": "polite" })));
   renderDetail();
   loadList().catch((error) => { state.banner = error.message; renderDetail(); });
+  agentNames(api).then((names) => { state.agents = names; renderDetail(); }).catch(() => {}); // ids until then
 }
 
 start();

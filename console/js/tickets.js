@@ -4,6 +4,7 @@
 // (a badge, a toast, a desktop notification for the agents it names). Uses the console's
 // session (signed in at index.html), its REST client and its socket. Everything from the
 // server is rendered as text (dom.js's h()).
+import { agentNames, nameOf } from "./agents.js";
 import { Api, ApiError } from "./api.js";
 import { h, mount } from "./dom.js";
 import { readSession, showSignedOut } from "./session.js";
@@ -27,17 +28,13 @@ const root = document.getElementById("tickets");
 const state = { filter: "open", where: { status: "", priority: "", group_id: "" }, tickets: [], selected: null,
   detail: null, escalations: 0, banner: "", agents: new Map() /* agent id -> name */ };
 
-/** The workspace's agents by id (GET /v1/routing/agents), for the assignee picker and names. */
+/** The workspace's agents by id, for the assignee picker and names. */
 async function loadAgents() {
-  const body = await api.request("GET", "/v1/routing/agents");
-  state.agents = new Map(body.agents.map((a) => [a.agent_id, a.display_name || a.agent_id]));
+  state.agents = await agentNames(api);
   renderDetail();
 }
 
-/** An agent's name where the id is one of ours; anything else (a customer, the SLA timer) as it is. */
-function who(id) {
-  return state.agents.get(id) || id;
-}
+const who = (id) => nameOf(state.agents, id);
 
 /** Pick the assignee by name: "Unassigned" or one of the workspace's agents. */
 function assigneePicker(current) {

@@ -39,6 +39,8 @@ def test_write_publish_edit_search_and_history(chromium: Any, stack: Any, tenant
     page.fill("textarea[name=body]", "We wrap any order for $4.")
     page.get_by_role("button", name="Save new version").click()
     expect(page.locator(".kb-history li")).to_have_count(2)
+    expect(page.locator(".kb-history li").first).to_contain_text(f" · {tenant.agent_name} · ")  # by name
+    assert tenant.agent_id not in page.locator(".kb-history").inner_text()
     expect(page.locator(".kb-editor")).to_contain_text("version 2")
     page.fill(".kb-search", "wrap my present")
     expect(page.locator(".tk-row .tk-meta", has_text="match")).to_be_visible()
