@@ -62,10 +62,25 @@
       li.querySelectorAll('.kb-actions').forEach((n) => n.remove());
       li.insertBefore(actions(f), li.querySelector('.meta'));
     }
+    retire();
+  }
+
+  // Only the latest reply's buttons are live: once the bot (or a person) has written again, the
+  // buttons under earlier replies would do nothing (a hand-off, a newer answer), so they are
+  // disabled. Articles offered to read while waiting stay: they still open.
+  function retire() {
+    const theirs = [...$('log').querySelectorAll('li.m.them[data-seq]')].map((li) => Number(li.dataset.seq));
+    const latest = Math.max(0, ...theirs);
+    for (const box of $('log').querySelectorAll('.kb-actions:not([data-kind="read"])')) {
+      if (Number(box.closest('li').dataset.seq) < latest) {
+        box.querySelectorAll('button').forEach((b) => { b.disabled = true; });
+      }
+    }
   }
 
   function actions(f) {
     const box = el('div', 'kb-actions');
+    box.dataset.kind = f.kind;
     if (f.kind === 'read') { // handed over: articles to read while waiting; one may solve it
       const solved = (id) => {
         kefu.send({ action: 'bot.solved', conversation_id: f.conversation_id, article_id: id });

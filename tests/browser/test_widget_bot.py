@@ -129,3 +129,18 @@ def test_buttons_speak_the_answers_language_and_a_long_draft_still_gets_suggesti
     assert chips == ["有帮助", "没帮助", "转人工"], chips
     visitor.shot(artifacts, "chinese-answer-on-an-english-page")
     assert not visitor.errors
+
+
+def test_once_the_bot_writes_again_the_buttons_under_its_earlier_answer_are_disabled(shop, visitor, artifacts):
+    visitor.goto()
+    frame = visitor.open()
+    visitor.send("where is my parcel")
+    first = frame.locator("li.m.them .kb-actions").first
+    first.locator(".kb-chip").first.wait_for()
+    assert first.evaluate("box => [...box.querySelectorAll('button')].every(b => !b.disabled)")
+    visitor.send("I want to talk to a human")  # handed over: "did this help?" would do nothing now
+    visitor.wait_for_text("I'm bringing in a member of our team — they will see our conversation so far.")
+    frame.wait_for_function(
+        "() => [...document.querySelector('li.m.them .kb-actions').querySelectorAll('button')].every(b => b.disabled)")
+    visitor.shot(artifacts, "earlier-buttons-disabled")
+    assert not visitor.errors
