@@ -35,6 +35,11 @@
   $('composer').before(bar);
   let hideTimer = null;
   let left = false;
+  // A message left for this conversation is remembered in the browser, so a reload or another
+  // tab thanks the visitor again instead of offering the form a second time.
+  let offeredFor = null; // the conversation the form was offered for (the server's frame names it)
+  const leftKey = (conv) => `kefu.left.${kefu.state().siteKey}.${conv}`;
+  const leftBefore = (conv) => { try { return localStorage.getItem(leftKey(conv)) === '1'; } catch { return false; } };
 
   function show(...children) {
     clearTimeout(hideTimer);
@@ -65,11 +70,14 @@
       show(el('span', {}, t('joined')(f.agent_name)));
       hideTimer = setTimeout(() => { bar.hidden = true; }, 4000);
     } else if (f.state === 'offline' && f.leave_message && !left) {
-      show(el('p', {}, t('offline')), leaveForm());
+      offeredFor = f.conversation_id;
+      if (leftBefore(f.conversation_id)) show(el('span', {}, t('thanks')));
+      else show(el('p', {}, t('offline')), leaveForm());
     }
   });
   kefu.on('message.left', () => {
     left = true;
+    try { if (offeredFor) localStorage.setItem(leftKey(offeredFor), '1'); } catch { /* blocked: this page still knows */ }
     show(el('span', {}, t('thanks')));
   });
 })();

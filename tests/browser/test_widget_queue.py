@@ -62,3 +62,20 @@ def test_a_reloaded_page_and_a_second_tab_still_offer_to_leave_a_message(visitor
     finally:
         tab.page.close()
     assert not visitor.errors
+
+
+def test_a_message_left_is_remembered_across_a_reload(visitor: Visitor) -> None:
+    visitor.goto()
+    frame = visitor.open()
+    visitor.send("anyone there?")
+    bar = frame.locator("#queue")
+    bar.get_by_label("Your email").fill("kim@example.com")
+    bar.get_by_label("Your message").fill("Call me back about the order")
+    bar.get_by_role("button", name="Leave message").click()
+    bar.get_by_text("Thank you — we will reply by email.").wait_for(timeout=10_000)
+
+    visitor.page.reload()  # told the state again: thanked, not asked a second time
+    frame = visitor.frame()
+    frame.locator("#queue").get_by_text("Thank you — we will reply by email.").wait_for(timeout=10_000)
+    expect(frame.locator("#queue").get_by_label("Your message")).to_have_count(0)
+    assert not visitor.errors
