@@ -113,8 +113,12 @@ function renderDetail() {
       a.version ? h("button", { class: "btn btn-ghost", type: "button", text: "Delete", on: { click: () => remove(a.id) } }) : null));
   mount(pane, form,
     a.body_html ? [h("h3", { text: "Preview" }), preview(a.body_html)] : null,
-    state.history.length ? [h("h3", { text: "History" }), h("ul", { class: "kb-history" },
-      state.history.map((v) => h("li", { text: `v${v.version} · ${v.status} · ${when(v.edited_at)} · ${nameOf(state.agents, v.edited_by)} · ${v.title}` })))] : null);
+    state.history.length ? [h("h3", { text: "History" }), historyList()] : null);
+}
+
+function historyList() {
+  return h("ul", { class: "kb-history" }, state.history.map((v) => h("li", {
+    text: `v${v.version} · ${v.status} · ${when(v.edited_at)} · ${nameOf(state.agents, v.edited_by)} · ${v.title}` })));
 }
 
 // How many phrasings an article has, and what that means for the bot: with a handful it hands
@@ -431,7 +435,12 @@ function start() {
       h("section", { class: "tk-detail", "aria-live": "polite" })));
   renderDetail();
   loadList().catch((error) => { state.banner = error.message; renderDetail(); });
-  agentNames(api).then((names) => { state.agents = names; renderDetail(); }).catch(() => {}); // ids until then
+  // Ids until the names come; then only the history list is redrawn (the pane may hold an
+  // article being edited, or the bot's settings: neither is touched).
+  agentNames(api).then((names) => {
+    state.agents = names;
+    root.querySelector(".kb-history")?.replaceWith(historyList());
+  }).catch(() => {});
 }
 
 start();

@@ -31,7 +31,11 @@ const state = { filter: "open", where: { status: "", priority: "", group_id: "" 
 /** The workspace's agents by id, for the assignee picker and names. */
 async function loadAgents() {
   state.agents = await agentNames(api);
-  renderDetail();
+  // Only the picker and the timeline are redrawn: the rest of an open ticket's form may hold edits.
+  const picker = root.querySelector(".tk-detail select[name=assignee_id]");
+  if (picker) picker.replaceWith(assigneePicker(picker.value));
+  const timeline = root.querySelector(".tk-timeline");
+  if (timeline && state.detail) timeline.replaceWith(timelineList(state.detail));
 }
 
 const who = (id) => nameOf(state.agents, id);
@@ -204,10 +208,14 @@ function renderDetail() {
       h("button", { class: "btn btn-ghost", type: "button", text: "Add note",
         on: { click: () => post(`/v1/tickets/${t.number}/notes`, note) } })),
     h("h3", { text: "Timeline" }),
-    h("ol", { class: "tk-timeline" }, detail.timeline.slice().reverse().map((e) => h("li", { class: e.kind },
-      h("div", { text: eventText(e) }),
-      h("div", { class: "tk-when", text: `${new Date(e.at).toLocaleString()} · ${who(e.actor)}` }),
-      eventBody(e)))));
+    timelineList(detail));
+}
+
+function timelineList(detail) {
+  return h("ol", { class: "tk-timeline" }, detail.timeline.slice().reverse().map((e) => h("li", { class: e.kind },
+    h("div", { text: eventText(e) }),
+    h("div", { class: "tk-when", text: `${new Date(e.at).toLocaleString()} · ${who(e.actor)}` }),
+    eventBody(e))));
 }
 
 // ------------------------------------------------------------------ actions

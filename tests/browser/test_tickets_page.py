@@ -192,3 +192,22 @@ def test_the_chat_console_shows_escalations_too(chromium: Any, stack: Any, tenan
     expect(link.locator(".badge")).to_have_text("1")
     assert page.locator("img").count() == 0
     page.context.close()
+
+
+def test_agents_names_arriving_late_keep_the_edits_in_an_open_ticket(chromium: Any, stack: Any,
+                                                                     tenant: TenantInfo) -> None:
+    page, token = _signed_in_page(chromium, stack, tenant)
+    status, created = http_json("POST", f"{stack.url}/v1/tickets", {"subject": "Late names", "priority": "low"}, token)
+    assert status == 201, created
+    held: list[Any] = []
+    page.route("**/v1/routing/agents", lambda route: held.append(route))  # answered when we say
+    page.goto(f"{stack.url}/console/tickets.html")
+    page.locator(".tk-row", has_text="Late names").click()
+    page.locator("select[name=priority]").select_option("high")  # an edit not saved yet
+    page.wait_for_function("() => true")  # let the page's request reach the route
+    assert held, "the page did not ask for the agents' names"
+    held[0].continue_()
+    picker = page.locator("select[name=assignee_id]")
+    expect(picker.locator("option", has_text=tenant.agent_name)).to_have_count(1)  # the names came
+    expect(page.locator("select[name=priority]")).to_have_value("high")  # and the edit stayed
+    page.context.close()
