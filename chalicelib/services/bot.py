@@ -284,7 +284,7 @@ class BotService:
         from ..kb.text import detect_locale
 
         text, locale = message.text, detect_locale(message.text)
-        once: dict[str, Any] = {}  # what a retried turn must not do twice (ask the model, list the question)
+        once = _Once()  # what a retried turn must not do twice (ask the model, list the question)
         for _attempt in range(MAX_STATE_ATTEMPTS):
             state = self._repo.state(conversation.tenant_id, conversation.conversation_id)
             if state.handed_off:
@@ -295,7 +295,7 @@ class BotService:
                     extra={"conversation_id": conversation.conversation_id})
 
     def _turn(self, conversation: Conversation, state: BotState, settings: BotSettings, index: Any,
-              text: str, locale: str, once: dict[str, Any]) -> bool:
+              text: str, locale: str, once: _Once) -> bool:
         """One decision; False if the state changed under us (the caller reads it again with the
         same `once`: the message's decision, the model's word and its listing as unanswered are
         made once however often the state's write has to be retried)."""
@@ -310,17 +310,17 @@ class BotService:
         if found is not None:
             return self._integration(conversation, state, *found, text, locale)
 
-        if "decision" not in once:
+        if once.decision is None:
             thresholds = Thresholds(settings.answer_threshold, settings.clarify_threshold, settings.margin)
             first = decide(text, index, thresholds)
-            once["decision"], _check = self._checked(first, text, index, thresholds)
-            if once["decision"].kind != first.kind:  # the reader overruled the bot: a tenant sees how often
-                self._repo.count(conversation.tenant_id, "model_answered" if once["decision"].kind == "answer"
+            once.decision, _check = self._checked(first, text, index, thresholds)
+            if once.decision.kind != first.kind:  # the reader overruled the bot: a tenant sees how often
+                self._repo.count(conversation.tenant_id, "model_answered" if once.decision.kind == "answer"
                                  else "model_handed_over")
-        decision: Decision = once["decision"]
+        decision = once.decision
         if decision.kind == "handoff":
-            if decision.reason == "no_answer" and not once.get("listed"):
-                once["listed"] = True
+            if decision.reason == "no_answer" and not once.listed:
+                once.listed = True
                 self._repo.add_unanswered(UnansweredQuestion(
                     conversation.tenant_id, new_id("q"), text[:500], locale, conversation.conversation_id,
                     "no_answer", self._clock.now_ms()))
@@ -600,6 +600,15 @@ class BotService:
         frame = p.BotPrompt.model_validate({"conversation_id": conversation.conversation_id, "seq": seq, "kind": kind,
                                             "locale": locale if locale in ("en", "zh") else None, **fields})
         self._notifier.fan_out(current.watchers, frame, current)
+
+
+@dataclass
+class _Once:
+    """A visitor message's decision (with the optional model's word) and whether it was listed
+    as unanswered: made once, however often the turn's state write is retried."""
+
+    decision: Decision | None = None
+    listed: bool = False
 
 
 def _check_thresholds(answer: float, clarify: float) -> None:

@@ -432,8 +432,7 @@ class RoutingService:
                 self._told.pop(conversation.conversation_id, None)
         if not waiting:
             return
-        hours = self._hours.get(tenant_id, lambda: self._repo.business_hours(tenant_id))
-        closed = isinstance(hours, r.BusinessHours) and not hours.is_open(now)
+        closed = self._closed(tenant_id, now)
         waiting.sort(key=lambda c: r.queue_key(c.priority, c.queued_at or 0, c.conversation_id))
         for position, conversation in enumerate(waiting, start=1):
             self._tell_place(conversation, position, agents, now, closed)
@@ -441,8 +440,7 @@ class RoutingService:
     def _tell_place(self, conversation: Conversation, position: int, agents: list[r.AgentState], now: int,
                     closed: bool | None = None) -> None:
         if closed is None:
-            hours = self._hours.get(conversation.tenant_id, lambda: self._repo.business_hours(conversation.tenant_id))
-            closed = isinstance(hours, r.BusinessHours) and not hours.is_open(now)
+            closed = self._closed(conversation.tenant_id, now)
         frame = _place(conversation, position, agents, now, closed)
         if not self._should_tell(conversation.conversation_id, frame.state, position):
             return
@@ -457,10 +455,14 @@ class RoutingService:
             return
         now = self._clock.now_ms()
         agents = self._repo.agents(conversation.tenant_id)
-        hours = self._hours.get(conversation.tenant_id, lambda: self._repo.business_hours(conversation.tenant_id))
-        closed = isinstance(hours, r.BusinessHours) and not hours.is_open(now)
         position = self._repo.queue_position(conversation.tenant_id, conversation)
-        self._notifier.reply(connection.connection_id, _place(conversation, position, agents, now, closed))
+        self._notifier.reply(connection.connection_id,
+                             _place(conversation, position, agents, now, self._closed(conversation.tenant_id, now)))
+
+    def _closed(self, tenant_id: str, now: int) -> bool:
+        """Outside the tenant's business hours (their settings cached; no hours set: never closed)."""
+        hours = self._hours.get(tenant_id, lambda: self._repo.business_hours(tenant_id))
+        return isinstance(hours, r.BusinessHours) and not hours.is_open(now)
 
     def _should_tell(self, conversation_id: str, state: str, position: int) -> bool:
         with self._told_lock:
